@@ -1,0 +1,116 @@
+"""accelplan's command line: thin Click commands over the ``optimizer`` library.
+
+Exit codes (shared/design/interface.md): 0 a plan was found; 1 no plan exists or none was found
+in time; 2 bad input or usage. No traceback reaches the user (set ACCELPLAN_DEBUG=1 to see one).
+"""
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from typing import Any, Callable
+
+import click
+
+from optimizer.errors import AccelplanError, InfeasibleError, InstanceError
+from optimizer.overrides import parse_assignment
+
+EXIT_OK, EXIT_NO_PLAN, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def guarded(command: Callable) -> Callable:
+    """Turn library errors into one-line messages and the contract's exit codes."""
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except InstanceError as exc:
+            _fail(str(exc), EXIT_BAD_INPUT)
+        except InfeasibleError as exc:
+            _fail(str(exc), EXIT_NO_PLAN)
+        except AccelplanError as exc:
+            _fail(str(exc), EXIT_BAD_INPUT)
+        except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the last line of defence
+            if os.environ.get("ACCELPLAN_DEBUG"):
+                raise
+            _fail(f"internal error ({type(exc).__name__}: {exc}); rerun with ACCELPLAN_DEBUG=1 "
+                  "for a traceback and report it", EXIT_INTERNAL)
+    return wrapper
+
+
+# ---- options declared once, reused by every command that needs them -------------------------
+
+def instance_options(command: Callable) -> Callable:
+    """``--set PATH=VALUE`` (repeatable) and ``--override FILE`` (repeatable)."""
+    command = click.option("--override", "override_files", multiple=True,
+                           type=click.Path(dir_okay=False),
+                           help="YAML fragment merged over the instance (repeatable).")(command)
+    command = click.option("--set", "assignments", multiple=True, metavar="PATH=VALUE",
+                           help="Override one field, e.g. sites.s1.grid_mw=80 or "
+                                "demand_scale=1.5 (repeatable).")(command)
+    return command
+
+
+def solver_options(command: Callable) -> Callable:
+    """Options every solving command takes."""
+    for decorator in reversed([
+        click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=None,
+                     help="Stop after this many seconds; the best plan found is returned."),
+        click.option("--mip-gap", type=click.FloatRange(min=0, max=1), default=1e-4,
+                     show_default=True, help="Relative optimality gap to stop at."),
+        click.option("--threads", type=click.IntRange(min=1), default=None,
+                     help="Solver threads (default: HiGHS's choice)."),
+        click.option("--seed", type=click.IntRange(min=0), default=None,
+                     help="Solver random seed."),
+        click.option("--json", "as_json", is_flag=True,
+                     help="Print the summary as JSON on stdout, nothing else."),
+    ]):
+        command = decorator(command)
+    return command
+
+
+def parse_overrides(assignments: tuple[str, ...]) -> dict[str, Any]:
+    """``("a.b=1", "demand_scale=2")`` -> ``{"a.b": 1, "demand_scale": 2}``."""
+    return dict(parse_assignment(text) for text in assignments)
+
+
+def _load(path: str, assignments: tuple[str, ...], override_files: tuple[str, ...]):
+    from optimizer.loader import load_instance
+    return load_instance(path, overrides=parse_overrides(assignments),
+                         override_files=override_files)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="accelplan")
+def main() -> None:
+    """accelplan: which accelerators to buy, where and how to cool them, period by period,
+    so that forecast token demand is met at minimum total cost of ownership."""
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@instance_options
+@click.option("--json", "as_json", is_flag=True, help="Print the description as JSON.")
+@guarded
+def validate(file: str, assignments: tuple[str, ...], override_files: tuple[str, ...],
+             as_json: bool) -> None:
+    """Load and check an instance FILE; print what it holds."""
+    from optimizer.describe import describe_instance
+    description = describe_instance(_load(file, assignments, override_files))
+    if as_json:
+        click.echo(json.dumps(description, indent=2))
+        return
+    from optimizer.display import print_description
+    print_description(description)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

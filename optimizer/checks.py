@@ -1,0 +1,167 @@
+"""Semantic rules of the instance format, checked after the schema.
+
+Each rule raises :class:`InstanceError` naming the file and the dotted field path.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping
+
+from optimizer.derived import per_period, rack_fits, throughput_tokens_per_s
+from optimizer.errors import InstanceError
+from optimizer.schema import InstanceSpec
+
+PROBABILITY_TOLERANCE = 1e-6
+
+
+def check_instance(spec: InstanceSpec, path: Path,
+                   demand_sources: Mapping[str, Path] | None = None) -> None:
+    """Run every semantic rule on ``spec`` (read from ``path``).
+
+    Args:
+        demand_sources: workload -> CSV file its demand came from, to name that file in errors.
+
+    Raises:
+        InstanceError: the first rule broken.
+    """
+    demand_sources = demand_sources or {}
+    periods = spec.horizon.periods
+    period_set = set(periods)
+
+    def need_period(label: str | None, field: str, where: Path = path) -> None:
+        if label is not None and label not in period_set:
+            raise InstanceError(where, field, f"unknown period {label!r}; periods are "
+                                f"{', '.join(periods)}")
+
+    def check_period_map(value, field: str, complete: bool) -> None:
+        if isinstance(value, Mapping):
+            for label in value:
+                need_period(label, f"{field}.{label}")
+            missing = [p for p in periods if p not in value]
+            if complete and missing:
+                raise InstanceError(path, field, f"no value for period(s) {', '.join(missing)}; "
+                                    "give every period or a single scalar")
+
+    # demand -----------------------------------------------------------------------------------
+    for workload, series in spec.demand.items():
+        where = demand_sources.get(workload, path)
+        if workload not in spec.workloads:
+            raise InstanceError(where, f"demand.{workload}", f"unknown workload {workload!r}; "
+                                f"workloads are {', '.join(spec.workloads)}")
+        for label in series:
+            need_period(label, f"demand.{workload}.{label}", where)
+
+    # accelerators -----------------------------------------------------------------------------
+    site_modes = {c for site in spec.sites.values() for c in site.cooling}
+    for name, acc in spec.accelerators.items():
+        base = f"accelerators.{name}"
+        check_period_map(acc.price_per_card, f"{base}.price_per_card", complete=True)
+        check_period_map(acc.supply, f"{base}.supply", complete=False)
+        need_period(acc.available_from, f"{base}.available_from")
+        for i, mode in enumerate(acc.cooling):
+            if mode not in site_modes:
+                raise InstanceError(path, f"{base}.cooling.{i}", f"unknown cooling mode {mode!r}; "
+                                    f"sites offer {', '.join(sorted(site_modes))}")
+        for workload in acc.throughput:
+            if workload not in spec.workloads:
+                raise InstanceError(path, f"{base}.throughput.{workload}",
+                                    f"unknown workload {workload!r}; workloads are "
+                                    f"{', '.join(spec.workloads)}")
+
+    # sites ------------------------------------------------------------------------------------
+    for name, site in spec.sites.items():
+        base = f"sites.{name}"
+        check_period_map(site.grid_mw, f"{base}.grid_mw", complete=True)
+        check_period_map(site.electricity_price_per_mwh, f"{base}.electricity_price_per_mwh",
+                         complete=True)
+        existing_modes = [c for c, m in site.cooling.items() if m.existing_it_mw > 0]
+        if not site.open:
+            if existing_modes:
+                raise InstanceError(path, f"{base}.cooling.{existing_modes[0]}.existing_it_mw",
+                                    "a site with open: false has no existing capacity; found "
+                                    f"{site.cooling[existing_modes[0]].existing_it_mw} MW")
+            if site.existing_fleet:
+                raise InstanceError(path, f"{base}.existing_fleet",
+                                    "a site with open: false has no existing fleet")
+        if site.exclusive_cooling and len(existing_modes) > 1:
+            raise InstanceError(path, f"{base}.exclusive_cooling", "the site has existing "
+                                f"capacity in {', '.join(existing_modes)}; exclusive cooling "
+                                "allows one mode")
+        facility_mw = sum(m.pue * m.existing_it_mw for m in site.cooling.values())
+        for label, grid in zip(periods, per_period(site.grid_mw, periods)):
+            if facility_mw > grid + 1e-9:
+                raise InstanceError(path, f"{base}.grid_mw", f"existing cooling capacity draws "
+                                    f"{facility_mw:g} MW at the meter (PUE x existing_it_mw) but "
+                                    f"the grid cap in {label} is {grid:g} MW")
+        fleet_cards = 0
+        for i, entry in enumerate(site.existing_fleet):
+            fbase = f"{base}.existing_fleet.{i}"
+            acc = spec.accelerators.get(entry.accelerator)
+            if acc is None:
+                raise InstanceError(path, f"{fbase}.accelerator", f"unknown accelerator "
+                                    f"{entry.accelerator!r}")
+            mode = site.cooling.get(entry.cooling)
+            if mode is None:
+                raise InstanceError(path, f"{fbase}.cooling", f"unknown cooling mode "
+                                    f"{entry.cooling!r} at site {name}; it has "
+                                    f"{', '.join(site.cooling)}")
+            if entry.cooling not in acc.cooling:
+                raise InstanceError(path, f"{fbase}.cooling", f"{entry.accelerator} cannot run "
+                                    f"in {entry.cooling} cooling; it runs in {', '.join(acc.cooling)}")
+            if not rack_fits(acc, mode):
+                raise InstanceError(path, f"{fbase}.cooling", f"{entry.accelerator} racks "
+                                    f"({acc.rack_kw} kW) exceed max_rack_kw {mode.max_rack_kw} of "
+                                    f"{entry.cooling} at {name}")
+            if entry.age_years < acc.lifetime_years:
+                fleet_cards += entry.cards
+        if fleet_cards > site.max_cards:
+            raise InstanceError(path, f"{base}.existing_fleet", f"{fleet_cards} existing cards "
+                                f"exceed max_cards {site.max_cards}")
+
+    # policies ---------------------------------------------------------------------------------
+    pol = spec.policies
+    check_period_map(pol.budget_per_period, "policies.budget_per_period", complete=False)
+    for i, share in enumerate(pol.min_share):
+        need_period(share.from_period, f"policies.min_share.{i}.from")
+        if share.by == "tflops":
+            lacking = [k for k, a in spec.accelerators.items() if a.peak_tflops is None]
+            if lacking:
+                raise InstanceError(path, f"policies.min_share.{i}.by", "by: tflops needs "
+                                    f"peak_tflops on every accelerator; missing on "
+                                    f"{', '.join(lacking)}")
+    if pol.max_vendor_share is not None and not isinstance(pol.max_vendor_share, float):
+        need_period(pol.max_vendor_share.from_period, "policies.max_vendor_share.from")
+
+    # scenarios --------------------------------------------------------------------------------
+    if spec.scenarios is not None:
+        total = sum(s.probability for s in spec.scenarios.members.values())
+        if abs(total - 1.0) > PROBABILITY_TOLERANCE:
+            raise InstanceError(path, "scenarios", f"probabilities sum to {total:g}; expected 1")
+        if spec.scenarios.commit_periods > len(periods):
+            raise InstanceError(path, "scenarios.commit_periods", f"found "
+                                f"{spec.scenarios.commit_periods}; the horizon has "
+                                f"{len(periods)} periods")
+
+    _check_servable(spec, path, demand_sources)
+
+
+def _check_servable(spec: InstanceSpec, path: Path, demand_sources: Mapping[str, Path]) -> None:
+    """Every workload with demand has an accelerator with throughput at an allowed site."""
+    for workload, series in spec.demand.items():
+        if not any(v > 0 for v in series.values()):
+            continue
+        wl = spec.workloads[workload]
+        sites = [s for s, site in spec.sites.items()
+                 if wl.regions is None or site.region in wl.regions]
+        for acc in spec.accelerators.values():
+            if throughput_tokens_per_s(acc, workload, wl) <= 0:
+                continue
+            if any(c in spec.sites[s].cooling and rack_fits(acc, spec.sites[s].cooling[c])
+                   for s in sites for c in acc.cooling):
+                break
+        else:
+            raise InstanceError(demand_sources.get(workload, path), f"demand.{workload}",
+                                f"workload {workload!r} has demand but no accelerator with a "
+                                "throughput for it (given, or derived from peak_tflops and "
+                                "flops_per_token) can run at any site of its regions "
+                                f"({', '.join(wl.regions) if wl.regions else 'any'})")

@@ -1,0 +1,61 @@
+"""Typed errors of the library: bad instances and models with no plan."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+class AccelplanError(Exception):
+    """Base class of every error accelplan raises on purpose."""
+
+
+class InstanceError(AccelplanError):
+    """An instance file (or a CSV table it references, or an override) is invalid.
+
+    Attributes:
+        path: the file that holds the bad value (the YAML, a CSV, or ``<override>``).
+        field: dotted path of the field inside that file (``sites.zhengzhou.cooling.air.pue``);
+            empty when the whole file is at fault (not YAML, binary, ...).
+        reason: what was found and what was expected.
+    """
+
+    def __init__(self, path: str | Path, field: str, reason: str) -> None:
+        self.path = str(path)
+        self.field = field
+        self.reason = reason
+        where = f"{self.path}: {field}: " if field else f"{self.path}: "
+        super().__init__(where + reason)
+
+
+@dataclass(frozen=True)
+class Relaxation:
+    """One resource that must give for a plan to exist.
+
+    Attributes:
+        constraint: the constraint family (``grid``, ``demand``, ``supply``, ``budget`` ...).
+        index: the labels of the row (site, period, ...).
+        amount: how much the row must be relaxed, in ``unit``.
+        unit: natural unit of ``amount`` (MW, cards, tokens/s, money, share).
+        message: the planner-facing sentence.
+    """
+
+    constraint: str
+    index: tuple[str, ...]
+    amount: float
+    unit: str
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """The relaxation as a JSON-ready mapping."""
+        return {"constraint": self.constraint, "index": list(self.index),
+                "amount": self.amount, "unit": self.unit, "message": self.message}
+
+
+class InfeasibleError(AccelplanError):
+    """No plan satisfies the instance; ``explanation`` lists what would have to give."""
+
+    def __init__(self, explanation: list[Relaxation], headline: str = "no plan exists") -> None:
+        self.explanation = explanation
+        lines = [headline] + [f"  - {r.message}" for r in explanation]
+        super().__init__("\n".join(lines))

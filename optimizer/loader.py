@@ -1,0 +1,315 @@
+"""Load an instance: safe YAML -> CSV tables -> overrides -> schema -> semantic checks."""
+from __future__ import annotations
+
+import csv
+import difflib
+import hashlib
+import math
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from pydantic import BaseModel, ValidationError
+
+from optimizer.checks import check_instance
+from optimizer.errors import InstanceError
+from optimizer.overrides import apply_overrides, deep_merge, read_override_file
+from optimizer.safe_yaml import MAX_FILE_BYTES, read_yaml_file
+from optimizer.schema import InstanceSpec
+
+
+@dataclass(frozen=True)
+class Instance:
+    """A validated instance, ready to become problem data.
+
+    Attributes:
+        spec: the validated, immutable instance.
+        path: the YAML file it was read from.
+        input_sha256: SHA-256 of the YAML file, its CSV tables and the overrides applied.
+        demand_scale: the factor applied to every demand figure (``demand_scale`` override).
+        overrides: the overrides applied (dotted path -> value), for the record.
+    """
+
+    spec: InstanceSpec
+    path: Path
+    input_sha256: str
+    demand_scale: float = 1.0
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+
+def load_instance(path: str | Path, overrides: Mapping[str, Any] | None = None,
+                  override_files: Iterable[str | Path] = ()) -> Instance:
+    """Read, override and validate an instance file.
+
+    Args:
+        path: the instance YAML file.
+        overrides: dotted path -> value (``{"sites.s1.grid_mw": 80, "demand_scale": 1.5}``).
+        override_files: YAML fragments merged over the file, in order, before ``overrides``.
+
+    Raises:
+        InstanceError: naming the file and the field at fault.
+    """
+    path = Path(path)
+    raw = read_yaml_file(path)
+    if not isinstance(raw, dict):
+        raise InstanceError(path, "", f"expected a YAML mapping at the top level, found "
+                            f"{type(raw).__name__ if raw is not None else 'an empty file'}")
+    digest = hashlib.sha256(path.read_bytes())
+    for fragment_path in override_files:
+        fragment = read_override_file(fragment_path)
+        digest.update(Path(fragment_path).read_bytes())
+        raw = deep_merge(raw, fragment)
+    data, scale = apply_overrides(raw, overrides)
+    digest.update(repr(sorted((str(k), repr(v)) for k, v in (overrides or {}).items())).encode())
+    demand_sources = _read_demand_tables(data, path, digest)
+    if scale != 1.0:
+        data["demand"] = {w: {p: v * scale if _is_number(v) else v for p, v in series.items()}
+                          for w, series in data["demand"].items()}
+    spec = validate_spec(data, path)
+    check_instance(spec, path, demand_sources)
+    return Instance(spec=spec, path=path, input_sha256=digest.hexdigest(), demand_scale=scale,
+                    overrides=dict(overrides or {}), raw=raw)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def validate_spec(data: dict, path: str | Path) -> InstanceSpec:
+    """Validate ``data`` against the schema; the first error becomes an :class:`InstanceError`."""
+    try:
+        return InstanceSpec.model_validate(data)
+    except ValidationError as exc:
+        raise _translate(exc, data, path) from None
+
+
+# ---------------------------------------------------------------------------------------------
+# CSV tables
+# ---------------------------------------------------------------------------------------------
+
+def _read_demand_tables(data: dict, yaml_path: Path, digest: Any) -> dict[str, Path]:
+    """Replace CSV references in ``data["demand"]`` by mappings, in place.
+
+    Returns:
+        workload -> the file its demand came from (for error messages).
+    """
+    demand = data.get("demand")
+    sources: dict[str, Path] = {}
+    if isinstance(demand, str):
+        csv_path = _resolve(yaml_path, demand, "demand")
+        table: dict[str, dict[str, float]] = {}
+        for line, row in _read_csv(csv_path, ("workload", "period", "tokens_per_day"), digest):
+            series = table.setdefault(row["workload"], {})
+            _add_row(series, row, line, csv_path)
+            sources[row["workload"]] = csv_path
+        data["demand"] = table
+    elif isinstance(demand, dict):
+        for workload, series in list(demand.items()):
+            if isinstance(series, str):
+                csv_path = _resolve(yaml_path, series, f"demand.{workload}")
+                table_w: dict[str, float] = {}
+                for line, row in _read_csv(csv_path, ("period", "tokens_per_day"), digest):
+                    _add_row(table_w, row, line, csv_path)
+                demand[workload] = table_w
+                sources[str(workload)] = csv_path
+    return sources
+
+
+def _resolve(yaml_path: Path, reference: str, field_path: str) -> Path:
+    if not reference.lower().endswith(".csv"):
+        raise InstanceError(yaml_path, field_path, f"found {reference!r}; expected a mapping "
+                            "period -> tokens_per_day or the name of a .csv file")
+    csv_path = (yaml_path.parent / reference)
+    if not csv_path.is_file():
+        raise InstanceError(yaml_path, field_path, f"CSV file {reference!r} not found next to "
+                            "the instance")
+    return csv_path
+
+
+def _read_csv(csv_path: Path, columns: tuple[str, ...], digest: Any):
+    raw = csv_path.read_bytes()
+    if len(raw) > MAX_FILE_BYTES or b"\x00" in raw:
+        raise InstanceError(csv_path, "", "binary or oversized file; expected a CSV text table")
+    digest.update(raw)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InstanceError(csv_path, "", "not UTF-8 text; expected a CSV table") from None
+    reader = csv.DictReader(text.splitlines())
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    if sorted(header) != sorted(columns):
+        raise InstanceError(csv_path, "header", f"found columns {header}; expected exactly "
+                            f"{list(columns)}")
+    reader.fieldnames = header
+    for line, row in enumerate(reader, start=2):
+        yield line, {k: (v or "").strip() for k, v in row.items() if k is not None}
+
+
+def _add_row(series: dict[str, float], row: dict[str, str], line: int, csv_path: Path) -> None:
+    period = row["period"]
+    try:
+        value = float(row["tokens_per_day"])
+    except ValueError:
+        raise InstanceError(csv_path, f"line {line}.tokens_per_day",
+                            f"found {row['tokens_per_day']!r}; expected a number") from None
+    if not math.isfinite(value) or value < 0:
+        raise InstanceError(csv_path, f"line {line}.tokens_per_day",
+                            f"found {value}; expected a finite number >= 0")
+    if not period:
+        raise InstanceError(csv_path, f"line {line}.period", "empty; expected a period label")
+    if period in series:
+        raise InstanceError(csv_path, f"line {line}.period", f"period {period!r} is given twice")
+    series[period] = value
+
+
+# ---------------------------------------------------------------------------------------------
+# pydantic errors -> InstanceError
+# ---------------------------------------------------------------------------------------------
+
+def _clean_location(loc: tuple, data: Any) -> tuple[list[str], tuple]:
+    """Drop the union-member tags pydantic puts into ``loc``; keep keys present in ``data``.
+
+    Returns the dotted parts for the message and the cleaned raw location.
+    """
+    parts: list[str] = []
+    kept: list[Any] = []
+    node = data
+    for item in loc:
+        if isinstance(node, dict):
+            key = next((k for k in node if str(k) == str(item)), None)
+            if key is not None:
+                parts.append(str(key))
+                kept.append(key)
+                node = node[key]
+                continue
+            if item in ("members",):
+                continue
+            # an unknown key (extra) or a missing field: keep it as the last part
+            if not _looks_like_type_tag(item):
+                parts.append(str(item))
+                kept.append(item)
+                node = None
+            continue
+        if isinstance(node, list) and isinstance(item, int) and item < len(node):
+            parts.append(str(item))
+            kept.append(item)
+            node = node[item]
+            continue
+    return parts, tuple(kept)
+
+
+def _looks_like_type_tag(item: Any) -> bool:
+    text = str(item)
+    return any(c in text for c in "[]()") or text in {
+        "float", "int", "str", "bool", "VendorShare", "function-before", "function-after",
+        "constrained-float", "constrained-int", "literal"} or text[:1].isupper()
+
+
+def _fields_at(loc: tuple) -> list[str]:
+    """The field names the schema allows at the mapping ``loc`` points into."""
+    model: Any = InstanceSpec
+    for item in loc:
+        model = _descend(model, item)
+        if model is None:
+            return []
+    model = _unwrap_model(model)
+    if model is None:
+        return []
+    return [f.alias or name for name, f in model.model_fields.items()]
+
+
+def _unwrap_model(tp: Any) -> type[BaseModel] | None:
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return tp
+    for arg in typing.get_args(tp):
+        found = _unwrap_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _descend(tp: Any, item: Any) -> Any:
+    model = _unwrap_model(tp)
+    if model is not None and not (typing.get_origin(tp) in (dict, list)):
+        if model.__name__ == "Scenarios" and item != "commit_periods":
+            return model.model_fields["members"].annotation.__args__[1]
+        for name, f in model.model_fields.items():
+            if item in (name, f.alias):
+                return f.annotation
+        return None
+    origin = typing.get_origin(tp)
+    if origin in (dict, list):
+        return typing.get_args(tp)[-1]
+    for arg in typing.get_args(tp):
+        if typing.get_origin(arg) in (dict, list):
+            return typing.get_args(arg)[-1]
+    return None
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _translate(exc: ValidationError, data: dict, path: str | Path) -> InstanceError:
+    errors = exc.errors(include_url=False)
+    first_parts, _ = _clean_location(errors[0]["loc"], data)
+    # errors at or below the first error's field (a union reports one per member): prefer the
+    # deepest one that says more than "wrong type"
+    below = [e for e in errors
+             if _clean_location(e["loc"], data)[0][:len(first_parts)] == first_parts]
+    same = [e for e in below if _clean_location(e["loc"], data)[0] == first_parts]
+    specific = sorted((e for e in below if not e["type"].endswith("_type")
+                       and e["type"] not in ("literal_error", "model_type")),
+                      key=lambda e: -len(_clean_location(e["loc"], data)[0]))
+    chosen = (specific or same)[0]
+    parts, kept = _clean_location(chosen["loc"], data)
+    field_path = ".".join(parts)
+    kind = chosen["type"]
+    if kind == "extra_forbidden":
+        allowed = _fields_at(kept[:-1])
+        near = difflib.get_close_matches(parts[-1], allowed, n=1, cutoff=0.6)
+        hint = f"did you mean {near[0]!r}?" if near else f"allowed keys: {', '.join(allowed)}"
+        return InstanceError(path, field_path, f"unknown key {parts[-1]!r}; {hint}")
+    if kind == "missing":
+        return InstanceError(path, field_path, "required field is missing")
+    if len(same) > 1 and not specific:
+        expected = " or ".join(dict.fromkeys(_expected(e) for e in same))
+    else:
+        expected = _expected(chosen)
+    if kind == "value_error":
+        return InstanceError(path, field_path, f"found {_show(chosen.get('input'))}: "
+                             f"{chosen['ctx'].get('error', chosen['msg'])}")
+    return InstanceError(path, field_path, f"found {_show(chosen.get('input'))}; expected {expected}")
+
+
+def _expected(error: dict) -> str:
+    kind = error["type"]
+    ctx = error.get("ctx", {})
+    if kind == "finite_number":
+        return "a finite number (not NaN or infinity)"
+    if kind in ("float_type", "float_parsing"):
+        return "a number"
+    if kind in ("int_type", "int_from_float", "int_parsing"):
+        return "a whole number"
+    if kind in ("string_type",):
+        return "a text label"
+    if kind in ("bool_type",):
+        return "true or false"
+    if kind in ("dict_type", "model_type"):
+        return "a mapping"
+    if kind == "list_type":
+        return "a list"
+    if kind == "greater_than_equal":
+        return f"a number >= {ctx.get('ge')}"
+    if kind == "greater_than":
+        return f"a number > {ctx.get('gt')}"
+    if kind == "less_than_equal":
+        return f"a number <= {ctx.get('le')}"
+    if kind == "literal_error":
+        return str(ctx.get("expected", "one of the allowed values"))
+    if kind in ("too_short", "string_too_short"):
+        return "at least one entry" if kind == "too_short" else "a non-empty label"
+    return error.get("msg", kind).lower()

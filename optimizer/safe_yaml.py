@@ -1,0 +1,150 @@
+"""A safe YAML reader for instance files.
+
+Built on PyYAML's ``SafeLoader`` (no tag can construct a Python object) with:
+
+- duplicate mapping keys rejected (a repeated key silently drops data in plain YAML);
+- YAML 1.2 floats (``2.0e12``, ``5e12`` are numbers, not strings as in YAML 1.1);
+- binary content, oversized files and alias bombs refused before they cost time or memory.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from optimizer.errors import InstanceError
+
+MAX_FILE_BYTES = 64 * 1024 * 1024
+"""Largest instance or override file read, in bytes."""
+
+MAX_EXPANDED_NODES = 2_000_000
+"""Largest number of YAML nodes after expanding aliases (stops 'billion laughs')."""
+
+_FLOAT_12 = re.compile(
+    r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+    |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+    |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+    |[-+]?\.(?:inf|Inf|INF)
+    |\.(?:nan|NaN|NAN))$""",
+    re.X,
+)
+
+
+class _InstanceLoader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 floats and duplicate-key detection."""
+
+
+# Replace the YAML 1.1 float resolver by a YAML 1.2 one.
+_InstanceLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:float"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_InstanceLoader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT_12, list("-+0123456789."))
+
+
+def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    loader.flatten_mapping(node)
+    mapping: dict[Any, Any] = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        try:
+            hash(key)
+        except TypeError:
+            raise yaml.constructor.ConstructorError(
+                None, None, "a mapping key must be a scalar", key_node.start_mark) from None
+        if key in mapping:
+            raise _DuplicateKey(key, key_node.start_mark)
+        mapping[key] = loader.construct_object(value_node, deep=deep)
+    return mapping
+
+
+class _DuplicateKey(yaml.YAMLError):
+    def __init__(self, key: Any, mark: yaml.Mark) -> None:
+        self.key = key
+        self.mark = mark
+        super().__init__(f"duplicate key {key!r}")
+
+
+_InstanceLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
+    """Number of nodes ``node`` stands for once every alias is expanded."""
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    memo[key] = 1  # guards against recursive structures
+    if isinstance(node, yaml.SequenceNode):
+        size = 1 + sum(_expanded_size(child, memo) for child in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        size = 1 + sum(_expanded_size(k, memo) + _expanded_size(v, memo) for k, v in node.value)
+    else:
+        size = 1
+    memo[key] = size
+    return size
+
+
+def _line(mark: yaml.Mark | None) -> str:
+    return f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+
+
+def parse_yaml_text(text: str, source: str | Path) -> Any:
+    """Parse YAML ``text`` safely; errors name ``source``.
+
+    Raises:
+        InstanceError: not YAML, a duplicate key, an unsafe tag or an alias bomb.
+    """
+    loader = _InstanceLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if _expanded_size(node, {}) > MAX_EXPANDED_NODES:
+            raise InstanceError(source, "", f"YAML aliases expand to more than "
+                                f"{MAX_EXPANDED_NODES:,} nodes; refusing (alias bomb?)")
+        return loader.construct_document(node)
+    except _DuplicateKey as exc:
+        raise InstanceError(source, str(exc.key), f"duplicate key {exc.key!r}{_line(exc.mark)}; "
+                            "each key may appear once per mapping") from None
+    except yaml.constructor.ConstructorError as exc:
+        raise InstanceError(source, "", f"unsupported YAML construct: {exc.problem}"
+                            f"{_line(exc.problem_mark)}; only plain mappings, lists and "
+                            "scalars are allowed") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise InstanceError(source, "", f"not valid YAML: {problem}{_line(mark)}") from None
+    except RecursionError:
+        raise InstanceError(source, "", "YAML nesting is too deep") from None
+    finally:
+        loader.dispose()
+
+
+def read_yaml_file(path: str | Path) -> Any:
+    """Read and parse a YAML file with the checks of :func:`parse_yaml_text`.
+
+    Raises:
+        InstanceError: unreadable, too large, binary, not UTF-8 or not safe YAML.
+    """
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise InstanceError(path, "", f"file is {size:,} bytes; the limit is {MAX_FILE_BYTES:,}")
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise InstanceError(path, "", "file not found") from None
+    except IsADirectoryError:
+        raise InstanceError(path, "", "is a directory, expected a YAML file") from None
+    except OSError as exc:
+        raise InstanceError(path, "", f"cannot read: {exc.strerror}") from None
+    if b"\x00" in raw:
+        raise InstanceError(path, "", "binary data (NUL bytes); expected a UTF-8 YAML text file")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InstanceError(path, "", f"not UTF-8 text (bad byte at offset {exc.start}); "
+                            "expected a UTF-8 YAML text file") from None
+    return parse_yaml_text(text, path)

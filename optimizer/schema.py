@@ -1,0 +1,198 @@
+"""The instance format (version 1) as frozen pydantic models.
+
+Every model forbids unknown keys (they are almost always typos) and is immutable. Numbers are
+strict (no strings, no booleans) and finite. Units are in the field names; money is in the
+instance's ``currency``. Defaults are those of ``shared/design/instance-format.md``.
+
+Cross-references (periods, workloads, cooling modes ...) are checked afterwards by
+:mod:`optimizer.checks`; this module checks types, ranges and shapes only.
+"""
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import (
+    BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator,
+)
+
+
+def _label(value: Any) -> Any:
+    """Accept integer labels (``2026``) where a text label is expected: YAML reads them as ints."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+Label = Annotated[str, BeforeValidator(_label), Field(min_length=1)]
+"""A name: a period, workload, accelerator, site, cooling mode, vendor or tag."""
+
+NonNegative = Annotated[float, Field(ge=0)]
+Positive = Annotated[float, Field(gt=0)]
+Fraction = Annotated[float, Field(ge=0, le=1)]
+PositiveFraction = Annotated[float, Field(gt=0, le=1)]
+
+PeriodNonNegative = Union[NonNegative, dict[Label, NonNegative]]
+"""A period-indexed value: a scalar for every period, or a mapping period -> value."""
+
+
+class Frozen(BaseModel):
+    """Base of every schema model: immutable, strict, finite, no unknown keys."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False,
+                              populate_by_name=True)
+
+
+class Horizon(Frozen):
+    """Planning periods and discounting."""
+
+    periods: list[Label] = Field(min_length=1)
+    period_years: Positive = 1.0
+    discount_rate: Annotated[float, Field(ge=0, le=1)] = 0.0
+
+    @field_validator("periods")
+    @classmethod
+    def _unique(cls, periods: list[str]) -> list[str]:
+        seen = set()
+        for label in periods:
+            if label in seen:
+                raise ValueError(f"period {label!r} is listed twice; labels must be unique")
+            seen.add(label)
+        return periods
+
+
+class Workload(Frozen):
+    """A class of token demand."""
+
+    peak_to_average: Annotated[float, Field(ge=1)] = 1.0
+    flops_per_token: Positive | None = None
+    regions: list[Label] | None = Field(default=None, min_length=1)
+
+
+DemandSeries = Union[dict[Label, NonNegative], str]
+"""Average tokens per day by period, or the path of a CSV with columns period,tokens_per_day."""
+
+
+class Accelerator(Frozen):
+    """One accelerator SKU (a card is one GPU or NPU package)."""
+
+    vendor: Label
+    tags: list[Label] = []
+    cards_per_unit: Annotated[int, Field(ge=1)] = 1
+    price_per_card: PeriodNonNegative
+    power_kw_per_card: NonNegative
+    idle_power_fraction: Fraction = 0.3
+    rack_kw: NonNegative | None = None
+    cooling: list[Label] = Field(min_length=1)
+    lifetime_years: Positive
+    maintenance_rate: Fraction = 0.0
+    availability: PositiveFraction = 1.0
+    peak_tflops: Positive | None = None
+    mfu: PositiveFraction = 0.35
+    throughput: dict[Label, NonNegative] = {}
+    supply: PeriodNonNegative | None = None
+    available_from: Label | None = None
+
+
+class CoolingMode(Frozen):
+    """One cooling mode of a site (air, liquid, ...); capacities in MW of IT load."""
+
+    pue: Annotated[float, Field(ge=1)]
+    max_rack_kw: NonNegative | None = None
+    existing_it_mw: NonNegative = 0.0
+    build_cost_per_mw: NonNegative = 0.0
+    build_step_mw: Positive | None = None
+    lifetime_years: Positive = 15.0
+
+
+class FleetEntry(Frozen):
+    """Cards already installed at a site at the horizon start."""
+
+    accelerator: Label
+    cooling: Label
+    cards: Annotated[int, Field(ge=0)]
+    age_years: NonNegative = 0.0
+
+
+class Site(Frozen):
+    """A data-centre site with its grid connection and cooling halls."""
+
+    region: Label
+    max_cards: Annotated[int, Field(ge=0)]
+    grid_mw: PeriodNonNegative
+    electricity_price_per_mwh: PeriodNonNegative
+    open: bool = True
+    open_cost: NonNegative = 0.0
+    fixed_cost_per_year: NonNegative = 0.0
+    exclusive_cooling: bool = False
+    cooling: dict[Label, CoolingMode] = Field(min_length=1)
+    existing_fleet: list[FleetEntry] = []
+
+
+class MinShare(Frozen):
+    """At least ``share`` of installed cards (or TFLOPS) carry one of ``tags``."""
+
+    tags: list[Label] = Field(min_length=1)
+    share: Fraction
+    by: Literal["cards", "tflops"] = "cards"
+    from_period: Label | None = Field(default=None, alias="from")
+
+
+class VendorShare(Frozen):
+    """No vendor above ``share`` of installed cards, from ``from`` on."""
+
+    share: Fraction
+    from_period: Label | None = Field(default=None, alias="from")
+
+
+class Policies(Frozen):
+    """Budget and portfolio policies."""
+
+    budget_per_period: PeriodNonNegative | None = None
+    min_share: list[MinShare] = []
+    max_vendor_share: Union[Fraction, VendorShare, None] = None
+    unmet_demand_cost_per_million_tokens: NonNegative | None = None
+
+
+class Scenario(Frozen):
+    """One demand future of a stochastic instance."""
+
+    probability: Fraction
+    demand_scale: NonNegative = 1.0
+    overrides: dict[str, Any] = {}
+
+
+class Scenarios(Frozen):
+    """The scenarios block: named scenarios plus ``commit_periods``.
+
+    In the file the scenarios sit beside ``commit_periods`` in one mapping; they are gathered
+    into ``members`` here.
+    """
+
+    commit_periods: Annotated[int, Field(ge=0)] = 1
+    members: dict[Label, Scenario] = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _gather(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "members" not in data:
+            members = {k: v for k, v in data.items() if k != "commit_periods"}
+            gathered: dict[str, Any] = {"members": members}
+            if "commit_periods" in data:
+                gathered["commit_periods"] = data["commit_periods"]
+            return gathered
+        return data
+
+
+class InstanceSpec(Frozen):
+    """A whole instance file, as written (CSV tables already read in)."""
+
+    format: Literal[1]
+    name: str = ""
+    currency: Label = "USD"
+    horizon: Horizon
+    workloads: dict[Label, Workload] = Field(min_length=1)
+    demand: dict[Label, dict[Label, NonNegative]]
+    accelerators: dict[Label, Accelerator] = Field(min_length=1)
+    sites: dict[Label, Site] = Field(min_length=1)
+    policies: Policies = Policies()
+    scenarios: Scenarios | None = None
