@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import click
 
-from optimizer.errors import AccelplanError, InfeasibleError, InstanceError
+from optimizer.errors import AccelplanError, InfeasibleError, InstanceError, UsageError
 from optimizer.overrides import parse_assignment
 
 EXIT_OK, EXIT_NO_PLAN, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
@@ -34,6 +34,8 @@ def guarded(command: Callable) -> Callable:
             _fail(str(exc), EXIT_BAD_INPUT)
         except InfeasibleError as exc:
             _fail(str(exc), EXIT_NO_PLAN)
+        except UsageError as exc:
+            _fail(str(exc), EXIT_BAD_INPUT)
         except AccelplanError as exc:
             _fail(str(exc), EXIT_BAD_INPUT)
         except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt):
@@ -110,6 +112,43 @@ def validate(file: str, assignments: tuple[str, ...], override_files: tuple[str,
         return
     from optimizer.display import print_description
     print_description(description)
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", "output", type=click.Path(file_okay=False), default=None,
+              help="Results directory to write (summary.json and CSV tables).")
+@click.option("--force", is_flag=True, help="Replace an existing results directory.")
+@instance_options
+@solver_options
+@guarded
+def solve(file: str, output: str | None, force: bool, assignments: tuple[str, ...],
+          override_files: tuple[str, ...], time_limit: float | None, mip_gap: float,
+          threads: int | None, seed: int | None, as_json: bool) -> None:
+    """Build and solve the plan of instance FILE; print a summary; write the results directory."""
+    from optimizer.planning import solve as solve_plan
+    from optimizer.results import check_destination, summary_json
+    instance = _load(file, assignments, override_files)
+    if output is not None:
+        check_destination(output, force)
+    try:
+        plan = solve_plan(instance, time_limit=time_limit, mip_gap=mip_gap, threads=threads,
+                          seed=seed)
+    except InfeasibleError as exc:
+        plan = getattr(exc, "plan", None)
+        if output is not None and plan is not None:
+            plan.write(output, force=force)
+        if as_json and plan is not None:
+            click.echo(summary_json(plan.summary))
+        raise
+    if output is not None:
+        plan.write(output, force=force)
+    if as_json:
+        click.echo(summary_json(plan.summary))
+    else:
+        from optimizer.display import print_plan
+        print_plan(plan, output)
+    sys.exit(plan.status.exit_code)
 
 
 if __name__ == "__main__":  # pragma: no cover

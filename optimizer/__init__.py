@@ -8,6 +8,9 @@
 """
 from optimizer.errors import AccelplanError, InfeasibleError, InstanceError, Relaxation
 from optimizer.loader import Instance, load_instance
+from optimizer.planning import solve
+from optimizer.results import Plan
+from optimizer.status import Status
 
 __all__ = ["AccelplanError", "InfeasibleError", "InstanceError", "Relaxation", "Instance",
-           "load_instance"]
+           "Plan", "Status", "load_instance", "solve"]

@@ -28,6 +28,10 @@ class InstanceError(AccelplanError):
         super().__init__(where + reason)
 
 
+class UsageError(AccelplanError):
+    """A usage problem that is not in the instance (an existing results directory, ...)."""
+
+
 @dataclass(frozen=True)
 class Relaxation:
     """One resource that must give for a plan to exist.

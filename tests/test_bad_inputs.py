@@ -126,7 +126,7 @@ CASES: list[tuple[str, Any, str]] = [
 
 
 @pytest.mark.parametrize("case_id,data,fragment", CASES, ids=[c[0] for c in CASES])
-@pytest.mark.parametrize("command", ["validate"])
+@pytest.mark.parametrize("command", ["validate", "solve"])
 def test_bad_input_is_refused_cleanly(tmp_path: Path, case_id: str, data: Any, fragment: str,
                                       command: str) -> None:
     path = write_instance(tmp_path, data)

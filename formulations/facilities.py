@@ -1,0 +1,139 @@
+"""Fleet and facility families: fleet definition, site cards, cooling capacity, grid, site
+opening, exclusive cooling."""
+from __future__ import annotations
+
+from collections import defaultdict
+
+import pyomo.environ as pyo
+
+from optimizer.problem import ProblemData
+
+
+def add_fleet_definition(model: pyo.ConcreteModel, data: ProblemData) -> None:
+    """fleet_definition(k,s,c,t): fleet[k,s,c,t] = existing(k,s,c,t) +
+    sum_{tau alive in t} cards_per_unit(k) * units_bought[k,s,c,tau].
+
+    Units: cards. A purchase in tau is alive in t when tau <= t and (t - tau) * L < lifetime;
+    existing cards while age_years + y_t < lifetime.
+    """
+    if not data.FLEET:
+        return
+
+    def rule(m, k, s, c, t):
+        u = data.cards_per_unit[k]
+        bought = pyo.quicksum(u * m.units_bought[b] for b in data.fleet_buys.get((k, s, c, t), ()))
+        return m.fleet[k, s, c, t] - bought == data.existing_cards.get((k, s, c, t), 0.0)
+    model.fleet_definition = pyo.Constraint(model.FLEET, rule=rule)
+
+
+def _fleet_by(data: ProblemData, model: pyo.ConcreteModel, key) -> dict:
+    groups = defaultdict(list)
+    for index in data.FLEET:
+        groups[key(index)].append((index, model.fleet[index]))
+    return groups
+
+
+def add_site_cards(model: pyo.ConcreteModel, data: ProblemData) -> None:
+    """site_cards(s,t): sum_{k,c} fleet[k,s,c,t] <= max_cards(s) * site_open[s,t].
+
+    Units: cards. ``site_open`` is 1 for sites already operating.
+    """
+    if not data.FLEET:
+        return
+    spec = data.instance.spec
+    groups = _fleet_by(data, model, lambda i: (i[1], i[3]))
+    index = sorted(groups)
+
+    def rule(m, s, t):
+        cards = pyo.quicksum((x for _, x in groups[s, t]))
+        cap = spec.sites[s].max_cards
+        return cards <= (cap * m.site_open[s, t] if s in data.OPENABLE else cap)
+    model.site_cards = pyo.Constraint(index, rule=rule)
+
+
+def add_cooling_capacity(model: pyo.ConcreteModel, data: ProblemData) -> None:
+    """cooling_capacity(s,c,t): sum_k power_kw(k) * fleet[k,s,c,t] <= 1000 * capacity_mw[s,c,t];
+    capacity_definition(s,c,t): capacity_mw[s,c,t] = capacity_mw[s,c,t-1] + build_mw[s,c,t]
+    (existing_it_mw before the first period).
+
+    Units: kW of IT load on the cooling row, MW on the capacity row.
+    """
+    spec = data.instance.spec
+    groups = _fleet_by(data, model, lambda i: (i[1], i[2], i[3]))
+    index = sorted(groups)
+    if index:
+        def rule(m, s, c, t):
+            load = pyo.quicksum((spec.accelerators[i[0]].power_kw_per_card * x
+                                 for i, x in groups[s, c, t]))
+            return load <= 1000.0 * m.capacity_mw[s, c, t]
+        model.cooling_capacity = pyo.Constraint(index, rule=rule)
+    built = set(data.BUILD)
+
+    def recursion(m, s, c, t):
+        previous = m.capacity_mw[s, c, t - 1] if t > 0 else spec.sites[s].cooling[c].existing_it_mw
+        added = data.build_unit_mw[s, c] * m.build[s, c, t] if (s, c, t) in built else 0.0
+        return m.capacity_mw[s, c, t] == previous + added
+    model.capacity_definition = pyo.Constraint(model.CAPACITY, rule=recursion)
+
+
+def add_grid(model: pyo.ConcreteModel, data: ProblemData) -> None:
+    """grid(s,t): sum_c pue(s,c) * capacity_mw[s,c,t] <= grid_mw(s,t).
+
+    Units: MW at the meter. Provisioned facility power must fit the connection.
+    """
+    if not data.SC:
+        return
+    spec = data.instance.spec
+    modes = defaultdict(list)
+    for (s, c) in data.SC:
+        modes[s].append(c)
+    index = [(s, t) for s in sorted(modes) for t in range(data.n_periods)]
+
+    def rule(m, s, t):
+        return pyo.quicksum((spec.sites[s].cooling[c].pue * m.capacity_mw[s, c, t]
+                             for c in modes[s])) <= data.grid_mw[s, t]
+    model.grid = pyo.Constraint(index, rule=rule)
+
+
+def add_site_open(model: pyo.ConcreteModel, data: ProblemData) -> None:
+    """site_open(s,c,t): capacity_mw[s,c,t] <= (grid_mw(s,t) / pue(s,c)) * site_open[s,t];
+    site_open_order(s,t): site_open[s,t] >= site_open[s,t-1] (a site stays open).
+
+    Units: MW. Only for sites with ``open: false``.
+    """
+    if not data.OPENABLE:
+        return
+    spec = data.instance.spec
+    index = [(s, c, t) for (s, c) in data.SC if s in data.OPENABLE for t in range(data.n_periods)]
+
+    def rule(m, s, c, t):
+        pue = spec.sites[s].cooling[c].pue
+        return m.capacity_mw[s, c, t] <= data.grid_mw[s, t] / pue * m.site_open[s, t]
+    model.site_open_capacity = pyo.Constraint(index, rule=rule)
+    order = [(s, t) for s in data.OPENABLE for t in range(1, data.n_periods)]
+    model.site_open_order = pyo.Constraint(
+        order, rule=lambda m, s, t: m.site_open[s, t] >= m.site_open[s, t - 1])
+
+
+def add_exclusive_cooling(model: pyo.ConcreteModel, data: ProblemData) -> None:
+    """exclusive_cooling(s): sum_c cooling_mode[s,c] <= 1;
+    exclusive_cooling_capacity(s,c,t): capacity_mw[s,c,t] <= (grid_mw(s,t)/pue(s,c)) *
+    cooling_mode[s,c].
+
+    Units: MW. Only for sites with ``exclusive_cooling: true``.
+    """
+    if not data.EXCLUSIVE:
+        return
+    spec = data.instance.spec
+    modes = defaultdict(list)
+    for (s, c) in data.SC:
+        if s in data.EXCLUSIVE:
+            modes[s].append(c)
+    model.exclusive_cooling = pyo.Constraint(
+        sorted(modes), rule=lambda m, s: pyo.quicksum(m.cooling_mode[s, c] for c in modes[s]) <= 1)
+    index = [(s, c, t) for s in sorted(modes) for c in modes[s] for t in range(data.n_periods)]
+
+    def rule(m, s, c, t):
+        pue = spec.sites[s].cooling[c].pue
+        return m.capacity_mw[s, c, t] <= data.grid_mw[s, t] / pue * m.cooling_mode[s, c]
+    model.exclusive_cooling_capacity = pyo.Constraint(index, rule=rule)

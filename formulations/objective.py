@@ -1,0 +1,26 @@
+"""The objective: minimum net present value of total cost of ownership."""
+from __future__ import annotations
+
+import pyomo.environ as pyo
+
+from optimizer.problem import ProblemData
+
+
+def add_objective(model: pyo.ConcreteModel, data: ProblemData) -> None:
+    """min NPV = sum_t d_s(t) [card capex + cooling builds + site openings]
+    + sum_t d_m(t) [energy + maintenance + fixed site cost + unmet demand] - d_e * salvage.
+
+    Units: ``money_unit``. The per-variable coefficients (maintenance and salvage folded into
+    the purchase cost, energy split into idle and busy power times PUE) are computed in
+    :func:`optimizer.problem.build_problem_data`; costs that no decision changes (existing
+    fleet maintenance, fixed costs of operating sites) form the constant.
+    """
+    terms = [coef * model.units_bought[i] for i, coef in data.cost_buy.items()]
+    terms += [coef * model.build[i] for i, coef in data.cost_build.items() if coef]
+    terms += [coef * model.fleet[i] for i, coef in data.cost_fleet_idle.items() if coef]
+    terms += [coef * model.busy[i] for i, coef in data.cost_busy.items()
+              if coef and i in model.busy]
+    terms += [coef * model.site_open[i] for i, coef in data.cost_open.items() if coef]
+    terms += [coef * model.unmet[i] for i, coef in data.cost_unmet.items()]
+    model.npv = pyo.Objective(expr=pyo.quicksum(terms) + data.cost_constant,
+                              sense=pyo.minimize)

@@ -1,0 +1,58 @@
+"""Decision variables of the planning MILP (names follow shared/design/model.md)."""
+from __future__ import annotations
+
+import pyomo.environ as pyo
+
+from optimizer.problem import ProblemData
+
+
+def add_sets(model: pyo.ConcreteModel, data: ProblemData) -> None:
+    """Sparse index sets: only tuples that can carry a decision exist."""
+    model.PERIODS = pyo.RangeSet(0, data.n_periods - 1)
+    model.BUY = pyo.Set(initialize=data.BUY, dimen=4, ordered=True)
+    model.FLEET = pyo.Set(initialize=data.FLEET, dimen=4, ordered=True)
+    model.BUSY = pyo.Set(initialize=data.BUSY, dimen=4, ordered=True)
+    model.SERVE = pyo.Set(initialize=data.SERVE, dimen=4, ordered=True)
+    model.DEMAND = pyo.Set(initialize=data.DEMAND, dimen=2, ordered=True)
+    model.CAPACITY = pyo.Set(initialize=[(s, c, t) for (s, c) in data.SC
+                                         for t in range(data.n_periods)], dimen=3, ordered=True)
+    model.BUILD = pyo.Set(initialize=data.BUILD, dimen=3, ordered=True)
+    model.OPENING = pyo.Set(initialize=[(s, t) for s in data.OPENABLE
+                                        for t in range(data.n_periods)], dimen=2, ordered=True)
+    model.MODE_CHOICE = pyo.Set(initialize=[(s, c) for (s, c) in data.SC
+                                            if s in data.EXCLUSIVE], dimen=2, ordered=True)
+    model.UNMET = pyo.Set(initialize=sorted(data.cost_unmet), dimen=2, ordered=True)
+
+
+def add_variables(model: pyo.ConcreteModel, data: ProblemData) -> None:
+    """Variables with bounds taken from the data (tight bounds help the MIP).
+
+    - ``units_bought[k,s,c,t]``: purchase units (``cards_per_unit`` cards each), integer.
+    - ``fleet[k,s,c,t]``: cards alive (defined by ``fleet_definition``).
+    - ``serve[w,k,s,t]``: peak serving, in ``token_unit`` tokens/s.
+    - ``busy[k,s,c,t]``: average busy cards.
+    - ``capacity_mw[s,c,t]``: IT MW of cooling capacity of mode c.
+    - ``build[s,c,t]``: cooling built in t, in units of ``build_unit_mw`` MW (integer when the
+      mode has a ``build_step_mw``).
+    - ``site_open[s,t]``: 1 when a site with ``open: false`` is open in t.
+    - ``cooling_mode[s,c]``: 1 when an exclusive-cooling site uses mode c.
+    - ``unmet[w,t]``: peak demand not served, in ``token_unit`` tokens/s.
+    """
+    spec = data.instance.spec
+    max_cards = {s: spec.sites[s].max_cards for s in data.SITES}
+    model.units_bought = pyo.Var(model.BUY, domain=pyo.NonNegativeIntegers,
+                                 bounds=lambda m, k, s, c, t: (0, data.buy_units_max[k, s, c, t]))
+    model.fleet = pyo.Var(model.FLEET, domain=pyo.NonNegativeReals,
+                          bounds=lambda m, k, s, c, t: (0, max_cards[s]))
+    model.serve = pyo.Var(model.SERVE, domain=pyo.NonNegativeReals)
+    model.busy = pyo.Var(model.BUSY, domain=pyo.NonNegativeReals,
+                         bounds=lambda m, k, s, c, t: (0, max_cards[s]))
+    pue = {(s, c): spec.sites[s].cooling[c].pue for (s, c) in data.SC}
+    model.capacity_mw = pyo.Var(model.CAPACITY, domain=pyo.NonNegativeReals,
+                                bounds=lambda m, s, c, t: (0, data.grid_mw[s, t] / pue[s, c]))
+    stepped = {(s, c) for (s, c) in data.SC if spec.sites[s].cooling[c].build_step_mw}
+    model.build = pyo.Var(model.BUILD, within=lambda m, s, c, t: (
+        pyo.NonNegativeIntegers if (s, c) in stepped else pyo.NonNegativeReals))
+    model.site_open = pyo.Var(model.OPENING, domain=pyo.Binary)
+    model.cooling_mode = pyo.Var(model.MODE_CHOICE, domain=pyo.Binary)
+    model.unmet = pyo.Var(model.UNMET, domain=pyo.NonNegativeReals)

@@ -1,0 +1,57 @@
+"""Key figures of a plan (the ``kpis`` block of summary.json)."""
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from optimizer.problem import DAYS_PER_YEAR, ProblemData
+
+
+def plan_kpis(tables: dict[str, pd.DataFrame], data: ProblemData, npv: float) -> dict[str, Any]:
+    """NPV, capex, opex, levelised cost per million tokens, final fleet and shares.
+
+    ``cost_per_million_tokens`` = NPV / sum_t d_m(t) * (tokens served over period t) / 1e6.
+    """
+    spec = data.instance.spec
+    costs = tables["costs"]
+    capex = float(costs[["capex_cards", "capex_cooling", "capex_sites"]].to_numpy().sum())
+    opex = float(costs[["energy", "maintenance", "fixed", "unmet"]].to_numpy().sum())
+    salvage = float(costs["salvage"].sum())
+    serving = tables["serving"]
+    days = DAYS_PER_YEAR * data.period_years
+    tokens_by_period = serving.groupby("period")["average_tokens_per_day"].sum() * days
+    discounted_millions = sum(data.discount_mid[t] * tokens_by_period.get(p, 0.0) / 1e6
+                              for t, p in enumerate(data.periods))
+    last = data.periods[-1]
+    fleet = tables["fleet"]
+    final = fleet[fleet["period"] == last]
+    cards_final = int(final["cards"].sum())
+    by_vendor = {v: int(final[final["vendor"] == v]["cards"].sum()) for v in data.VENDORS}
+    tags = sorted({tag for acc in spec.accelerators.values() for tag in acc.tags})
+    tag_shares = {}
+    for tag in tags:
+        tagged = [k for k, acc in spec.accelerators.items() if tag in acc.tags]
+        count = int(final[final["accelerator"].isin(tagged)]["cards"].sum())
+        tag_shares[tag] = count / cards_final if cards_final else 0.0
+    sites = tables["sites"]
+    final_sites = sites[sites["period"] == last].groupby("site")
+    kpis: dict[str, Any] = {
+        "npv_total": npv,
+        "capex_total": capex,
+        "opex_total": opex,
+        "salvage_total": salvage,
+        "cost_per_million_tokens": npv / discounted_millions if discounted_millions else None,
+        "tokens_served_total": float(tokens_by_period.sum()),
+        "cards_final_period": cards_final,
+        "cards_by_vendor_final_period": by_vendor,
+        "tag_shares_final_period": tag_shares,
+        "facility_mw_final_period": {s: float(g["facility_mw"].sum()) for s, g in final_sites},
+        "cards_bought_total": int(tables["purchases"]["cards"].sum()),
+    }
+    if "domestic" in tag_shares:
+        kpis["domestic_share"] = tag_shares["domestic"]
+    unmet = tables.get("unmet")
+    if unmet is not None and len(unmet):
+        kpis["unmet_tokens_total"] = float(unmet["average_tokens_per_day"].sum() * days)
+    return kpis

@@ -1,0 +1,190 @@
+"""The only module that talks to HiGHS.
+
+Path: Pyomo's linear standard-form compiler (``compile_standard_form`` with ``mixed_form``)
+turns the model into sparse matrices, which go to HiGHS through ``highspy.Highs.passModel``
+in one call. Solution values are written back into the Pyomo variables.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import sys
+import time
+from typing import Any, Mapping
+
+import highspy
+import numpy as np
+import pyomo.environ as pyo
+from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
+
+from optimizer.errors import AccelplanError
+from optimizer.status import SolverOptions, SolverResult, Status, outcome_of
+
+INF = highspy.kHighsInf
+
+
+@contextlib.contextmanager
+def _quiet_stdout():
+    """Silence C-level stdout (HiGHS prints its banner when constructed, before any option can
+    be set), so that ``--json`` output stays clean."""
+    sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:  # no real stdout (some embedders): nothing to protect
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+
+
+def new_highs() -> highspy.Highs:
+    """A silent HiGHS instance."""
+    with _quiet_stdout():
+        highs = highspy.Highs()
+        highs.setOptionValue("output_flag", False)
+    return highs
+
+
+class CompiledModel:
+    """A Pyomo model compiled once and loaded into a HiGHS instance.
+
+    Keeps the column and row maps so that integers can be fixed, columns added and the model
+    re-solved without compiling again.
+    """
+
+    def __init__(self, model: pyo.ConcreteModel) -> None:
+        start = time.perf_counter()
+        repn = LinearStandardFormCompiler().write(model, mixed_form=True, set_sense=None)
+        self.model = model
+        self.columns = repn.columns
+        self.rows = repn.rows
+        n_cols, n_rows = len(self.columns), len(self.rows)
+        lower = np.empty(n_cols)
+        upper = np.empty(n_cols)
+        integer = np.zeros(n_cols, dtype=bool)
+        for j, var in enumerate(self.columns):
+            lb, ub = var.bounds
+            lower[j] = -INF if lb is None else lb
+            upper[j] = INF if ub is None else ub
+            integer[j] = var.is_integer() or var.is_binary()
+        self.integer = integer
+        rhs = np.asarray(repn.rhs, dtype=float)
+        senses = np.fromiter((sense for _, sense in self.rows), dtype=int, count=n_rows)
+        row_lower = np.where(senses == 1, -INF, rhs)
+        row_upper = np.where(senses == -1, INF, rhs)
+        cost = np.asarray(repn.c.toarray()).ravel() if repn.c.shape[0] else np.zeros(n_cols)
+        self.offset = float(repn.c_offset[0]) if len(repn.c_offset) else 0.0
+        a_matrix = repn.A.tocsc()
+
+        lp = highspy.HighsLp()
+        lp.num_col_ = n_cols
+        lp.num_row_ = n_rows
+        lp.col_cost_ = cost
+        lp.col_lower_ = lower
+        lp.col_upper_ = upper
+        lp.row_lower_ = row_lower
+        lp.row_upper_ = row_upper
+        lp.offset_ = self.offset
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = a_matrix.indptr
+        lp.a_matrix_.index_ = a_matrix.indices
+        lp.a_matrix_.value_ = a_matrix.data
+        if integer.any():
+            lp.integrality_ = [highspy.HighsVarType.kInteger if flag
+                               else highspy.HighsVarType.kContinuous for flag in integer]
+        self.highs = new_highs()
+        self.highs.passModel(lp)
+        self.stats = {"rows": n_rows, "columns": n_cols, "integers": int(integer.sum()),
+                      "nonzeros": int(a_matrix.nnz)}
+        self.transfer_seconds = time.perf_counter() - start
+        self.lower, self.upper = lower, upper
+
+    def set_options(self, options: SolverOptions) -> None:
+        h = self.highs
+        h.setOptionValue("mip_rel_gap", float(options.mip_gap))
+        h.setOptionValue("time_limit", float(options.time_limit) if options.time_limit else INF)
+        if options.threads:
+            h.setOptionValue("threads", int(options.threads))
+        if options.seed is not None:
+            h.setOptionValue("random_seed", int(options.seed))
+
+    def set_start(self, values: Mapping[Any, float]) -> None:
+        """Offer a MIP start: Pyomo variable -> value (missing columns: HiGHS completes them)."""
+        index = {id(v): j for j, v in enumerate(self.columns)}
+        cols = [index[id(v)] for v in values if id(v) in index]
+        if not cols:
+            return
+        vals = np.full(len(self.columns), np.nan)
+        for v, x in values.items():
+            j = index.get(id(v))
+            if j is not None:
+                vals[j] = x
+        known = ~np.isnan(vals)
+        self.highs.setSolution(int(known.sum()), np.flatnonzero(known).astype(np.int32),
+                               vals[known])
+
+    def run(self) -> SolverResult:
+        """Solve; write the incumbent (if any) into the Pyomo variables."""
+        h = self.highs
+        start = time.perf_counter()
+        h.run()
+        seconds = time.perf_counter() - start
+        model_status = h.getModelStatus()
+        name = h.modelStatusToString(model_status)
+        status_name = str(model_status).split(".")[-1]
+        info = h.getInfo()
+        has_incumbent = info.primal_solution_status == highspy.SolutionStatus.kSolutionStatusFeasible
+        status = outcome_of(status_name, has_incumbent)
+        if status is None:
+            raise AccelplanError(f"HiGHS failed: {name}")
+        objective = best_bound = gap = None
+        if status.has_plan:
+            values = np.asarray(h.getSolution().col_value)
+            self._load(values)
+            objective = float(info.objective_function_value)
+            if self.integer.any():
+                best_bound = float(info.mip_dual_bound)
+                gap = float(info.mip_gap) if math.isfinite(info.mip_gap) else None
+            else:
+                best_bound, gap = objective, 0.0
+        return SolverResult(status=status, objective=objective, best_bound=best_bound,
+                            mip_gap=gap, transfer_seconds=self.transfer_seconds,
+                            solve_seconds=seconds, highs_status=name,
+                            solver_version=highspy_version(), stats=dict(self.stats))
+
+    def _load(self, values: np.ndarray) -> None:
+        for var in self.model.component_data_objects(pyo.Var, descend_into=True):
+            var.set_value(0 if var.lb is None or var.lb <= 0 else var.lb, skip_validation=True)
+        for var, x in zip(self.columns, values):
+            if var.is_integer() or var.is_binary():
+                x = round(x)
+            var.set_value(float(x), skip_validation=True)
+
+
+def highspy_version() -> str:
+    """HiGHS's version string (e.g. ``1.16.0``)."""
+    try:
+        h = new_highs()
+        return f"{h.versionMajor()}.{h.versionMinor()}.{h.versionPatch()}"
+    except Exception:  # noqa: BLE001 - older highspy
+        return getattr(highspy, "__version__", "unknown")
+
+
+def solve_model(model: pyo.ConcreteModel, options: SolverOptions,
+                start: Mapping[Any, float] | None = None) -> tuple[CompiledModel, SolverResult]:
+    """Compile ``model`` into HiGHS, solve it with ``options`` and load the plan back.
+
+    Returns the compiled model (for re-solves) and the result.
+    """
+    compiled = CompiledModel(model)
+    compiled.set_options(options)
+    if start:
+        compiled.set_start(start)
+    return compiled, compiled.run()

@@ -1,0 +1,153 @@
+"""Result tables of a solved plan, in natural units (cards, MW, tokens, currency)."""
+from __future__ import annotations
+
+from collections import defaultdict
+
+import pandas as pd
+import pyomo.environ as pyo
+
+from optimizer.problem import DAYS_PER_YEAR, HOURS_PER_YEAR, SECONDS_PER_DAY, ProblemData
+
+TABLE_COLUMNS: dict[str, list[str]] = {
+    "purchases": ["period", "accelerator", "vendor", "site", "cooling", "units", "cards", "capex"],
+    "fleet": ["period", "accelerator", "vendor", "site", "cooling", "cards"],
+    "serving": ["period", "workload", "accelerator", "site", "peak_tokens_per_s",
+                "average_tokens_per_day"],
+    "sites": ["period", "site", "cooling", "it_mw_capacity", "it_mw_used", "facility_mw",
+              "grid_mw", "cards", "max_cards", "it_mw_built", "facility_mw_used", "open"],
+    "costs": ["period", "capex_cards", "capex_cooling", "capex_sites", "energy", "maintenance",
+              "fixed", "unmet", "salvage", "total", "discounted_total"],
+    "unmet": ["period", "workload", "peak_tokens_per_s", "average_tokens_per_day"],
+}
+"""Columns of each table (those of shared/design/interface.md first, additions after)."""
+
+EPS = 1e-6
+
+
+def _value(var) -> float:
+    return float(var.value) if var.value is not None else 0.0
+
+
+def plan_tables(model: pyo.ConcreteModel, data: ProblemData) -> dict[str, pd.DataFrame]:
+    """The result tables of the solved ``model``; costs undiscounted in the instance currency
+    except ``discounted_total`` (the period's share of the NPV)."""
+    spec = data.instance.spec
+    accs, sites = spec.accelerators, spec.sites
+    periods, years, money = data.periods, data.period_years, data.money_unit
+    n = data.n_periods
+
+    purchases = []
+    for (k, s, c, t) in data.BUY:
+        units = round(_value(model.units_bought[k, s, c, t]))
+        if units:
+            cards = units * data.cards_per_unit[k]
+            purchases.append([periods[t], k, accs[k].vendor, s, c, units, cards,
+                              cards * data.price_per_card[k, t]])
+
+    fleet_rows, cards_at = [], defaultdict(float)
+    it_kw_used = defaultdict(float)
+    for (k, s, c, t) in data.FLEET:
+        cards = _value(model.fleet[k, s, c, t])
+        cards_at[s, c, t] += cards
+        it_kw_used[s, c, t] += cards * accs[k].power_kw_per_card
+        if cards > EPS:
+            fleet_rows.append([periods[t], k, accs[k].vendor, s, c, round(cards)])
+
+    serving = []
+    served_tokens_per_day = defaultdict(float)
+    for (w, k, s, t) in data.SERVE:
+        peak = _value(model.serve[w, k, s, t]) * data.token_unit
+        if peak > EPS * data.token_unit:
+            per_day = peak / data.peak_to_average[w] * SECONDS_PER_DAY
+            served_tokens_per_day[t] += per_day
+            serving.append([periods[t], w, k, s, peak, per_day])
+
+    unmet_rows = []
+    for (w, t) in data.cost_unmet:
+        peak = _value(model.unmet[w, t]) * data.token_unit
+        if peak > EPS * data.token_unit:
+            unmet_rows.append([periods[t], w, peak, peak / data.peak_to_average[w] * SECONDS_PER_DAY])
+
+    built = {i: _value(model.build[i]) * data.build_unit_mw[i[0], i[1]] for i in data.BUILD}
+    site_rows = []
+    for (s, c) in data.SC:
+        pue = sites[s].cooling[c].pue
+        for t in range(n):
+            capacity = _value(model.capacity_mw[s, c, t])
+            used = it_kw_used[s, c, t] / 1000.0
+            is_open = (round(_value(model.site_open[s, t])) if s in data.OPENABLE else 1)
+            site_rows.append([periods[t], s, c, capacity, used, pue * capacity, data.grid_mw[s, t],
+                              round(cards_at[s, c, t]), sites[s].max_cards,
+                              built.get((s, c, t), 0.0), pue * used, is_open])
+
+    costs = _cost_rows(model, data, built, served_tokens_per_day)
+    frames = {
+        "purchases": purchases, "fleet": fleet_rows, "serving": serving, "sites": site_rows,
+        "costs": costs, "unmet": unmet_rows,
+    }
+    return {name: pd.DataFrame(rows, columns=TABLE_COLUMNS[name]) for name, rows in frames.items()}
+
+
+def _cost_rows(model, data: ProblemData, built: dict, served_tokens_per_day: dict) -> list[list]:
+    """Cost per period by kind, undiscounted, plus the discounted total (sums to the NPV)."""
+    spec = data.instance.spec
+    accs, sites = spec.accelerators, spec.sites
+    n, years = data.n_periods, data.period_years
+    hours = HOURS_PER_YEAR * years
+    rows = {t: defaultdict(float) for t in range(n)}
+    salvage = 0.0
+    for (k, s, c, tau) in data.BUY:
+        units = round(_value(model.units_bought[k, s, c, tau]))
+        if not units:
+            continue
+        paid = units * data.cards_per_unit[k] * data.price_per_card[k, tau]
+        rows[tau]["capex_cards"] += paid
+        acc = accs[k]
+        for t in range(tau, n):
+            if (t - tau) * years < acc.lifetime_years:
+                rows[t]["maintenance"] += acc.maintenance_rate * years * paid
+        salvage += paid * max(0.0, 1 - (n - tau) * years / acc.lifetime_years)
+    for (k, s, c, t), cards in data.existing_cards.items():
+        rows[t]["maintenance"] += accs[k].maintenance_rate * years * data.price_per_card[k, 0] * cards
+    for (s, c, tau), mw in built.items():
+        mode = sites[s].cooling[c]
+        cost = mw * mode.build_cost_per_mw
+        rows[tau]["capex_cooling"] += cost
+        salvage += cost * max(0.0, 1 - (n - tau) * years / mode.lifetime_years)
+    elec = {s: sites[s].electricity_price_per_mwh for s in data.SITES}
+    for (k, s, c, t) in data.FLEET:
+        acc = accs[k]
+        cards = _value(model.fleet[k, s, c, t])
+        busy = _value(model.busy[k, s, c, t]) if (k, s, c, t) in model.busy else 0.0
+        price = elec[s][data.periods[t]] if isinstance(elec[s], dict) else elec[s]
+        mwh = hours * sites[s].cooling[c].pue * acc.power_kw_per_card / 1000.0 * (
+            acc.idle_power_fraction * cards + (1 - acc.idle_power_fraction) * busy)
+        rows[t]["energy"] += mwh * price
+    for s in data.SITES:
+        site = sites[s]
+        for t in range(n):
+            is_open = 1 if site.open else round(_value(model.site_open[s, t]))
+            rows[t]["fixed"] += site.fixed_cost_per_year * years * is_open
+            if not site.open:
+                before = round(_value(model.site_open[s, t - 1])) if t > 0 else 0
+                rows[t]["capex_sites"] += site.open_cost * (is_open - before)
+    unmet_price = spec.policies.unmet_demand_cost_per_million_tokens
+    for (w, t) in data.cost_unmet:
+        peak = _value(model.unmet[w, t]) * data.token_unit
+        tokens = peak / data.peak_to_average[w] * SECONDS_PER_DAY * DAYS_PER_YEAR * years
+        rows[t]["unmet"] += tokens / 1e6 * unmet_price
+    rows[n - 1]["salvage"] = salvage
+
+    table = []
+    capex_kinds = ("capex_cards", "capex_cooling", "capex_sites")
+    opex_kinds = ("energy", "maintenance", "fixed", "unmet")
+    for t in range(n):
+        r = rows[t]
+        capex = sum(r[x] for x in capex_kinds)
+        opex = sum(r[x] for x in opex_kinds)
+        total = capex + opex - r["salvage"]
+        discounted = (data.discount_start[t] * capex + data.discount_mid[t] * opex
+                      - data.discount_end * r["salvage"])
+        table.append([data.periods[t]] + [r[x] for x in capex_kinds + opex_kinds]
+                     + [r["salvage"], total, discounted])
+    return table
