@@ -62,3 +62,63 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
 @pytest.fixture
 def tiny() -> dict[str, Any]:
     return base_instance()
+
+
+def accelerator(vendor: str = "VA", price: Any = 100.0, power_kw: float = 0.0,
+                cooling: list[str] | None = None, lifetime: float = 1.0, throughput: float = 1.0,
+                **extra: Any) -> dict[str, Any]:
+    """An accelerator with 1 token/s per card, no idle/maintenance surprises unless asked."""
+    acc = {"vendor": vendor, "price_per_card": price, "power_kw_per_card": power_kw,
+           "cooling": cooling or ["air"], "lifetime_years": lifetime,
+           "throughput": {"chat": throughput}}
+    acc.update(extra)
+    return acc
+
+
+def instance(accelerators: dict[str, Any], demand_tokens_per_s: float | list[float] = 10.0,
+             periods: list[str] | None = None, sites: dict[str, Any] | None = None,
+             **top: Any) -> dict[str, Any]:
+    """A hand-checkable instance: one workload ``chat`` with peak_to_average 1, discount 0,
+    one-year periods; demand given in tokens/s (converted to tokens/day)."""
+    periods = periods or ["2026"]
+    if not isinstance(demand_tokens_per_s, list):
+        demand_tokens_per_s = [demand_tokens_per_s] * len(periods)
+    data = {
+        "format": 1, "name": "hand",
+        "horizon": {"periods": periods, "period_years": 1.0, "discount_rate": 0.0},
+        "workloads": {"chat": {"peak_to_average": 1.0}},
+        "demand": {"chat": {p: d * 86400.0 for p, d in zip(periods, demand_tokens_per_s)}},
+        "accelerators": accelerators,
+        "sites": sites or {"s1": site()},
+    }
+    data.update(top)
+    return data
+
+
+def site(max_cards: int = 1000, grid_mw: Any = 10.0, electricity: float = 0.0,
+         modes: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
+    """A site with free air cooling (PUE 1) unless ``modes`` says otherwise."""
+    data = {"region": "R", "max_cards": max_cards, "grid_mw": grid_mw,
+            "electricity_price_per_mwh": electricity,
+            "cooling": modes or {"air": {"pue": 1.0}}}
+    data.update(extra)
+    return data
+
+
+def solve_data(tmp_path: Path, data: dict[str, Any], **options: Any):
+    """Write ``data``, load it and solve it with the library; return the plan."""
+    from optimizer import load_instance, solve
+    return solve(load_instance(write_instance(tmp_path, data)), **options)
+
+
+def cards_bought(plan, accelerator: str | None = None, period: str | None = None,
+                 site: str | None = None) -> int:
+    """Cards bought, filtered."""
+    frame = plan.tables["purchases"]
+    if accelerator is not None:
+        frame = frame[frame["accelerator"] == accelerator]
+    if period is not None:
+        frame = frame[frame["period"] == period]
+    if site is not None:
+        frame = frame[frame["site"] == site]
+    return int(frame["cards"].sum())
