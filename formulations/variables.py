@@ -47,9 +47,9 @@ def add_variables(model: pyo.ConcreteModel, data: ProblemData) -> None:
     model.serve = pyo.Var(model.SERVE, domain=pyo.NonNegativeReals)
     model.busy = pyo.Var(model.BUSY, domain=pyo.NonNegativeReals,
                          bounds=lambda m, k, s, c, t: (0, max_cards[s]))
-    pue = {(s, c): spec.sites[s].cooling[c].pue for (s, c) in data.SC}
-    model.capacity_mw = pyo.Var(model.CAPACITY, domain=pyo.NonNegativeReals,
-                                bounds=lambda m, s, c, t: (0, data.grid_mw[s, t] / pue[s, c]))
+    # no upper bound from the grid here: the grid row implies it, and a duplicate bound would
+    # take the grid's shadow price away from the grid row
+    model.capacity_mw = pyo.Var(model.CAPACITY, domain=pyo.NonNegativeReals)
     stepped = {(s, c) for (s, c) in data.SC if spec.sites[s].cooling[c].build_step_mw}
     model.build = pyo.Var(model.BUILD, within=lambda m, s, c, t: (
         pyo.NonNegativeIntegers if (s, c) in stepped else pyo.NonNegativeReals))

@@ -111,6 +111,24 @@ def print_plan(plan: Any, output: str | None) -> None:
                       f"{row.grid_mw:,.2f}", f"{int(row.cards):,}", f"{int(row.max_cards):,}")
     console.print(table)
 
+    marginal = plan.tables.get("marginal_costs")
+    if marginal is not None and len(marginal):
+        pivot = marginal.pivot_table(index="workload", columns="period",
+                                     values="cost_per_million_tokens", aggfunc="first")
+        table = Table(title=f"Marginal cost of one more million tokens ({currency}, money of "
+                      "each period)", title_justify="left")
+        table.add_column("workload")
+        for period in pivot.columns:
+            table.add_column(str(period), justify="right")
+        for workload, row in pivot.iterrows():
+            table.add_row(str(workload), *("-" if v != v else f"{v:,.4f}" for v in row))
+        console.print(table)
+    top = summary.get("binding_top") or []
+    if top:
+        console.print("[bold]Binding caps[/bold] (see binding.csv):")
+        for message in top:
+            console.print(f"  {message}")
+
     model = summary.get("model", {})
     console.print(f"solver: HiGHS {summary['solver']['version']}, {model.get('rows', 0):,} rows, "
                   f"{model.get('columns', 0):,} columns, {model.get('integers', 0):,} integers; "

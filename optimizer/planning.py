@@ -5,19 +5,22 @@ import time
 from typing import Any
 
 from formulations import build_model
-from optimizer.errors import InfeasibleError
+from optimizer.errors import InfeasibleError, Relaxation
+from optimizer.explain import (
+    binding_rows, describe_relaxations, elastic_weights, marginal_costs, precheck,
+)
 from optimizer.kpis import plan_kpis
 from optimizer.loader import Instance
 from optimizer.problem import build_problem_data
 from optimizer.results import Plan
-from optimizer.solve import solve_model
+from optimizer.solve import highspy_version, solve_model
 from optimizer.status import SolverOptions, SolverResult, Status
 from optimizer.tables import plan_tables
 
 
 def solve(instance: Instance, time_limit: float | None = None, mip_gap: float = 1e-4,
           threads: int | None = None, seed: int | None = None,
-          raise_on_infeasible: bool = True) -> Plan:
+          raise_on_infeasible: bool = True, explain: bool = True) -> Plan:
     """Build and solve the planning MILP of ``instance``.
 
     Args:
@@ -26,6 +29,8 @@ def solve(instance: Instance, time_limit: float | None = None, mip_gap: float = 
         threads, seed: HiGHS options.
         raise_on_infeasible: raise :class:`InfeasibleError` when no plan exists (its ``plan``
             attribute holds the infeasible :class:`Plan`); otherwise return that plan.
+        explain: compute marginal costs and binding caps (two LP re-solves) for a plan, and
+            the smallest relaxation for an infeasible instance.
 
     Returns:
         The plan (``status`` optimal, feasible or no_solution).
@@ -33,30 +38,67 @@ def solve(instance: Instance, time_limit: float | None = None, mip_gap: float = 
     options = SolverOptions(time_limit=time_limit, mip_gap=mip_gap, threads=threads, seed=seed)
     start = time.perf_counter()
     data = build_problem_data(instance)
+    obvious = precheck(data)
+    if obvious:
+        summary = _summary(instance, data, None, options, time.perf_counter() - start)
+        return _no_plan(Status.INFEASIBLE, summary, obvious, raise_on_infeasible)
     model = build_model(data)
     build_seconds = time.perf_counter() - start
     compiled, result = solve_model(model, options)
     summary = _summary(instance, data, result, options, build_seconds)
     if not result.status.has_plan:
-        plan = Plan(status=result.status, objective=None, best_bound=None, mip_gap=None,
-                    summary=summary)
-        if result.status is Status.INFEASIBLE:
-            if raise_on_infeasible:
-                error = InfeasibleError([], "no plan exists for this instance")
-                error.plan = plan
-                raise error
-        return plan
+        explanation: list[Relaxation] = []
+        if result.status is Status.INFEASIBLE and explain:
+            row_keys = compiled.row_keys()
+            outcome, slack = compiled.elastic_solve(elastic_weights(data, row_keys), options)
+            if outcome.has_plan:
+                explanation = describe_relaxations(model, data, row_keys, slack)
+        return _no_plan(result.status, summary, explanation, raise_on_infeasible)
     tables = plan_tables(model, data)
     npv = result.objective * data.money_unit
     summary["kpis"] = plan_kpis(tables, data, npv)
+    if explain:
+        explain_start = time.perf_counter()
+        values = compiled.last_values
+        relaxed = compiled.lp_duals(values, fix="binaries")
+        fixed = compiled.lp_duals(values, fix="integers")
+        tables["marginal_costs"] = marginal_costs(data, relaxed, fixed)
+        tables["binding"] = binding_rows(model, data, relaxed)
+        summary["binding_top"] = tables["binding"]["message"].head(5).tolist()
+        summary["explain_seconds"] = time.perf_counter() - explain_start
+        summary["marginal_costs_method"] = (
+            "cost_per_million_tokens: demand dual of the LP with site openings and cooling "
+            "modes fixed at the plan and unit counts continuous; "
+            "cost_per_million_tokens_fixed_fleet: with every integer fixed")
     return Plan(status=result.status, objective=npv,
                 best_bound=result.best_bound * data.money_unit, mip_gap=result.mip_gap,
                 tables=tables, summary=summary)
 
 
-def _summary(instance: Instance, data: Any, result: SolverResult, options: SolverOptions,
-             build_seconds: float) -> dict[str, Any]:
+def _no_plan(status: Status, summary: dict[str, Any], explanation: list[Relaxation],
+             raise_on_infeasible: bool) -> Plan:
+    summary["explanation"] = [r.as_dict() for r in explanation]
+    plan = Plan(status=status, objective=None, best_bound=None, mip_gap=None, summary=summary,
+                explanation=explanation)
+    if status is Status.INFEASIBLE and raise_on_infeasible:
+        headline = ("no plan exists; what would have to give:" if explanation
+                    else "no plan exists (no single relaxation found to explain it)")
+        error = InfeasibleError(explanation, headline)
+        error.plan = plan
+        raise error
+    return plan
+
+
+def _summary(instance: Instance, data: Any, result: SolverResult | None,
+             options: SolverOptions, build_seconds: float) -> dict[str, Any]:
     money = data.money_unit
+    if result is None:  # stopped before the solve
+        return {"status": Status.INFEASIBLE.value, "objective": None, "best_bound": None,
+                "mip_gap": None, "build_seconds": build_seconds, "transfer_seconds": 0.0,
+                "solve_seconds": 0.0, "solver": {"name": "highs", "version": highspy_version(),
+                                                 "model_status": "not run (pre-check)"},
+                "options": options.as_dict(), "input_sha256": instance.input_sha256,
+                "instance": _instance_info(instance), "kpis": {}}
     return {
         "status": result.status.value,
         "objective": result.objective * money if result.objective is not None else None,
@@ -69,10 +111,14 @@ def _summary(instance: Instance, data: Any, result: SolverResult, options: Solve
                    "model_status": result.highs_status},
         "options": options.as_dict(),
         "input_sha256": instance.input_sha256,
-        "instance": {"name": instance.spec.name, "file": str(instance.path),
-                     "currency": instance.spec.currency, "overrides": dict(instance.overrides),
-                     "demand_scale": instance.demand_scale},
+        "instance": _instance_info(instance),
         "model": dict(result.stats),
         "scaling": {"money_unit": money, "token_unit_tokens_per_s": data.token_unit},
         "kpis": {},
     }
+
+
+def _instance_info(instance: Instance) -> dict[str, Any]:
+    return {"name": instance.spec.name, "file": str(instance.path),
+            "currency": instance.spec.currency, "overrides": dict(instance.overrides),
+            "demand_scale": instance.demand_scale}

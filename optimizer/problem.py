@@ -177,9 +177,9 @@ def build_problem_data(instance: Instance) -> ProblemData:
         for tau in T:
             if tau < first_buy[k] or (supply[k][tau] is not None and supply[k][tau] < u):
                 continue
+            # supply stays in its own row (not in this bound) so that its shadow price and
+            # its relaxation (when no plan exists) can be read there
             units_max = math.floor(sites[s].max_cards / u)
-            if supply[k][tau] is not None:
-                units_max = min(units_max, math.floor(supply[k][tau] / u))
             if units_max < 1:
                 continue
             key = (k, s, c, tau)

@@ -147,6 +147,7 @@ class CompiledModel:
         objective = best_bound = gap = None
         if status.has_plan:
             values = np.asarray(h.getSolution().col_value)
+            self.last_values = values
             self._load(values)
             objective = float(info.objective_function_value)
             if self.integer.any():
@@ -158,6 +159,91 @@ class CompiledModel:
                             mip_gap=gap, transfer_seconds=self.transfer_seconds,
                             solve_seconds=seconds, highs_status=name,
                             solver_version=highspy_version(), stats=dict(self.stats))
+
+    # ---- re-solves on the same compiled model ---------------------------------------------
+
+    def row_keys(self) -> list[tuple[str, Any, int]]:
+        """(constraint family, index, sense) of every HiGHS row; sense 1 is <=, -1 is >=,
+        0 is =."""
+        return [(con.parent_component().local_name, con.index(), sense)
+                for con, sense in self.rows]
+
+    def lp_duals(self, values: np.ndarray, fix: str) -> dict[tuple[str, Any], float] | None:
+        """Row duals of the LP around a MIP plan, in model units (d objective / d bound).
+
+        Args:
+            values: the MIP plan's column values (:attr:`last_values`).
+            fix: ``"integers"`` fixes every integer column at its plan value (short-run: the
+                fleet is what it is); ``"binaries"`` fixes only 0-1 columns (site openings,
+                cooling modes) and relaxes unit counts (long-run: capacity can grow).
+        Returns:
+            (family, index) -> dual, or None when the LP could not be solved.
+        """
+        h = self.highs
+        columns = np.flatnonzero(self.integer)
+        if not len(columns):
+            fixed = np.array([], dtype=np.int32)
+        elif fix == "integers":
+            fixed = columns
+        else:
+            fixed = columns[(self.lower[columns] >= 0) & (self.upper[columns] <= 1)]
+        try:
+            h.changeColsIntegrality(len(columns), columns.astype(np.int32),
+                                    np.full(len(columns), highspy.HighsVarType.kContinuous))
+            rounded = np.round(values[fixed])
+            h.changeColsBounds(len(fixed), fixed.astype(np.int32), rounded, rounded)
+            h.setOptionValue("time_limit", INF)
+            h.run()
+            if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+                return None
+            duals = np.asarray(h.getSolution().row_dual)
+        finally:
+            h.changeColsBounds(len(fixed), fixed.astype(np.int32), self.lower[fixed],
+                               self.upper[fixed])
+            h.changeColsIntegrality(len(columns), columns.astype(np.int32),
+                                    np.full(len(columns), highspy.HighsVarType.kInteger))
+        result: dict[tuple[str, Any], float] = {}
+        for (con, _), dual in zip(self.rows, duals):
+            key = (con.parent_component().local_name, con.index())
+            if abs(dual) > abs(result.get(key, 0.0)):
+                result[key] = float(dual)
+            else:
+                result.setdefault(key, float(dual))
+        return result
+
+    def elastic_solve(self, elastic: Mapping[int, float], options: SolverOptions
+                      ) -> tuple[Status, dict[int, float]]:
+        """Minimise the weighted relaxation needed to make the model feasible.
+
+        Args:
+            elastic: HiGHS row position -> weight (cost of one unit of relaxation). Each such
+                row gets a slack column that loosens it (adds to a >= row, subtracts from a <=
+                row); the original costs are set to zero.
+        Returns:
+            The outcome and row position -> relaxation used (rows with a positive slack).
+        """
+        h = self.highs
+        positions = sorted(elastic)
+        n_cols = len(self.columns)
+        h.changeColsCost(n_cols, np.arange(n_cols, dtype=np.int32), np.zeros(n_cols))
+        h.changeObjectiveOffset(0.0)
+        senses = [self.rows[p][1] for p in positions]
+        signs = np.array([1.0 if sense == -1 else -1.0 for sense in senses])
+        k = len(positions)
+        h.addCols(k, np.array([elastic[p] for p in positions]), np.zeros(k), np.full(k, INF),
+                  k, np.arange(k, dtype=np.int32), np.array(positions, dtype=np.int32), signs)
+        self.set_options(options)
+        h.run()
+        name = str(h.getModelStatus()).split(".")[-1]
+        info = h.getInfo()
+        has_incumbent = info.primal_solution_status == highspy.SolutionStatus.kSolutionStatusFeasible
+        status = outcome_of(name, has_incumbent) or Status.NO_SOLUTION
+        if not status.has_plan:
+            return status, {}
+        values = np.asarray(h.getSolution().col_value)
+        self._load(values[:n_cols])
+        slack = values[n_cols:]
+        return status, {p: float(x) for p, x in zip(positions, slack) if x > 1e-7}
 
     def _load(self, values: np.ndarray) -> None:
         for var in self.model.component_data_objects(pyo.Var, descend_into=True):

@@ -1,0 +1,180 @@
+"""Explaining plans: marginal costs, binding caps with shadow prices, infeasibility explained.
+Every number is worked out by hand in the comments.
+
+Defaults of conftest.instance: throughput 1 token/s per card, peak_to_average 1, discount 0,
+one-year periods, lifetime 1 year. One token/s over a year is 86400 * 365 = 31.536 million
+tokens.
+"""
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from cli import main
+from conftest import accelerator, instance, site, solve_data, write_instance
+from optimizer import InfeasibleError
+
+MILLION_TOKENS_PER_TOKEN_S_YEAR = 31.536
+
+
+def grid_case(tmp_path):
+    # A: 100 per card, 1 kW; B: 150 per card, 0.5 kW; 60 cards; grid 40 kW (PUE 1).
+    # a + b = 60, a + 0.5 b <= 40  =>  b = 40, a = 20: 2000 + 6000 = 8000.
+    data = instance({"A": accelerator(price=100, power_kw=1.0),
+                     "B": accelerator(vendor="VB", price=150, power_kw=0.5)},
+                    demand_tokens_per_s=60, sites={"s1": site(grid_mw=0.040)})
+    return solve_data(tmp_path, data)
+
+
+def test_grid_shadow_price_between_two_accelerators(tmp_path):
+    # +1 kW of grid lets 2 B become 2 A: saves 2 * (150 - 100) = 100 per kW = 100,000 per MW.
+    plan = grid_case(tmp_path)
+    assert plan.objective == pytest.approx(8000)
+    binding = plan.tables["binding"].set_index("constraint")
+    assert binding.loc["grid", "index"] == "s1"
+    assert binding.loc["grid", "slack"] == pytest.approx(0, abs=1e-9)
+    assert binding.loc["grid", "shadow_price"] == pytest.approx(100_000, rel=1e-6)
+    assert "+1 MW saves 100.00 k USD" in binding.loc["grid", "message"]
+
+
+def test_demand_dual_per_million_tokens(tmp_path):
+    # With the grid binding, one more token/s needs one more card within the same 40 kW:
+    # a + b = 61, a + 0.5 b = 40  =>  b = 42, a = 19: 1900 + 6300 = 8200, +200 per token/s-year.
+    # 200 / 31.536 = 6.34196 per million tokens.
+    plan = grid_case(tmp_path)
+    marginal = plan.tables["marginal_costs"]
+    assert marginal.loc[0, "cost_per_million_tokens"] == pytest.approx(200 / 31.536, rel=1e-6)
+
+
+def test_marginal_cost_is_in_money_of_its_period(tmp_path):
+    # Two periods, 10 % discount, lifetime 1, price 100, 10 cards each period.
+    # One more token/s in 2027 costs one card bought at the start of 2027: 100 * 1.1^-1 in NPV.
+    # In money of 2027 (divided by d_m = 1.1^-1.5): 100 * 1.1^0.5 = 104.881 per token/s-year
+    # = 104.881 / 31.536 = 3.32576 per million tokens. In 2026: 100 * 1.1^0.5 / 31.536 as well.
+    data = instance({"A": accelerator(price=100)}, periods=["2026", "2027"])
+    data["horizon"]["discount_rate"] = 0.1
+    plan = solve_data(tmp_path, data)
+    marginal = plan.tables["marginal_costs"].set_index("period")
+    expected = 100 * 1.1 ** 0.5 / MILLION_TOKENS_PER_TOKEN_S_YEAR
+    assert marginal.loc["2027", "cost_per_million_tokens"] == pytest.approx(expected, rel=1e-6)
+    assert marginal.loc["2026", "cost_per_million_tokens"] == pytest.approx(expected, rel=1e-6)
+
+
+def test_supply_and_budget_shadow_prices(tmp_path):
+    # A at 100 with supply 4; B at 150. 10 cards: 4 A + 6 B = 1300.
+    # +1 card of A's supply replaces a B: saves 50 per card.
+    data = instance({"A": accelerator(price=100, supply=4), "B": accelerator(vendor="VB",
+                                                                             price=150)})
+    plan = solve_data(tmp_path, data)
+    binding = plan.tables["binding"].set_index("constraint")
+    assert binding.loc["supply", "index"] == "A"
+    assert binding.loc["supply", "shadow_price"] == pytest.approx(50, rel=1e-6)
+
+
+def test_budget_shadow_price(tmp_path):
+    # As test_families.test_budget: TCO per card A 275.2 (capex 100), B 193.8 (capex 150);
+    # budget 1200 gives b = 4, a = 6. One more unit of budget: 100 a + 150 b = 1201 with
+    # a + b = 10 moves 1/50 card from A to B: saves (275.2 - 193.8) / 50 = 1.628 per unit.
+    data = instance({"A": accelerator(price=100, power_kw=2.0, idle_power_fraction=1.0),
+                     "B": accelerator(vendor="VB", price=150, power_kw=0.5,
+                                      idle_power_fraction=1.0)},
+                    sites={"s1": site(grid_mw=1.0, electricity=10.0)},
+                    policies={"budget_per_period": 1200})
+    plan = solve_data(tmp_path, data)
+    binding = plan.tables["binding"].set_index("constraint")
+    assert binding.loc["budget", "shadow_price"] == pytest.approx(1.628, rel=1e-6)
+
+
+def test_min_share_shadow_price(tmp_path):
+    # A domestic 150, B imported 100, share >= 50 %: a = b = 5 (1250). One percentage point
+    # less share (49 %): a >= 0.49 * 10 = 4.9 in the LP: saves 0.1 card * 50 = 5 per point.
+    data = instance({"A": accelerator(price=150, tags=["domestic"]),
+                     "B": accelerator(vendor="VB", price=100)},
+                    policies={"min_share": [{"tags": ["domestic"], "share": 0.5}]})
+    plan = solve_data(tmp_path, data)
+    binding = plan.tables["binding"].set_index("constraint")
+    assert binding.loc["min_share", "shadow_price"] == pytest.approx(5.0, rel=1e-6)
+
+
+# ---- infeasible instances -----------------------------------------------------------------
+
+def explain(tmp_path, data):
+    with pytest.raises(InfeasibleError) as err:
+        solve_data(tmp_path, data)
+    return err.value.explanation
+
+
+def test_infeasible_grid_is_explained(tmp_path):
+    # 100 cards of 1 kW need 0.100 MW; the grid allows 0.040 MW.
+    data = instance({"A": accelerator(power_kw=1.0)}, demand_tokens_per_s=100,
+                    sites={"s1": site(grid_mw=0.040)})
+    (relaxation,) = explain(tmp_path, data)
+    assert relaxation.constraint == "grid" and relaxation.index == ("s1", "2026")
+    assert relaxation.amount == pytest.approx(0.060, rel=1e-6)
+    assert relaxation.message == "site s1 grid: needs 0.100 MW, cap 0.040 MW in 2026"
+
+
+def test_infeasible_supply_is_explained(tmp_path):
+    # 10 cards needed, only 4 can be bought.
+    data = instance({"A": accelerator(supply=4)})
+    (relaxation,) = explain(tmp_path, data)
+    assert relaxation.constraint == "supply" and relaxation.amount == pytest.approx(6)
+    assert relaxation.message == "A supply: needs 10 cards, cap 4 in 2026"
+
+
+def test_infeasible_budget_is_explained(tmp_path):
+    # 10 cards at 100 = 1000 of capex against a budget of 600.
+    data = instance({"A": accelerator(price=100)}, policies={"budget_per_period": 600})
+    (relaxation,) = explain(tmp_path, data)
+    assert relaxation.constraint == "budget" and relaxation.amount == pytest.approx(400)
+    assert relaxation.message == "capex budget: needs 1,000 USD, cap 600 USD in 2026"
+
+
+def test_infeasible_policy_is_explained(tmp_path):
+    # Half the cards must be domestic but only 2 domestic cards exist; 10 cards needed:
+    # at best 2 of 10 = 20 % domestic, 30 points short of the policy.
+    data = instance({"A": accelerator(tags=["domestic"], supply=2),
+                     "B": accelerator(vendor="VB")},
+                    policies={"min_share": [{"tags": ["domestic"], "share": 0.5}]})
+    (relaxation,) = explain(tmp_path, data)
+    assert relaxation.constraint == "min_share"
+    assert relaxation.amount == pytest.approx(0.3)
+    assert "reaches only 20.0% in 2026" in relaxation.message
+
+
+def test_demand_beyond_every_card_slot_is_caught_before_the_solve(tmp_path):
+    # 5 card slots of 1 token/s each cannot serve 10 tokens/s: 5 tokens/s short.
+    data = instance({"A": accelerator()}, sites={"s1": site(max_cards=5)})
+    (relaxation,) = explain(tmp_path, data)
+    assert relaxation.constraint == "demand" and relaxation.amount == pytest.approx(5)
+    assert "5 tokens/s cannot be served" in relaxation.message
+
+
+def test_infeasible_cli_exits_1_with_the_explanation(tmp_path):
+    data = instance({"A": accelerator(supply=4)})
+    path = write_instance(tmp_path, data)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["solve", str(path), "-o", str(out)])
+    assert result.exit_code == 1
+    assert "A supply: needs 10 cards, cap 4 in 2026" in result.stderr
+    assert "Traceback" not in result.output + result.stderr
+    import json
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "infeasible"
+    assert summary["explanation"][0]["constraint"] == "supply"
+
+
+@pytest.mark.parametrize("price,objective,unmet_tokens", [
+    # Serving costs 100 per token/s-year = 100 / 31.536 = 3.17 per million tokens.
+    # At 1 per million tokens it is cheaper to serve nothing: 10 * 31.536 M tokens * 1 = 315.36.
+    (1.0, 315.36, 315.36e6),
+    # At 5 per million tokens, serving all of it (1000) is cheaper than 1576.8.
+    (5.0, 1000.0, 0.0),
+])
+def test_soft_demand_reports_the_shortfall(tmp_path, price, objective, unmet_tokens):
+    data = instance({"A": accelerator(price=100)},
+                    policies={"unmet_demand_cost_per_million_tokens": price})
+    plan = solve_data(tmp_path, data)
+    assert plan.objective == pytest.approx(objective, rel=1e-6)
+    assert plan.summary["kpis"].get("unmet_tokens_total", 0.0) == pytest.approx(unmet_tokens,
+                                                                                 rel=1e-6)
