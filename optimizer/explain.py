@@ -126,7 +126,8 @@ def binding_rows(model: pyo.ConcreteModel, data: ProblemData, duals: dict | None
             unit_word = price_unit.split(" per ")[-1]
             message = f"{what} in {period} binds"
             if shadow is not None and abs(shadow) > 1e-9 * money:
-                message += f": +1 {unit_word} saves {_money(shadow)} {currency}"
+                step = "-1" if family == "min_share" else "+1"
+                message += f": {step} {unit_word} saves {_money(shadow)} {currency}"
             rows.append([family, "|".join(map(str, key[:-1])) or "-", period, max(slack, 0.0),
                          slack_unit, shadow, price_unit, message])
     frame = pd.DataFrame(rows, columns=BINDING_COLUMNS)
