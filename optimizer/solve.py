@@ -16,12 +16,12 @@ from typing import Any, Mapping
 import highspy
 import numpy as np
 import pyomo.environ as pyo
-from pyomo.common.dependencies import scipy as _scipy
+from pyomo.common.dependencies import scipy_available as _scipy_available
 from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
 # Pyomo imports SciPy lazily on the first compile (about 0.5 s); resolve it here, once per
 # process, so that hand-over timings measure the model and not the import.
-bool(_scipy.sparse)
+bool(_scipy_available)
 
 from optimizer.errors import AccelplanError
 from optimizer.status import SolverOptions, SolverResult, Status, outcome_of

@@ -127,3 +127,11 @@ def test_status_table(highs_status, incumbent, expected):
 def test_bundled_instances_validate(name):
     result = CliRunner().invoke(main, ["validate", str(INSTANCES / name)])
     assert result.exit_code == 0, result.stderr
+
+
+def test_solve_function_is_not_shadowed_by_the_highs_module():
+    import types
+
+    import optimizer.solve  # noqa: F401 - the HiGHS layer, same name as the function
+    from optimizer import solve
+    assert callable(solve) and not isinstance(solve, types.ModuleType)
