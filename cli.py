@@ -151,5 +151,63 @@ def solve(file: str, output: str | None, force: bool, assignments: tuple[str, ..
     sys.exit(plan.status.exit_code)
 
 
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--vary", "varies", multiple=True, required=True, metavar="PATH=V1,V2,...",
+              help="A field and its values (or START:STOP:STEP); repeat for a product.")
+@click.option("-o", "--output", "output", type=click.Path(file_okay=False), required=True,
+              help="Sweep directory: sweep.csv and variants/NNNN/ results directories.")
+@click.option("--force", is_flag=True, help="Replace an existing sweep directory.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Worker processes (default: the number of cores).")
+@click.option("--backend", type=click.Choice(["local", "dask"]), default="local",
+              show_default=True, help="Run variants in local processes or on a Dask cluster.")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Dask scheduler address (tcp://host:8786); none: a LocalCluster.")
+@instance_options
+@solver_options
+@guarded
+def sweep(file: str, varies: tuple[str, ...], output: str, force: bool, workers: int | None,
+          backend: str, scheduler: str | None, assignments: tuple[str, ...],
+          override_files: tuple[str, ...], time_limit: float | None, mip_gap: float,
+          threads: int | None, seed: int | None, as_json: bool) -> None:
+    """Solve one variant of FILE per combination of --vary values; write sweep.csv."""
+    from optimizer.sweep import parse_vary, run_sweep, variant_grid
+    variations = [parse_vary(text) for text in varies]
+    base = parse_overrides(assignments)
+    _load(file, assignments, override_files)     # the base must be valid before any work
+    solver = {"time_limit": time_limit, "mip_gap": mip_gap, "threads": threads, "seed": seed}
+    total = len(variant_grid(variations))
+    from optimizer.display import sweep_progress
+    with sweep_progress(total, enabled=not as_json) as advance:
+        frame = run_sweep(file, variations, output, base_overrides=base,
+                          override_files=override_files, solver=solver, workers=workers,
+                          backend=backend, scheduler=scheduler, force=force, progress=advance)
+    if as_json:
+        click.echo(frame.to_json(orient="records"))
+    else:
+        from optimizer.display import print_sweep
+        print_sweep(frame, [v.path for v in variations], output)
+    has_plan = frame["status"].isin(["optimal", "feasible"])
+    sys.exit(EXIT_OK if has_plan.any() else EXIT_NO_PLAN)
+
+
+@main.command()
+@click.argument("dir_a", type=click.Path(file_okay=False))
+@click.argument("dir_b", type=click.Path(file_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
+@guarded
+def compare(dir_a: str, dir_b: str, as_json: bool) -> None:
+    """What changed between two results directories: KPIs, purchases, sites."""
+    from optimizer.compare import compare_results
+    comparison = compare_results(dir_a, dir_b)
+    if as_json:
+        from optimizer.results import summary_json
+        click.echo(summary_json(comparison))
+        return
+    from optimizer.display import print_comparison
+    print_comparison(comparison)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -77,9 +77,11 @@ def add_cooling_capacity(model: pyo.ConcreteModel, data: ProblemData) -> None:
 
 
 def add_grid(model: pyo.ConcreteModel, data: ProblemData) -> None:
-    """grid(s,t): sum_c pue(s,c) * capacity_mw[s,c,t] <= grid_mw(s,t).
+    """grid(s,t): sum_c pue(s,c) * capacity_mw[s,c,t] <= grid_mw(s,t) * site_open[s,t].
 
-    Units: MW at the meter. Provisioned facility power must fit the connection.
+    Units: MW at the meter. Provisioned facility power must fit the connection. For sites with
+    ``open: false`` the right-hand side carries ``site_open`` (see :func:`add_site_open`);
+    operating sites have site_open = 1.
     """
     if not data.SC:
         return
@@ -88,31 +90,31 @@ def add_grid(model: pyo.ConcreteModel, data: ProblemData) -> None:
     for (s, c) in data.SC:
         modes[s].append(c)
     index = [(s, t) for s in sorted(modes) for t in range(data.n_periods)]
+    openable = set(data.OPENABLE)
 
     def rule(m, s, t):
-        return pyo.quicksum((spec.sites[s].cooling[c].pue * m.capacity_mw[s, c, t]
-                             for c in modes[s])) <= data.grid_mw[s, t]
+        facility = pyo.quicksum(spec.sites[s].cooling[c].pue * m.capacity_mw[s, c, t]
+                                for c in modes[s])
+        if s in openable:
+            return facility - data.grid_mw[s, t] * m.site_open[s, t] <= 0
+        return facility <= data.grid_mw[s, t]
     model.grid = pyo.Constraint(index, rule=rule)
 
 
 def add_site_open(model: pyo.ConcreteModel, data: ProblemData) -> None:
-    """site_open(s,c,t): capacity_mw[s,c,t] <= (grid_mw(s,t) / pue(s,c)) * site_open[s,t];
-    site_open_order(s,t): site_open[s,t] >= site_open[s,t-1] (a site stays open).
+    """site_open(s,t): site_open[s,t] >= site_open[s,t-1] (a site stays open once opened).
 
-    Units: MW. Only for sites with ``open: false``.
+    Only for sites with ``open: false``. Capacity at a closed site is zero through the grid
+    row, sum_c pue(s,c) * capacity_mw[s,c,t] <= grid_mw(s,t) * site_open[s,t], which implies
+    the model document's capacity_mw[s,c,t] <= (grid_mw(s,t) / pue(s,c)) * site_open[s,t] for
+    every mode and is at least as tight; cards through site_cards.
     """
     if not data.OPENABLE:
         return
-    spec = data.instance.spec
-    index = [(s, c, t) for (s, c) in data.SC if s in data.OPENABLE for t in range(data.n_periods)]
-
-    def rule(m, s, c, t):
-        pue = spec.sites[s].cooling[c].pue
-        return m.capacity_mw[s, c, t] <= data.grid_mw[s, t] / pue * m.site_open[s, t]
-    model.site_open_capacity = pyo.Constraint(index, rule=rule)
     order = [(s, t) for s in data.OPENABLE for t in range(1, data.n_periods)]
-    model.site_open_order = pyo.Constraint(
-        order, rule=lambda m, s, t: m.site_open[s, t] >= m.site_open[s, t - 1])
+    if order:
+        model.site_open_order = pyo.Constraint(
+            order, rule=lambda m, s, t: m.site_open[s, t] >= m.site_open[s, t - 1])
 
 
 def add_exclusive_cooling(model: pyo.ConcreteModel, data: ProblemData) -> None:

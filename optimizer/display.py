@@ -1,9 +1,11 @@
 """Readable terminal output (rich tables) for the CLI."""
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+from typing import Any, Callable, Iterator
 
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 
@@ -136,3 +138,84 @@ def print_plan(plan: Any, output: str | None) -> None:
                   f"{summary['transfer_seconds']:.2f} s, solve {summary['solve_seconds']:.2f} s")
     if output:
         console.print(f"results written to {output}/")
+
+
+@contextlib.contextmanager
+def sweep_progress(total: int, enabled: bool = True) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on stderr (only on a terminal); yields the callback the sweep calls."""
+    stderr = Console(stderr=True)
+    if not enabled or not stderr.is_terminal:
+        yield lambda done, of: None
+        return
+    with Progress(TextColumn("sweep"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=stderr, transient=True) as progress:
+        task = progress.add_task("variants", total=total)
+        yield lambda done, of: progress.update(task, completed=done)
+
+
+def print_sweep(frame: Any, paths: list[str], output: str) -> None:
+    """Print the sweep table: varied values, status, NPV, cost per million tokens, gap, time."""
+    console = _console()
+    table = Table(title=f"Sweep: {len(frame)} variants", title_justify="left")
+    columns = ["variant", *paths, "status", "npv", "cost_per_million_tokens", "mip_gap", "seconds"]
+    for column in columns:
+        table.add_column(column, justify="right")
+    for _, row in frame.iterrows():
+        cells = []
+        for column in columns:
+            value = row.get(column)
+            if value is None or (isinstance(value, float) and value != value):
+                cells.append("-")
+            elif column == "npv":
+                cells.append(f"{value:,.0f}")
+            elif column in ("cost_per_million_tokens",):
+                cells.append(f"{value:.4f}")
+            elif column == "mip_gap":
+                cells.append(f"{value:.2%}")
+            elif column == "seconds":
+                cells.append(f"{value:.2f}")
+            else:
+                cells.append(str(value))
+        table.add_row(*cells)
+    console.print(table)
+    failed = frame[~frame["status"].isin(["optimal", "feasible"])]
+    for _, row in failed.iterrows():
+        reason = row.get("explanation") if isinstance(row.get("explanation"), str) else row.get("error")
+        console.print(f"variant {row['variant']}: {row['status']}: {reason}")
+    console.print(f"written to {output}/sweep.csv and {output}/variants/")
+
+
+def print_comparison(comparison: dict[str, Any]) -> None:
+    """Print KPIs side by side with deltas, and purchases and sites that changed."""
+    console = _console()
+    console.print(f"A: {comparison['a']} ({comparison['status']['a']})   "
+                  f"B: {comparison['b']} ({comparison['status']['b']})")
+    table = Table(title="Key figures", title_justify="left")
+    for column in ("kpi", "A", "B", "B - A", "change"):
+        table.add_column(column, justify="left" if column == "kpi" else "right")
+
+    def fmt(value: Any) -> str:
+        if value is None:
+            return "-"
+        if isinstance(value, float) and abs(value) < 100:
+            return f"{value:,.4f}"
+        return f"{value:,.0f}" if isinstance(value, (int, float)) else str(value)
+    for row in comparison["kpis"]:
+        relative = row["relative"]
+        table.add_row(row["kpi"], fmt(row["a"]), fmt(row["b"]), fmt(row["delta"]),
+                      "-" if relative is None else f"{relative:+.1%}")
+    console.print(table)
+    for name, title, value in (("purchases", "Purchases that changed (cards)", "cards"),
+                               ("sites", "Cooling capacity that changed (IT MW)", "MW")):
+        rows = comparison[name]
+        if not rows:
+            console.print(f"{title}: none")
+            continue
+        table = Table(title=title, title_justify="left")
+        keys = [k for k in rows[0] if k not in ("a", "b", "delta")]
+        for column in keys + ["A", "B", "B - A"]:
+            table.add_column(column)
+        for row in rows:
+            table.add_row(*(str(row[k]) for k in keys), f"{row['a']:,.6g}", f"{row['b']:,.6g}",
+                          f"{row['delta']:+,.6g}")
+        console.print(table)

@@ -241,6 +241,8 @@ def describe_relaxations(model: pyo.ConcreteModel, data: ProblemData,
                                     "cannot be served"))
         elif family == "grid":
             cap = data.grid_mw[index]
+            if key[0] in data.OPENABLE and round(model.site_open[index].value or 0) == 0:
+                cap = 0.0
             found.append(Relaxation("grid", (key[0], period), amount, "MW",
                                     f"site {key[0]} grid: needs {cap + amount:.3f} MW, cap "
                                     f"{cap:.3f} MW in {period}"))

@@ -39,6 +39,29 @@ class Instance:
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
+def read_raw_instance(path: str | Path, override_files: Iterable[str | Path] = ()
+                      ) -> tuple[dict, str]:
+    """Read an instance file (and override fragments merged over it) without validating it.
+
+    Returns:
+        The raw mapping and the SHA-256 of the bytes read (file, then fragments).
+
+    Raises:
+        InstanceError: unreadable or unsafe YAML, or not a mapping.
+    """
+    path = Path(path)
+    raw = read_yaml_file(path)
+    if not isinstance(raw, dict):
+        raise InstanceError(path, "", f"expected a YAML mapping at the top level, found "
+                            f"{type(raw).__name__ if raw is not None else 'an empty file'}")
+    digest = hashlib.sha256(path.read_bytes())
+    for fragment_path in override_files:
+        fragment = read_override_file(fragment_path)
+        digest.update(Path(fragment_path).read_bytes())
+        raw = deep_merge(raw, fragment)
+    return raw, digest.hexdigest()
+
+
 def load_instance(path: str | Path, overrides: Mapping[str, Any] | None = None,
                   override_files: Iterable[str | Path] = ()) -> Instance:
     """Read, override and validate an instance file.
@@ -51,16 +74,18 @@ def load_instance(path: str | Path, overrides: Mapping[str, Any] | None = None,
     Raises:
         InstanceError: naming the file and the field at fault.
     """
+    raw, file_digest = read_raw_instance(path, override_files)
+    return instance_from_raw(raw, path, overrides, file_digest)
+
+
+def instance_from_raw(raw: dict, path: str | Path, overrides: Mapping[str, Any] | None = None,
+                      file_digest: str = "") -> Instance:
+    """Validate an already-read instance (``raw`` is not modified) with ``overrides`` applied.
+
+    Sweeps read the file once and call this for every variant.
+    """
     path = Path(path)
-    raw = read_yaml_file(path)
-    if not isinstance(raw, dict):
-        raise InstanceError(path, "", f"expected a YAML mapping at the top level, found "
-                            f"{type(raw).__name__ if raw is not None else 'an empty file'}")
-    digest = hashlib.sha256(path.read_bytes())
-    for fragment_path in override_files:
-        fragment = read_override_file(fragment_path)
-        digest.update(Path(fragment_path).read_bytes())
-        raw = deep_merge(raw, fragment)
+    digest = hashlib.sha256(file_digest.encode())
     data, scale = apply_overrides(raw, overrides)
     digest.update(repr(sorted((str(k), repr(v)) for k, v in (overrides or {}).items())).encode())
     demand_sources = _read_demand_tables(data, path, digest)

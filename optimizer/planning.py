@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Mapping
 
 from formulations import build_model
 from optimizer.errors import InfeasibleError, Relaxation
@@ -20,7 +20,8 @@ from optimizer.tables import plan_tables
 
 def solve(instance: Instance, time_limit: float | None = None, mip_gap: float = 1e-4,
           threads: int | None = None, seed: int | None = None,
-          raise_on_infeasible: bool = True, explain: bool = True) -> Plan:
+          raise_on_infeasible: bool = True, explain: bool = True,
+          start: Mapping[str, float] | None = None) -> Plan:
     """Build and solve the planning MILP of ``instance``.
 
     Args:
@@ -31,20 +32,22 @@ def solve(instance: Instance, time_limit: float | None = None, mip_gap: float = 
             attribute holds the infeasible :class:`Plan`); otherwise return that plan.
         explain: compute marginal costs and binding caps (two LP re-solves) for a plan, and
             the smallest relaxation for an infeasible instance.
+        start: a MIP start, variable name -> value (e.g. ``plan.start_values`` of a similar
+            plan); HiGHS completes and checks it.
 
     Returns:
         The plan (``status`` optimal, feasible or no_solution).
     """
     options = SolverOptions(time_limit=time_limit, mip_gap=mip_gap, threads=threads, seed=seed)
-    start = time.perf_counter()
+    began = time.perf_counter()
     data = build_problem_data(instance)
     obvious = precheck(data)
     if obvious:
-        summary = _summary(instance, data, None, options, time.perf_counter() - start)
+        summary = _summary(instance, data, None, options, time.perf_counter() - began)
         return _no_plan(Status.INFEASIBLE, summary, obvious, raise_on_infeasible)
     model = build_model(data)
-    build_seconds = time.perf_counter() - start
-    compiled, result = solve_model(model, options)
+    build_seconds = time.perf_counter() - began
+    compiled, result = solve_model(model, options, start)
     summary = _summary(instance, data, result, options, build_seconds)
     if not result.status.has_plan:
         explanation: list[Relaxation] = []
@@ -72,7 +75,7 @@ def solve(instance: Instance, time_limit: float | None = None, mip_gap: float = 
             "cost_per_million_tokens_fixed_fleet: with every integer fixed")
     return Plan(status=result.status, objective=npv,
                 best_bound=result.best_bound * data.money_unit, mip_gap=result.mip_gap,
-                tables=tables, summary=summary)
+                tables=tables, summary=summary, start_values=compiled.integer_values())
 
 
 def _no_plan(status: Status, summary: dict[str, Any], explanation: list[Relaxation],

@@ -31,6 +31,8 @@ class Plan:
         tables: result tables (pandas DataFrames) by name, columns as in the CSV files.
         summary: the content of summary.json.
         explanation: what would have to give, when infeasible.
+        start_values: the plan's integer decisions by variable name (a MIP start for the
+            next solve of a similar instance).
     """
 
     status: Status
@@ -40,6 +42,7 @@ class Plan:
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)
     explanation: list[Relaxation] = field(default_factory=list)
+    start_values: dict[str, float] = field(default_factory=dict, repr=False)
 
     def write(self, directory: str | Path, force: bool = False) -> Path:
         """Write the results directory atomically (a temporary folder beside it, renamed into

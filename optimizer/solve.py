@@ -120,20 +120,26 @@ class CompiledModel:
         if options.seed is not None:
             h.setOptionValue("random_seed", int(options.seed))
 
-    def set_start(self, values: Mapping[Any, float]) -> None:
-        """Offer a MIP start: Pyomo variable -> value (missing columns: HiGHS completes them)."""
-        index = {id(v): j for j, v in enumerate(self.columns)}
-        cols = [index[id(v)] for v in values if id(v) in index]
-        if not cols:
-            return
-        vals = np.full(len(self.columns), np.nan)
-        for v, x in values.items():
-            j = index.get(id(v))
-            if j is not None:
-                vals[j] = x
-        known = ~np.isnan(vals)
-        self.highs.setSolution(int(known.sum()), np.flatnonzero(known).astype(np.int32),
-                               vals[known])
+    def set_start(self, values: Mapping[str, float]) -> int:
+        """Offer a (partial) MIP start: variable name -> value. HiGHS completes the missing
+        columns (with the integers given, it solves for the rest). Returns the columns set."""
+        cols, vals = [], []
+        for j, var in enumerate(self.columns):
+            x = values.get(var.name)
+            if x is not None:
+                cols.append(j)
+                vals.append(min(max(float(x), self.lower[j]), self.upper[j]))
+        if cols:
+            self.highs.setSolution(len(cols), np.array(cols, dtype=np.int32), np.array(vals))
+        return len(cols)
+
+    def integer_values(self) -> dict[str, float]:
+        """The incumbent's integer decisions by variable name (a MIP start for a variant)."""
+        values = getattr(self, "last_values", None)
+        if values is None:
+            return {}
+        return {self.columns[j].name: float(round(values[j]))
+                for j in np.flatnonzero(self.integer)}
 
     def run(self) -> SolverResult:
         """Solve; write the incumbent (if any) into the Pyomo variables."""
@@ -269,7 +275,7 @@ def highspy_version() -> str:
 
 
 def solve_model(model: pyo.ConcreteModel, options: SolverOptions,
-                start: Mapping[Any, float] | None = None) -> tuple[CompiledModel, SolverResult]:
+                start: Mapping[str, float] | None = None) -> tuple[CompiledModel, SolverResult]:
     """Compile ``model`` into HiGHS, solve it with ``options`` and load the plan back.
 
     Returns the compiled model (for re-solves) and the result.

@@ -1,0 +1,68 @@
+"""What changed between two results directories: KPIs, purchases, sites."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from optimizer.errors import UsageError
+
+KPI_ORDER = ("npv_total", "capex_total", "opex_total", "salvage_total", "cost_per_million_tokens",
+             "cards_final_period", "cards_bought_total", "domestic_share", "unmet_tokens_total")
+
+
+def _read_results(directory: str | Path) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
+    directory = Path(directory)
+    summary_path = directory / "summary.json"
+    if not summary_path.is_file():
+        raise UsageError(f"{directory}: not a results directory (no summary.json)")
+    try:
+        summary = json.loads(summary_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{summary_path}: not valid JSON ({exc})") from None
+    tables = {}
+    for name in ("purchases", "sites"):
+        path = directory / f"{name}.csv"
+        tables[name] = pd.read_csv(path) if path.is_file() else pd.DataFrame()
+    return summary, tables
+
+
+def compare_results(dir_a: str | Path, dir_b: str | Path) -> dict[str, Any]:
+    """KPIs side by side with deltas, purchases that changed, site capacity that changed."""
+    summary_a, tables_a = _read_results(dir_a)
+    summary_b, tables_b = _read_results(dir_b)
+    kpis_a, kpis_b = summary_a.get("kpis") or {}, summary_b.get("kpis") or {}
+    kpis = []
+    for name in KPI_ORDER:
+        a, b = kpis_a.get(name), kpis_b.get(name)
+        if a is None and b is None:
+            continue
+        delta = (b - a) if isinstance(a, (int, float)) and isinstance(b, (int, float)) else None
+        relative = delta / a if delta is not None and a else None
+        kpis.append({"kpi": name, "a": a, "b": b, "delta": delta, "relative": relative})
+
+    keys = ["period", "accelerator", "site", "cooling"]
+    purchases = _changed(tables_a["purchases"], tables_b["purchases"], keys, "cards")
+    site_keys = ["period", "site", "cooling"]
+    sites = _changed(tables_a["sites"], tables_b["sites"], site_keys, "it_mw_capacity")
+    return {"a": str(dir_a), "b": str(dir_b),
+            "status": {"a": summary_a.get("status"), "b": summary_b.get("status")},
+            "kpis": kpis, "purchases": purchases, "sites": sites}
+
+
+def _changed(a: pd.DataFrame, b: pd.DataFrame, keys: list[str], value: str) -> list[dict]:
+    if a.empty and b.empty:
+        return []
+    frames = []
+    for frame, label in ((a, "a"), (b, "b")):
+        if frame.empty:
+            frames.append(pd.DataFrame(columns=keys + [label]))
+        else:
+            grouped = frame.astype({"period": str}).groupby(keys, as_index=False)[value].sum()
+            frames.append(grouped.rename(columns={value: label}))
+    merged = frames[0].merge(frames[1], on=keys, how="outer").fillna({"a": 0, "b": 0})
+    merged["delta"] = merged["b"] - merged["a"]
+    changed = merged[merged["delta"].abs() > 1e-6].sort_values(keys)
+    return changed.to_dict(orient="records")

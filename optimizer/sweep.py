@@ -1,0 +1,286 @@
+"""Sweeps: one solve per combination of varied values, in one process per worker.
+
+Each worker reads the instance file once, then for each of its variants applies the overrides,
+validates, builds and solves, offering the previous variant's plan as a MIP start. Variants
+run in-process (one worker), in local worker processes, or on a Dask distributed cluster.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+import multiprocessing
+import os
+import shutil
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import pandas as pd
+
+from optimizer.errors import AccelplanError, InfeasibleError, InstanceError, UsageError
+from optimizer.overrides import OVERRIDE_SOURCE
+from optimizer.safe_yaml import parse_yaml_text
+
+SWEEP_FILE = "sweep.csv"
+VARIANTS_DIR = "variants"
+
+
+@dataclass(frozen=True)
+class Variation:
+    """One varied field: a dotted path and the values it takes."""
+
+    path: str
+    values: tuple[Any, ...]
+
+
+def parse_vary(text: str) -> Variation:
+    """``PATH=V1,V2,...`` or ``PATH=START:STOP:STEP`` (inclusive of STOP) -> :class:`Variation`.
+
+    Raises:
+        InstanceError: malformed text (exit code 2 at the command line).
+    """
+    path, sep, spec = text.partition("=")
+    path, spec = path.strip(), spec.strip()
+    if not sep or not path or not spec:
+        raise InstanceError(OVERRIDE_SOURCE, text, "expected PATH=V1,V2,... or PATH=START:STOP:STEP")
+    if spec.count(":") == 2 and "," not in spec:
+        return Variation(path, _range(text, spec))
+    values = tuple(parse_yaml_text(part.strip(), f"{OVERRIDE_SOURCE} {path}")
+                   for part in spec.split(","))
+    if any(v is None for v in values):
+        raise InstanceError(OVERRIDE_SOURCE, text, "an empty value in the list")
+    return Variation(path, values)
+
+
+def _range(text: str, spec: str) -> tuple[float, ...]:
+    try:
+        start, stop, step = (Decimal(part.strip()) for part in spec.split(":"))
+    except InvalidOperation:
+        raise InstanceError(OVERRIDE_SOURCE, text, "a range is START:STOP:STEP with numbers, "
+                            "e.g. 0.5:2.0:0.25") from None
+    if step <= 0 or stop < start:
+        raise InstanceError(OVERRIDE_SOURCE, text, "a range needs STEP > 0 and STOP >= START")
+    count = int((stop - start) / step) + 1
+    if count > 10_000:
+        raise InstanceError(OVERRIDE_SOURCE, text, f"{count:,} values; at most 10,000")
+    return tuple(float(start + i * step) for i in range(count))
+
+
+def variant_grid(variations: Sequence[Variation]) -> list[dict[str, Any]]:
+    """The cartesian product of the variations, as override mappings (in a stable order)."""
+    if not variations:
+        return [{}]
+    paths = [v.path for v in variations]
+    return [dict(zip(paths, combo)) for combo in itertools.product(*(v.values for v in variations))]
+
+
+@dataclass(frozen=True)
+class SweepJob:
+    """A batch of variants for one worker (picklable, so it can travel to a process or a
+    Dask worker)."""
+
+    instance_path: str
+    override_files: tuple[str, ...]
+    base_overrides: Mapping[str, Any]
+    variants: tuple[tuple[int, Mapping[str, Any]], ...]
+    solver: Mapping[str, Any]
+    output_dir: str | None
+    explain: bool = True
+
+
+@dataclass
+class _WorkerCache:
+    raw: dict | None = None
+    digest: str = ""
+    key: tuple = field(default_factory=tuple)
+
+
+_CACHE = _WorkerCache()
+
+
+def solve_job(job: SweepJob) -> list[dict[str, Any]]:
+    """Solve a batch of variants; one result row per variant, never an exception.
+
+    The instance file is read once per worker process; each variant's plan is offered to the
+    next as a MIP start.
+    """
+    from optimizer.loader import instance_from_raw, read_raw_instance
+    from optimizer.planning import solve
+
+    key = (job.instance_path, job.override_files)
+    if _CACHE.key != key:
+        _CACHE.raw, _CACHE.digest = read_raw_instance(job.instance_path, job.override_files)
+        _CACHE.key = key
+    rows = []
+    start_values: dict[str, float] | None = None
+    for variant_id, overrides in job.variants:
+        began = time.perf_counter()
+        row: dict[str, Any] = {"variant": variant_id, **{k: v for k, v in overrides.items()}}
+        merged = {**job.base_overrides, **overrides}
+        try:
+            instance = instance_from_raw(_CACHE.raw, job.instance_path, merged, _CACHE.digest)
+            plan = solve(instance, raise_on_infeasible=False, explain=job.explain,
+                         start=start_values, **job.solver)
+            row.update(_plan_row(plan))
+            if plan.status.has_plan:
+                start_values = plan.start_values
+            if job.output_dir is not None:
+                directory = Path(job.output_dir) / VARIANTS_DIR / f"{variant_id:04d}"
+                plan.write(directory, force=True)
+                row["results_dir"] = str(Path(VARIANTS_DIR) / f"{variant_id:04d}")
+        except InstanceError as exc:
+            row.update(status="bad_input", error=str(exc))
+        except (InfeasibleError, AccelplanError) as exc:
+            row.update(status="error", error=str(exc))
+        except Exception as exc:  # noqa: BLE001 - one variant must not sink the sweep
+            row.update(status="error", error=f"{type(exc).__name__}: {exc}")
+        row["seconds"] = time.perf_counter() - began
+        rows.append(row)
+    return rows
+
+
+def _plan_row(plan: Any) -> dict[str, Any]:
+    summary = plan.summary
+    row: dict[str, Any] = {"status": summary["status"], "npv": summary.get("objective"),
+                           "mip_gap": summary.get("mip_gap")}
+    kpis = summary.get("kpis") or {}
+    row["cost_per_million_tokens"] = kpis.get("cost_per_million_tokens")
+    for vendor, cards in (kpis.get("cards_by_vendor_final_period") or {}).items():
+        row[f"cards_{vendor}"] = cards
+    for site, mw in (kpis.get("facility_mw_final_period") or {}).items():
+        row[f"mw_{site}"] = mw
+    if "domestic_share" in kpis:
+        row["domestic_share"] = kpis["domestic_share"]
+    if plan.explanation:
+        row["explanation"] = "; ".join(r.message for r in plan.explanation)
+    return row
+
+
+def _batches(variants: list[tuple[int, dict]], workers: int) -> list[list[tuple[int, dict]]]:
+    """Contiguous batches (neighbours warm-start each other), a few per worker for balance."""
+    if workers <= 1:
+        return [variants]
+    size = max(1, math.ceil(len(variants) / (workers * 2)))
+    return [variants[i:i + size] for i in range(0, len(variants), size)]
+
+
+def run_sweep(instance_path: str | Path, variations: Sequence[Variation],
+              output_dir: str | Path | None = None, *, base_overrides: Mapping[str, Any] | None = None,
+              override_files: Iterable[str | Path] = (), solver: Mapping[str, Any] | None = None,
+              workers: int | None = None, backend: str = "local", scheduler: str | None = None,
+              force: bool = False, explain: bool = True,
+              progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
+    """Solve every combination of ``variations``; return (and write) the sweep table.
+
+    Args:
+        output_dir: where ``sweep.csv`` and one results directory per variant go (written
+            atomically: staged beside it, renamed into place at the end).
+        workers: worker processes (default: the machine's cores); 1 runs in this process.
+        backend: ``local`` or ``dask`` (``scheduler`` the address of a running cluster; none:
+            a LocalCluster with ``workers`` workers).
+        progress: called with (variants done, variants in all).
+    """
+    from optimizer.loader import read_raw_instance
+    from optimizer.results import check_destination
+
+    read_raw_instance(instance_path, override_files)        # bad files fail here, before any work
+    target = check_destination(output_dir, force) if output_dir is not None else None
+    grid = variant_grid(variations)
+    variants = list(enumerate(grid))
+    workers = workers or os.cpu_count() or 1
+    solver = dict(solver or {})
+    if workers > 1 and solver.get("threads") is None:
+        solver["threads"] = 1          # processes share the cores; one HiGHS thread each
+    staging = None
+    if target is not None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp",
+                                        dir=target.parent))
+    jobs = [SweepJob(str(instance_path), tuple(map(str, override_files)),
+                     dict(base_overrides or {}), tuple(batch), solver,
+                     str(staging) if staging else None, explain)
+            for batch in _batches(variants, workers)]
+    try:
+        rows = _execute(jobs, workers, backend, scheduler, len(variants), progress)
+        frame = _sweep_frame(rows, [v.path for v in variations])
+        if staging is not None:
+            frame.to_csv(staging / SWEEP_FILE, index=False, float_format="%.10g")
+            if target.exists():
+                retired = staging.with_name(staging.name + ".old")
+                target.rename(retired)
+                staging.rename(target)
+                shutil.rmtree(retired, ignore_errors=True)
+            else:
+                staging.rename(target)
+        return frame
+    except BaseException:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _execute(jobs: list[SweepJob], workers: int, backend: str, scheduler: str | None,
+             total: int, progress: Callable[[int, int], None] | None) -> list[dict]:
+    rows: list[dict] = []
+
+    def record(batch_rows: list[dict]) -> None:
+        rows.extend(batch_rows)
+        if progress:
+            progress(len(rows), total)
+
+    if backend == "dask":
+        _execute_dask(jobs, workers, scheduler, record)
+    elif backend != "local":
+        raise UsageError(f"unknown backend {backend!r}; use local or dask")
+    elif workers <= 1 or len(jobs) == 1:
+        for job in jobs:
+            record(solve_job(job))
+    else:
+        # forkserver, not fork: HiGHS's thread pool does not survive a fork of a process
+        # that has already solved
+        context = multiprocessing.get_context("forkserver")
+        with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context) as pool:
+            for future in as_completed([pool.submit(solve_job, job) for job in jobs]):
+                record(future.result())
+    return rows
+
+
+def _execute_dask(jobs: list[SweepJob], workers: int, scheduler: str | None,
+                  record: Callable[[list[dict]], None]) -> None:
+    try:
+        from dask.distributed import Client, LocalCluster, as_completed as dask_completed
+    except ImportError:
+        raise UsageError("the dask backend needs the optional extra: "
+                         "pip install 'accelplan[distributed]'") from None
+    cluster = None
+    try:
+        if scheduler:
+            client = Client(scheduler, timeout="30s")
+        else:
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                   dashboard_address=None, silence_logs=50)
+            client = Client(cluster)
+    except OSError as exc:
+        raise UsageError(f"cannot reach the Dask scheduler {scheduler!r}: {exc}") from None
+    try:
+        futures = client.map(solve_job, jobs, pure=False)
+        for future in dask_completed(futures):
+            record(future.result())
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _sweep_frame(rows: list[dict], paths: list[str]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows).sort_values("variant").reset_index(drop=True)
+    first = ["variant", *paths, "status", "npv", "cost_per_million_tokens", "mip_gap", "seconds"]
+    for column in first:
+        if column not in frame:
+            frame[column] = None
+    rest = sorted(c for c in frame.columns if c not in first)
+    return frame[first + rest]
