@@ -119,10 +119,13 @@ def validate(file: str, assignments: tuple[str, ...], override_files: tuple[str,
 @click.option("-o", "--output", "output", type=click.Path(file_okay=False), default=None,
               help="Results directory to write (summary.json and CSV tables).")
 @click.option("--force", is_flag=True, help="Replace an existing results directory.")
+@click.option("--report", "with_report", is_flag=True,
+              help="Also write report.html into the results directory.")
 @instance_options
 @solver_options
 @guarded
-def solve(file: str, output: str | None, force: bool, assignments: tuple[str, ...],
+def solve(file: str, output: str | None, force: bool, with_report: bool,
+          assignments: tuple[str, ...],
           override_files: tuple[str, ...], time_limit: float | None, mip_gap: float,
           threads: int | None, seed: int | None, as_json: bool) -> None:
     """Build and solve the plan of instance FILE; print a summary; write the results directory."""
@@ -143,6 +146,11 @@ def solve(file: str, output: str | None, force: bool, assignments: tuple[str, ..
         raise
     if output is not None:
         plan.write(output, force=force)
+        if with_report:
+            from optimizer.report import write_report
+            write_report(output)
+    elif with_report:
+        raise UsageError("--report needs a results directory (-o DIR)")
     if as_json:
         click.echo(summary_json(plan.summary))
     else:
@@ -207,6 +215,61 @@ def compare(dir_a: str, dir_b: str, as_json: bool) -> None:
         return
     from optimizer.display import print_comparison
     print_comparison(comparison)
+
+
+@main.command()
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--format", "formats", type=click.Choice(["html", "xlsx", "both"]), default="html",
+              show_default=True, help="report.html (plots), results.xlsx (a sheet per table), "
+                                      "or both.")
+@guarded
+def report(directory: str, formats: str) -> None:
+    """Write a self-contained report of a results (or sweep) DIRECTORY."""
+    from optimizer.report import write_report, write_workbook
+    if formats in ("html", "both"):
+        click.echo(f"wrote {write_report(directory)}")
+    if formats in ("xlsx", "both"):
+        click.echo(f"wrote {write_workbook(directory)}")
+
+
+@main.command()
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--xlsx", is_flag=True, required=True, help="Write results.xlsx.")
+@guarded
+def export(directory: str, xlsx: bool) -> None:
+    """Export a results DIRECTORY as one Excel workbook (a sheet per table)."""
+    from optimizer.report import write_workbook
+    click.echo(f"wrote {write_workbook(directory)}")
+
+
+@main.command()
+@click.option("--sites", type=click.IntRange(min=1), required=True, help="Number of sites.")
+@click.option("--accelerators", type=click.IntRange(min=1), required=True,
+              help="Number of accelerator SKUs.")
+@click.option("--periods", type=click.IntRange(min=1), required=True,
+              help="Number of periods (years up to 6, quarters beyond).")
+@click.option("--workloads", type=click.IntRange(min=1), required=True,
+              help="Number of workloads.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True,
+              help="Instance file to write.")
+@click.option("--force", is_flag=True, help="Replace an existing file.")
+@guarded
+def generate(sites: int, accelerators: int, periods: int, workloads: int, seed: int,
+             output: str, force: bool) -> None:
+    """Write a synthetic instance of a given size (for benchmarks and tests)."""
+    from pathlib import Path
+
+    from optimizer.generator import generate_instance, instance_yaml
+    target = Path(output)
+    if target.exists() and not force:
+        raise UsageError(f"{target}: exists; use --force to replace it")
+    text = instance_yaml(generate_instance(sites, accelerators, periods, workloads, seed))
+    staging = target.with_name(f".{target.name}.tmp")
+    staging.write_text(text)
+    staging.replace(target)
+    click.echo(f"wrote {target} ({sites} sites, {accelerators} accelerators, {periods} periods, "
+               f"{workloads} workloads, seed {seed})")
 
 
 if __name__ == "__main__":  # pragma: no cover

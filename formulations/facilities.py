@@ -10,19 +10,29 @@ from optimizer.problem import ProblemData
 
 
 def add_fleet_definition(model: pyo.ConcreteModel, data: ProblemData) -> None:
-    """fleet_definition(k,s,c,t): fleet[k,s,c,t] = existing(k,s,c,t) +
-    sum_{tau alive in t} cards_per_unit(k) * units_bought[k,s,c,tau].
+    """fleet_definition(k,s,c,t): fleet[k,s,c,t] = fleet[k,s,c,t-1]
+    + cards_per_unit(k) * (units_bought[k,s,c,t] - units_bought[k,s,c,t-life(k)])
+    + existing(k,s,c,t) - existing(k,s,c,t-1).
 
-    Units: cards. A purchase in tau is alive in t when tau <= t and (t - tau) * L < lifetime;
-    existing cards while age_years + y_t < lifetime.
+    Units: cards. A state recursion (at most four terms a row): a purchase in tau is alive in
+    t when tau <= t and (t - tau) * L < lifetime, i.e. for life(k) = ceil(lifetime / L)
+    periods; existing cards while age_years + y_t < lifetime. Equivalent to the direct sum
+    fleet = existing + sum of living purchases of shared/design/model.md.
     """
     if not data.FLEET:
         return
+    bought = set(data.BUY)
 
     def rule(m, k, s, c, t):
         u = data.cards_per_unit[k]
-        bought = pyo.quicksum(u * m.units_bought[b] for b in data.fleet_buys.get((k, s, c, t), ()))
-        return m.fleet[k, s, c, t] - bought == data.existing_cards.get((k, s, c, t), 0.0)
+        first = data.fleet_first[k, s, c]
+        previous = m.fleet[k, s, c, t - 1] if t > first else 0.0
+        change = data.existing_cards.get((k, s, c, t), 0.0) - (
+            data.existing_cards.get((k, s, c, t - 1), 0.0) if t > first else 0.0)
+        added = u * m.units_bought[k, s, c, t] if (k, s, c, t) in bought else 0.0
+        retired = data.fleet_retires.get((k, s, c, t))
+        removed = u * m.units_bought[retired] if retired is not None else 0.0
+        return m.fleet[k, s, c, t] - previous - added + removed == change
     model.fleet_definition = pyo.Constraint(model.FLEET, rule=rule)
 
 

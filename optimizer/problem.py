@@ -3,7 +3,8 @@ parameters, ready for :func:`formulations.build_model`.
 
 Scaling (so that coefficients stay within about 1e-3..1e4):
 
-- money in ``money_unit`` (a power of ten near the dearest purchase unit);
+- money in ``money_unit`` (a power of ten near the median price of a card, so that both a
+  384-card supernode and a card-quarter of idle power stay within the coefficient range);
 - serving in ``token_unit`` tokens/s (a power of ten near the typical card throughput), so one
   unit of ``serve`` is roughly the output of one card;
 - power in kW on card rows and MW on site rows; cards in cards.
@@ -15,6 +16,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from optimizer.derived import per_period, rack_fits, throughput_tokens_per_s
 from optimizer.loader import Instance
@@ -62,6 +65,8 @@ class ProblemData:
     cards_per_unit: dict[str, int] = field(default_factory=dict)
     price_per_card: dict[tuple[str, int], float] = field(default_factory=dict)     # currency
     fleet_buys: dict[KSCT, list[KSCT]] = field(default_factory=dict)  # buys alive in (k,s,c,t)
+    fleet_retires: dict[KSCT, KSCT] = field(default_factory=dict)     # (k,s,c,t) -> buy ending
+    fleet_first: dict[KSC, int] = field(default_factory=dict)         # first period with cards
     existing_cards: dict[KSCT, float] = field(default_factory=dict)
     throughput: dict[tuple[str, str], float] = field(default_factory=dict)         # tokens/s
     demand_peak: dict[tuple[str, int], float] = field(default_factory=dict)        # token_unit
@@ -107,9 +112,8 @@ def build_problem_data(instance: Instance) -> ProblemData:
 
     throughput = {(k, w): th for k in A for w in W
                   if (th := throughput_tokens_per_s(accs[k], w, workloads[w])) > 0}
-    unit_prices = [p * accs[k].cards_per_unit for k in A
-                   for p in per_period(accs[k].price_per_card, periods) if p]
-    money_unit = _power_of_ten(max(unit_prices, default=1.0))
+    card_prices = [p for k in A for p in per_period(accs[k].price_per_card, periods) if p]
+    money_unit = _power_of_ten(float(np.median(card_prices)) if card_prices else 1.0)
     token_unit = _power_of_ten(math.exp(sum(map(math.log, throughput.values())) / len(throughput))
                                ) if throughput else 1.0
 
@@ -174,6 +178,7 @@ def build_problem_data(instance: Instance) -> ProblemData:
     for (k, s, c) in data.KSC:
         acc = accs[k]
         u = acc.cards_per_unit
+        life_periods = math.ceil(acc.lifetime_years / years - 1e-9)  # periods a purchase lives
         for tau in T:
             if tau < first_buy[k] or (supply[k][tau] is not None and supply[k][tau] < u):
                 continue
@@ -185,17 +190,25 @@ def build_problem_data(instance: Instance) -> ProblemData:
             key = (k, s, c, tau)
             data.BUY.append(key)
             data.buy_units_max[key] = units_max
-            alive = [t for t in range(tau, n) if (t - tau) * years < acc.lifetime_years]
+            alive = range(tau, min(n, tau + life_periods))
             for t in alive:
                 data.fleet_buys.setdefault((k, s, c, t), []).append(key)
                 fleet_keys.add((k, s, c, t))
+            if tau + life_periods < n:
+                data.fleet_retires[(k, s, c, tau + life_periods)] = key
             paid = price[k][tau] * u
             age_end = (n - tau) * years
             salvage_share = max(0.0, 1 - age_end / acc.lifetime_years)
             maintenance = sum(d_m[t] * acc.maintenance_rate * years for t in alive) * paid
             data.cost_buy[key] = (d_s[tau] * paid + maintenance
                                   - d_e * salvage_share * paid) / money_unit
-    data.FLEET = sorted(fleet_keys)
+    # the fleet of (k, s, c) exists from its first living card to the horizon end, so that it
+    # can be written as a state recursion (fleet_definition)
+    first_alive: dict[KSC, int] = {}
+    for (k, s, c, t) in fleet_keys:
+        first_alive[k, s, c] = min(t, first_alive.get((k, s, c), n))
+    data.FLEET = sorted((k, s, c, t) for (k, s, c), t0 in first_alive.items() for t in range(t0, n))
+    data.fleet_first = first_alive
 
     # serving: (w, k, s, t) where k serves w, s is in w's regions, k has cards at s in t
     regions_ok = {(w, s) for w in W for s in S

@@ -106,6 +106,8 @@ class CompiledModel:
                                else highspy.HighsVarType.kContinuous for flag in integer]
         self.highs = new_highs()
         self.highs.passModel(lp)
+        self.matrix, self.row_lower, self.row_upper = a_matrix, row_lower, row_upper
+        self.first_plan_values: np.ndarray | None = None
         self.stats = {"rows": n_rows, "columns": n_cols, "integers": int(integer.sum()),
                       "nonzeros": int(a_matrix.nnz)}
         self.transfer_seconds = time.perf_counter() - start
@@ -132,6 +134,44 @@ class CompiledModel:
         if cols:
             self.highs.setSolution(len(cols), np.array(cols, dtype=np.int32), np.array(vals))
         return len(cols)
+
+    def relaxation_start(self) -> tuple[bool, float]:
+        """A fast first plan: solve the LP relaxation, round every integer up (unit counts,
+        build steps, openings), solve the LP of the rest with those fixed, and offer the result
+        to HiGHS as a MIP start (only when that LP is feasible, so the start is a real plan).
+
+        Returns whether a start was set, and the seconds spent.
+        """
+        began = time.perf_counter()
+        h = self.highs
+        columns = np.flatnonzero(self.integer).astype(np.int32)
+        if not len(columns):
+            return False, 0.0
+        continuous = np.full(len(columns), highspy.HighsVarType.kContinuous)
+        integer = np.full(len(columns), highspy.HighsVarType.kInteger)
+        found = False
+        try:
+            h.changeColsIntegrality(len(columns), columns, continuous)
+            h.run()
+            if h.getModelStatus() == highspy.HighsModelStatus.kOptimal:
+                relaxed = np.asarray(h.getSolution().col_value)[columns]
+                rounded = np.minimum(np.ceil(relaxed - 1e-6), self.upper[columns])
+                h.changeColsBounds(len(columns), columns, rounded, rounded)
+                h.run()
+                if h.getModelStatus() == highspy.HighsModelStatus.kOptimal:
+                    start = np.asarray(h.getSolution().col_value).copy()
+                    found = True
+        finally:
+            h.changeColsBounds(len(columns), columns, self.lower[columns], self.upper[columns])
+            h.changeColsIntegrality(len(columns), columns, integer)
+            h.clearSolver()
+        if found:
+            self.first_plan_values = start
+            solution = highspy.HighsSolution()
+            solution.col_value = start
+            solution.value_valid = True
+            h.setSolution(solution)
+        return found, time.perf_counter() - began
 
     def integer_values(self) -> dict[str, float]:
         """The incumbent's integer decisions by variable name (a MIP start for a variant)."""
@@ -274,14 +314,34 @@ def highspy_version() -> str:
         return getattr(highspy, "__version__", "unknown")
 
 
+FIRST_PLAN_MIN_INTEGERS = 200
+"""Models with at least this many integers get the rounded-relaxation first plan."""
+
+
 def solve_model(model: pyo.ConcreteModel, options: SolverOptions,
-                start: Mapping[str, float] | None = None) -> tuple[CompiledModel, SolverResult]:
+                start: Mapping[str, float] | None = None,
+                first_plan: bool | None = None) -> tuple[CompiledModel, SolverResult]:
     """Compile ``model`` into HiGHS, solve it with ``options`` and load the plan back.
+
+    Args:
+        start: a MIP start by variable name (e.g. the previous variant's plan).
+        first_plan: offer the rounded LP relaxation as a MIP start (default: for models with
+            at least ``FIRST_PLAN_MIN_INTEGERS`` integers and no ``start``).
 
     Returns the compiled model (for re-solves) and the result.
     """
     compiled = CompiledModel(model)
     compiled.set_options(options)
+    start_seconds, start_found = 0.0, False
     if start:
         compiled.set_start(start)
-    return compiled, compiled.run()
+    elif first_plan or (first_plan is None and compiled.stats["integers"] >= FIRST_PLAN_MIN_INTEGERS):
+        start_found, start_seconds = compiled.relaxation_start()
+        compiled.set_options(options)
+        if options.time_limit:
+            remaining = max(options.time_limit - start_seconds, 0.01)
+            compiled.highs.setOptionValue("time_limit", float(remaining))
+    result = compiled.run()
+    result.start_seconds = start_seconds
+    result.start_found = start_found
+    return compiled, result

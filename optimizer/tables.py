@@ -16,7 +16,12 @@ TABLE_COLUMNS: dict[str, list[str]] = {
     "sites": ["period", "site", "cooling", "it_mw_capacity", "it_mw_used", "facility_mw",
               "grid_mw", "cards", "max_cards", "it_mw_built", "facility_mw_used", "open"],
     "costs": ["period", "capex_cards", "capex_cooling", "capex_sites", "energy", "maintenance",
-              "fixed", "unmet", "salvage", "total", "discounted_total"],
+              "fixed", "unmet", "salvage", "total", "discounted_total", "depreciation",
+              "tokens_served_millions", "cost_per_million_tokens"],
+    "utilisation": ["period", "cards_installed", "cards_available", "cards_needed_at_peak",
+                    "cards_busy_average"],
+    "demand": ["period", "workload", "demand_tokens_per_day", "served_tokens_per_day",
+               "unmet_tokens_per_day"],
     "unmet": ["period", "workload", "peak_tokens_per_s", "average_tokens_per_day"],
 }
 """Columns of each table (those of shared/design/interface.md first, additions after)."""
@@ -83,9 +88,39 @@ def plan_tables(model: pyo.ConcreteModel, data: ProblemData) -> dict[str, pd.Dat
     costs = _cost_rows(model, data, built, served_tokens_per_day)
     frames = {
         "purchases": purchases, "fleet": fleet_rows, "serving": serving, "sites": site_rows,
-        "costs": costs, "unmet": unmet_rows,
+        "costs": costs, "unmet": unmet_rows, "utilisation": _utilisation_rows(model, data),
+        "demand": _demand_rows(model, data),
     }
     return {name: pd.DataFrame(rows, columns=TABLE_COLUMNS[name]) for name, rows in frames.items()}
+
+
+def _utilisation_rows(model, data: ProblemData) -> list[list]:
+    """Per period: cards installed, available (x availability), needed at peak, busy on
+    average."""
+    spec = data.instance.spec
+    rows = {t: [0.0, 0.0, 0.0, 0.0] for t in range(data.n_periods)}
+    for (k, s, c, t) in data.FLEET:
+        cards = _value(model.fleet[k, s, c, t])
+        rows[t][0] += cards
+        rows[t][1] += cards * spec.accelerators[k].availability
+    for (w, k, s, t) in data.SERVE:
+        peak_cards = _value(model.serve[w, k, s, t]) * data.token_unit / data.throughput[k, w]
+        rows[t][2] += peak_cards
+        rows[t][3] += peak_cards / data.peak_to_average[w]
+    return [[data.periods[t], *values] for t, values in rows.items()]
+
+
+def _demand_rows(model, data: ProblemData) -> list[list]:
+    """Per period and workload: average tokens/day asked, served and not served."""
+    served = defaultdict(float)
+    for (w, k, s, t) in data.SERVE:
+        served[w, t] += (_value(model.serve[w, k, s, t]) * data.token_unit
+                         / data.peak_to_average[w] * SECONDS_PER_DAY)
+    rows = []
+    for (w, t) in data.DEMAND:
+        demand = data.demand_peak[w, t] * data.token_unit / data.peak_to_average[w] * SECONDS_PER_DAY
+        rows.append([data.periods[t], w, demand, served[w, t], max(demand - served[w, t], 0.0)])
+    return rows
 
 
 def _cost_rows(model, data: ProblemData, built: dict, served_tokens_per_day: dict) -> list[list]:
@@ -107,6 +142,9 @@ def _cost_rows(model, data: ProblemData, built: dict, served_tokens_per_day: dic
             if (t - tau) * years < acc.lifetime_years:
                 rows[t]["maintenance"] += acc.maintenance_rate * years * paid
         salvage += paid * max(0.0, 1 - (n - tau) * years / acc.lifetime_years)
+        for t in range(tau, n):   # straight line over the card's life, inside the horizon
+            used = min(years, max(0.0, acc.lifetime_years - (t - tau) * years))
+            rows[t]["depreciation"] += paid * used / acc.lifetime_years
     for (k, s, c, t), cards in data.existing_cards.items():
         rows[t]["maintenance"] += accs[k].maintenance_rate * years * data.price_per_card[k, 0] * cards
     for (s, c, tau), mw in built.items():
@@ -114,6 +152,9 @@ def _cost_rows(model, data: ProblemData, built: dict, served_tokens_per_day: dic
         cost = mw * mode.build_cost_per_mw
         rows[tau]["capex_cooling"] += cost
         salvage += cost * max(0.0, 1 - (n - tau) * years / mode.lifetime_years)
+        for t in range(tau, n):
+            used = min(years, max(0.0, mode.lifetime_years - (t - tau) * years))
+            rows[t]["depreciation"] += cost * used / mode.lifetime_years
     elec = {s: sites[s].electricity_price_per_mwh for s in data.SITES}
     for (k, s, c, t) in data.FLEET:
         acc = accs[k]
@@ -148,6 +189,10 @@ def _cost_rows(model, data: ProblemData, built: dict, served_tokens_per_day: dic
         total = capex + opex - r["salvage"]
         discounted = (data.discount_start[t] * capex + data.discount_mid[t] * opex
                       - data.discount_end * r["salvage"])
+        tokens_m = served_tokens_per_day.get(t, 0.0) * DAYS_PER_YEAR * years / 1e6
+        # period cost with capex spread straight-line (site openings at once)
+        spread = r["depreciation"] + r["capex_sites"] + opex
         table.append([data.periods[t]] + [r[x] for x in capex_kinds + opex_kinds]
-                     + [r["salvage"], total, discounted])
+                     + [r["salvage"], total, discounted, r["depreciation"], tokens_m,
+                        spread / tokens_m if tokens_m else None])
     return table

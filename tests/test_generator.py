@@ -1,0 +1,60 @@
+"""The instance generator and the fast first plan (no timing here: see benchmarks/)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from cli import main
+from optimizer import load_instance, solve
+from optimizer.generator import generate_instance
+from optimizer.problem import build_problem_data
+from formulations import build_model
+from optimizer.solve import CompiledModel
+
+
+@pytest.mark.parametrize("size,seed", [((1, 1, 1, 1), 0), ((2, 3, 3, 2), 1), ((3, 5, 4, 2), 1),
+                                       ((4, 14, 8, 3), 7), ((3, 16, 2, 9), 3)])
+def test_generated_instances_validate(tmp_path, size, seed):
+    path = tmp_path / "g.yaml"
+    result = CliRunner().invoke(main, ["generate", "--sites", str(size[0]), "--accelerators",
+                                       str(size[1]), "--periods", str(size[2]), "--workloads",
+                                       str(size[3]), "--seed", str(seed), "-o", str(path)])
+    assert result.exit_code == 0, result.stderr
+    spec = load_instance(path).spec
+    assert (len(spec.sites), len(spec.accelerators), len(spec.horizon.periods),
+            len(spec.workloads)) == size
+
+
+def test_generator_is_deterministic():
+    assert generate_instance(3, 5, 4, 2, seed=4) == generate_instance(3, 5, 4, 2, seed=4)
+    assert generate_instance(3, 5, 4, 2, seed=4) != generate_instance(3, 5, 4, 2, seed=5)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_small_generated_instances_have_a_plan(tmp_path, seed):
+    import yaml
+    path = tmp_path / "g.yaml"
+    path.write_text(yaml.safe_dump(generate_instance(3, 5, 4, 2, seed=seed)))
+    plan = solve(load_instance(path), explain=False)
+    assert plan.status.has_plan
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_first_plan_is_feasible_for_the_model(tmp_path, seed):
+    import yaml
+    path = tmp_path / "g.yaml"
+    path.write_text(yaml.safe_dump(generate_instance(4, 6, 5, 3, seed=seed)))
+    compiled = CompiledModel(build_model(build_problem_data(load_instance(path))))
+    found, _ = compiled.relaxation_start()
+    assert found
+    x = compiled.first_plan_values
+    # checked independently of the code that made it: bounds, integrality, every row
+    tolerance = 1e-6
+    assert np.all(x >= compiled.lower - tolerance) and np.all(x <= compiled.upper + tolerance)
+    integers = x[compiled.integer]
+    assert np.allclose(integers, np.round(integers), atol=1e-6)
+    activity = compiled.matrix @ x
+    scale = 1 + np.abs(activity)
+    assert np.all(activity >= compiled.row_lower - tolerance * scale)
+    assert np.all(activity <= compiled.row_upper + tolerance * scale)
