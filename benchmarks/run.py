@@ -55,15 +55,17 @@ def run(name: str, seed: int, directory: Path) -> dict:
 
 
 def table(results: list[dict]) -> str:
-    lines = ["| size | (S,K,T,W) | rows | columns | integers | build s | hand-over s | HiGHS s | "
-             "status | gap | target | peak MB |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| size | (S,K,T,W) | rows | columns | integers | build s | hand-over s | first plan s | "
+             "HiGHS s | total s | status | gap | target | peak MB |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         gap = "-" if r["mip_gap"] is None else f"{r['mip_gap']:.3%}"
         lines.append(
             f"| {r['size']} | {tuple(r['dims'])} | {r['model']['rows']:,} | "
             f"{r['model']['columns']:,} | {r['model']['integers']:,} | "
-            f"{r['build_seconds']:.2f} | {r['transfer_seconds']:.2f} | {r['solve_seconds']:.1f} | "
+            f"{r['build_seconds']:.2f} | {r['transfer_seconds']:.2f} | "
+            f"{r.get('start_seconds') or 0:.1f} | {r['solve_seconds']:.1f} | "
+            f"{r['total_seconds']:.1f} | "
             f"{r['status']} | {gap} | {r['target_gap']:.2%} in {r['time_limit']:.0f} s | "
             f"{r['peak_mb']:.0f} |")
     return "\n".join(lines)

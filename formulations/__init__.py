@@ -10,7 +10,7 @@ from formulations.facilities import (
     add_site_open,
 )
 from formulations.objective import add_objective
-from formulations.policies import add_max_vendor_share, add_min_share
+from formulations.policies import add_max_vendor_share, add_min_share, add_policy_fleet
 from formulations.purchasing import add_budget, add_supply
 from formulations.serving import add_average_load, add_demand, add_serving_capacity
 from formulations.variables import add_sets, add_variables
@@ -18,7 +18,7 @@ from optimizer.problem import ProblemData
 
 FAMILIES = (add_fleet_definition, add_demand, add_serving_capacity, add_average_load,
             add_site_cards, add_cooling_capacity, add_grid, add_site_open, add_exclusive_cooling,
-            add_supply, add_budget, add_min_share, add_max_vendor_share)
+            add_supply, add_budget, add_policy_fleet, add_min_share, add_max_vendor_share)
 """Every constraint family, in build order."""
 
 

@@ -71,6 +71,9 @@ def print_plan(plan: Any, output: str | None) -> None:
     if not plan.status.has_plan:
         console.print("no plan was found within the limits")
         return
+    if "stochastic" in summary:
+        _print_stochastic(console, plan, currency)
+        return
     table = Table(title="Key figures", title_justify="left", show_header=False)
     table.add_column("figure")
     table.add_column("value", justify="right")
@@ -219,3 +222,50 @@ def print_comparison(comparison: dict[str, Any]) -> None:
             table.add_row(*(str(row[k]) for k in keys), f"{row['a']:,.6g}", f"{row['b']:,.6g}",
                           f"{row['delta']:+,.6g}")
         console.print(table)
+
+
+def _print_stochastic(console: Console, plan: Any, currency: str) -> None:
+    """First-stage plan, each scenario's NPV, expected NPV, VSS and EVPI."""
+    st = plan.summary["stochastic"]
+    table = Table(title="Stochastic plan", title_justify="left", show_header=False)
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    table.add_row("expected NPV (probability-weighted)", _money(st["expected_npv"], currency))
+    table.add_row(f"first-stage capex (periods 1..{st['commit_periods']})",
+                  _money(st["first_stage_capex"], currency))
+    for key, label in (("ev_npv", "mean-demand plan's own NPV (EV)"),
+                       ("eev", "expected NPV committing to the mean plan (EEV)"),
+                       ("vss", "value of the stochastic solution (EEV - SP)"),
+                       ("ws", "expected NPV with perfect information (WS)"),
+                       ("evpi", "expected value of perfect information (SP - WS)")):
+        if st.get(key) is not None:
+            table.add_row(label, _money(st[key], currency))
+    if st.get("vss_note"):
+        table.add_row("VSS", st["vss_note"])
+    console.print(table)
+    first = plan.tables["first_stage"]
+    table = Table(title="Buy now (shared by every scenario)", title_justify="left")
+    for column in ("period", "accelerator", "site", "cooling", "cards", "capex"):
+        table.add_column(column, justify="right" if column in ("cards", "capex") else "left")
+    for _, row in first.iterrows():
+        table.add_row(str(row["period"]), row["accelerator"], row["site"], row["cooling"],
+                      f"{int(row['cards']):,}", _money(row["capex"], currency))
+    if first.empty:
+        table.add_row("-", "nothing to buy now", "", "", "", "")
+    console.print(table)
+    table = Table(title="Scenarios: recourse and NPV", title_justify="left")
+    for column in ("scenario", "probability", "demand scale", "NPV", "cards (last period)",
+                   "cost per million tokens"):
+        table.add_column(column, justify="left" if column == "scenario" else "right")
+    for row in st["scenarios"]:
+        cpm = row["cost_per_million_tokens"]
+        table.add_row(row["scenario"], f"{row['probability']:.2f}", f"{row['demand_scale']:g}",
+                      _money(row["npv"], currency), f"{row['cards_final_period']:,}",
+                      "-" if cpm is None else f"{cpm:.4f}")
+    console.print(table)
+    summary = plan.summary
+    model = summary.get("model", {})
+    console.print(f"extensive form: {model.get('rows', 0):,} rows, {model.get('columns', 0):,} "
+                  f"columns, {model.get('integers', 0):,} integers; solve "
+                  f"{summary['solve_seconds']:.2f} s; all solves "
+                  f"{summary.get('solve_seconds_total', 0):.2f} s")

@@ -13,6 +13,7 @@ from optimizer.kpis import plan_kpis
 from optimizer.loader import Instance
 from optimizer.problem import build_problem_data
 from optimizer.results import Plan
+from optimizer.rounding import round_purchases, round_rest
 from optimizer.solve import highspy_version, solve_model
 from optimizer.status import SolverOptions, SolverResult, Status
 from optimizer.tables import plan_tables
@@ -21,7 +22,7 @@ from optimizer.tables import plan_tables
 def solve(instance: Instance, time_limit: float | None = None, mip_gap: float = 1e-4,
           threads: int | None = None, seed: int | None = None,
           raise_on_infeasible: bool = True, explain: bool = True,
-          start: Mapping[str, float] | None = None) -> Plan:
+          start: Mapping[str, float] | None = None, scenarios: bool = True) -> Plan:
     """Build and solve the planning MILP of ``instance``.
 
     Args:
@@ -34,10 +35,17 @@ def solve(instance: Instance, time_limit: float | None = None, mip_gap: float = 
             the smallest relaxation for an infeasible instance.
         start: a MIP start, variable name -> value (e.g. ``plan.start_values`` of a similar
             plan); HiGHS completes and checks it.
+        scenarios: solve an instance with a ``scenarios`` block as a stochastic plan (see
+            :mod:`optimizer.stochastic`); False plans for the instance's own demand only.
 
     Returns:
         The plan (``status`` optimal, feasible or no_solution).
     """
+    if scenarios and instance.spec.scenarios is not None:
+        from optimizer.stochastic import solve_stochastic
+        return solve_stochastic(instance, time_limit=time_limit, mip_gap=mip_gap,
+                                threads=threads, seed=seed,
+                                raise_on_infeasible=raise_on_infeasible)
     options = SolverOptions(time_limit=time_limit, mip_gap=mip_gap, threads=threads, seed=seed)
     began = time.perf_counter()
     data = build_problem_data(instance)
@@ -47,7 +55,10 @@ def solve(instance: Instance, time_limit: float | None = None, mip_gap: float = 
         return _no_plan(Status.INFEASIBLE, summary, obvious, raise_on_infeasible)
     model = build_model(data)
     build_seconds = time.perf_counter() - began
-    compiled, result = solve_model(model, options, start)
+    compiled, result = solve_model(
+        model, options, start,
+        round_purchases=lambda relaxed: round_purchases(data, relaxed),
+        round_rest=lambda relaxed: round_rest(data, relaxed))
     summary = _summary(instance, data, result, options, build_seconds)
     if not result.status.has_plan:
         explanation: list[Relaxation] = []

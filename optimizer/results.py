@@ -90,23 +90,33 @@ def summary_json(summary: dict[str, Any]) -> str:
     return json.dumps(clean_json(summary), indent=2, default=_json_default)
 
 
+def staging_directory(target: Path) -> Path:
+    """An empty folder beside ``target`` to write into before :func:`promote`."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+
+
+def promote(staging: Path, target: Path) -> None:
+    """Put a complete ``staging`` folder in place of ``target`` (renames only)."""
+    if target.exists():
+        retired = staging.with_name(staging.name + ".old")
+        target.rename(retired)
+        staging.rename(target)
+        shutil.rmtree(retired, ignore_errors=True)
+    else:
+        staging.rename(target)
+
+
 def write_results(directory: str | Path, summary: dict[str, Any],
                   tables: dict[str, pd.DataFrame], force: bool = False) -> Path:
     """Write ``summary.json`` and one CSV per table into ``directory``, atomically."""
     target = check_destination(directory, force)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    staging = staging_directory(target)
     try:
         (staging / "summary.json").write_text(summary_json(summary) + "\n")
         for name, frame in tables.items():
             frame.to_csv(staging / f"{name}.csv", index=False, float_format="%.10g")
-        if target.exists():
-            retired = staging.with_name(staging.name + ".old")
-            target.rename(retired)
-            staging.rename(target)
-            shutil.rmtree(retired, ignore_errors=True)
-        else:
-            staging.rename(target)
+        promote(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

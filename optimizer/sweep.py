@@ -11,7 +11,6 @@ import math
 import multiprocessing
 import os
 import shutil
-import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -185,7 +184,7 @@ def run_sweep(instance_path: str | Path, variations: Sequence[Variation],
         progress: called with (variants done, variants in all).
     """
     from optimizer.loader import read_raw_instance
-    from optimizer.results import check_destination
+    from optimizer.results import check_destination, promote, staging_directory
 
     read_raw_instance(instance_path, override_files)        # bad files fail here, before any work
     target = check_destination(output_dir, force) if output_dir is not None else None
@@ -195,11 +194,7 @@ def run_sweep(instance_path: str | Path, variations: Sequence[Variation],
     solver = dict(solver or {})
     if workers > 1 and solver.get("threads") is None:
         solver["threads"] = 1          # processes share the cores; one HiGHS thread each
-    staging = None
-    if target is not None:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp",
-                                        dir=target.parent))
+    staging = staging_directory(target) if target is not None else None
     jobs = [SweepJob(str(instance_path), tuple(map(str, override_files)),
                      dict(base_overrides or {}), tuple(batch), solver,
                      str(staging) if staging else None, explain)
@@ -209,13 +204,7 @@ def run_sweep(instance_path: str | Path, variations: Sequence[Variation],
         frame = _sweep_frame(rows, [v.path for v in variations])
         if staging is not None:
             frame.to_csv(staging / SWEEP_FILE, index=False, float_format="%.10g")
-            if target.exists():
-                retired = staging.with_name(staging.name + ".old")
-                target.rename(retired)
-                staging.rename(target)
-                shutil.rmtree(retired, ignore_errors=True)
-            else:
-                staging.rename(target)
+            promote(staging, target)
         return frame
     except BaseException:
         if staging is not None:

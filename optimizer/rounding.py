@@ -1,0 +1,121 @@
+"""Rounding the LP relaxation's purchases to whole units for the first plan.
+
+Start from the floors; then round up, largest fraction first, wherever the site's card slots
+(in every period the cards live) and the period's supply still allow it.
+"""
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from typing import Mapping
+
+from optimizer.problem import KSCT, ProblemData
+
+
+def _step_ceil(mw: float, existing: float, step: float | None) -> float:
+    """IT MW of a mode once ``mw`` of load is covered by whole build steps."""
+    if mw <= existing + 1e-9:
+        return existing
+    if step is None:
+        return mw
+    return existing + step * math.ceil((mw - existing) / step - 1e-9)
+
+
+def round_purchases(data: ProblemData, relaxed: Mapping[KSCT, float]) -> dict[KSCT, float]:
+    """Whole purchase units near ``relaxed`` that respect max_cards, supply and the grid
+    (with cooling built in whole steps)."""
+    spec = data.instance.spec
+    years = data.period_years
+    life = {k: math.ceil(spec.accelerators[k].lifetime_years / years - 1e-9)
+            for k in data.ACCELERATORS}
+    rounded = {key: math.floor(value + 1e-6) for key, value in relaxed.items()}
+    cards_at = defaultdict(float)          # (site, t) -> cards
+    load_mw = defaultdict(float)           # (site, mode, t) -> IT MW of the cards
+    for (k, s, c, t), cards in data.existing_cards.items():
+        cards_at[s, t] += cards
+        load_mw[s, c, t] += cards * spec.accelerators[k].power_kw_per_card / 1000
+    bought = defaultdict(float)            # (accelerator, t) -> cards
+    for (k, s, c, tau), units in rounded.items():
+        u = data.cards_per_unit[k]
+        bought[k, tau] += units * u
+        for t in range(tau, min(data.n_periods, tau + life[k])):
+            cards_at[s, t] += units * u
+            load_mw[s, c, t] += units * u * spec.accelerators[k].power_kw_per_card / 1000
+    modes = defaultdict(list)
+    for (s, c) in data.SC:
+        modes[s].append(c)
+
+    def facility_mw(s: str, t: int, extra: tuple[str, float] = ("", 0.0)) -> float:
+        total = 0.0
+        for c in modes[s]:
+            mode = spec.sites[s].cooling[c]
+            load = max(load_mw[s, c, tau] for tau in range(t + 1))  # capacity never shrinks
+            if c == extra[0]:
+                load = max(load, load_mw[s, c, t] + extra[1])
+            total += mode.pue * _step_ceil(load, mode.existing_it_mw, mode.build_step_mw)
+        return total
+    fractions = sorted(((value - rounded[key], key) for key, value in relaxed.items()
+                        if value - rounded[key] > 1e-6), reverse=True)
+    options = defaultdict(list)            # (accelerator, t) -> purchase keys
+    for key in relaxed:
+        options[key[0], key[3]].append(key)
+
+    def add_unit(key: KSCT) -> bool:
+        k, s, c, tau = key
+        u = data.cards_per_unit[k]
+        alive = range(tau, min(data.n_periods, tau + life[k]))
+        added_mw = u * spec.accelerators[k].power_kw_per_card / 1000
+        if rounded[key] + 1 > data.buy_units_max[key] or any(
+                cards_at[s, t] + u > spec.sites[s].max_cards
+                or facility_mw(s, t, (c, added_mw)) > data.grid_mw[s, t] + 1e-9 for t in alive):
+            return False
+        rounded[key] += 1
+        bought[k, tau] += u
+        for t in alive:
+            cards_at[s, t] += u
+            load_mw[s, c, t] += added_mw
+        return True
+
+    for _, key in fractions:
+        k, s, c, tau = key
+        supply = data.supply_cards.get((k, tau))
+        if supply is not None and bought[k, tau] + data.cards_per_unit[k] > supply + 1e-9:
+            continue
+        if add_unit(key):
+            continue
+        # no room where the relaxation put it: place the unit at another site with room,
+        # one of the same region first
+        region = spec.sites[s].region
+        for other in sorted(options[k, tau], key=lambda o: spec.sites[o[1]].region != region):
+            if other != key and add_unit(other):
+                break
+    return rounded
+
+
+def round_rest(data: ProblemData, relaxed: Mapping[tuple[str, tuple], float]
+               ) -> dict[tuple[str, tuple], float]:
+    """Whole cooling build steps, openings and cooling modes once purchases are whole.
+
+    Builds are rounded on their running total (capacity never shrinks), so that fractions in
+    several periods do not each cost a whole step; openings round up; an exclusive-cooling
+    site keeps the one mode the relaxation leaned to most.
+    """
+    rounded: dict[tuple[str, tuple], float] = {}
+    running = defaultdict(float)
+    steps_so_far = defaultdict(float)
+    for (name, index), value in sorted(relaxed.items(), key=lambda item: (item[0][0], item[0][1][:-1], item[0][1][-1])
+                                       if item[0][0] == "build" else (item[0][0], item[0][1], 0)):
+        if name == "build":
+            s, c, t = index
+            running[s, c] += value
+            total = math.ceil(running[s, c] - 1e-6)
+            rounded[name, index] = max(total - steps_so_far[s, c], 0)
+            steps_so_far[s, c] += rounded[name, index]
+        elif name == "cooling_mode":
+            s, c = index
+            best = max((v, cc) for (n, (ss, cc)), v in relaxed.items()
+                       if n == "cooling_mode" and ss == s)[1]
+            rounded[name, index] = 1.0 if c == best and value > 1e-6 else 0.0
+        else:
+            rounded[name, index] = math.ceil(value - 1e-6)
+    return rounded
