@@ -123,7 +123,7 @@ def test_status_table(highs_status, incumbent, expected):
     assert outcome_of(highs_status, incumbent) is expected
 
 
-@pytest.mark.parametrize("name", ["quickstart.yaml", "zhengzhou-30k.yaml"])
+@pytest.mark.parametrize("name", sorted(p.name for p in INSTANCES.glob("*.yaml")))
 def test_bundled_instances_validate(name):
     result = CliRunner().invoke(main, ["validate", str(INSTANCES / name)])
     assert result.exit_code == 0, result.stderr
