@@ -64,7 +64,6 @@ class ProblemData:
     # parameters
     cards_per_unit: dict[str, int] = field(default_factory=dict)
     price_per_card: dict[tuple[str, int], float] = field(default_factory=dict)     # currency
-    fleet_buys: dict[KSCT, list[KSCT]] = field(default_factory=dict)  # buys alive in (k,s,c,t)
     fleet_retires: dict[KSCT, KSCT] = field(default_factory=dict)     # (k,s,c,t) -> buy ending
     fleet_first: dict[KSC, int] = field(default_factory=dict)         # first period with cards
     existing_cards: dict[KSCT, float] = field(default_factory=dict)
@@ -123,8 +122,6 @@ def build_problem_data(instance: Instance) -> ProblemData:
                        VENDORS=sorted({accs[k].vendor for k in A}))
     data.throughput = throughput
     data.peak_to_average = {w: workloads[w].peak_to_average for w in W}
-    scale = instance.demand_scale  # already applied to spec.demand by the loader
-    del scale
     for w in W:
         series = spec.demand.get(w, {})
         for t, label in enumerate(periods):
@@ -191,9 +188,7 @@ def build_problem_data(instance: Instance) -> ProblemData:
             data.BUY.append(key)
             data.buy_units_max[key] = units_max
             alive = range(tau, min(n, tau + life_periods))
-            for t in alive:
-                data.fleet_buys.setdefault((k, s, c, t), []).append(key)
-                fleet_keys.add((k, s, c, t))
+            fleet_keys.update((k, s, c, t) for t in alive)
             if tau + life_periods < n:
                 data.fleet_retires[(k, s, c, tau + life_periods)] = key
             paid = price[k][tau] * u

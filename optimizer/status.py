@@ -83,7 +83,6 @@ class SolverResult:
         solve_seconds: HiGHS's own time.
         highs_status: HiGHS's model status name.
         stats: rows, columns, integers, nonzeros of the model HiGHS received.
-        row_duals: Pyomo constraint (name, index) -> dual (only for LP re-solves).
         start_seconds: time spent making the first plan (rounded LP relaxation).
         start_found: whether that first plan was feasible and handed to HiGHS.
     """
@@ -97,6 +96,5 @@ class SolverResult:
     highs_status: str
     solver_version: str
     stats: dict[str, int] = field(default_factory=dict)
-    row_duals: dict[Any, float] = field(default_factory=dict)
     start_seconds: float = 0.0
     start_found: bool = False
