@@ -219,15 +219,16 @@ def sweep_figures(frame: pd.DataFrame) -> dict[str, str]:
     for kpi, label in (("npv", "NPV of total cost of ownership"),
                        ("cost_per_million_tokens", "cost per million tokens")):
         fig, ax = plt.subplots(figsize=(7, 3.4))
+        scale = _scale(frame[kpi].dropna().tolist()) if kpi == "npv" else 1.0
         for key, part in groups:
             ok = part[part["status"].isin(["optimal", "feasible"])]
-            name = "" if key is None else f"{varied[1]} = {key}"
-            ax.plot(ok[x], ok[kpi], "o-", label=name or None)
+            ax.plot(ok[x], ok[kpi] / scale, "o-", label=None if key is None else str(key))
             bad = part[~part["status"].isin(["optimal", "feasible"])]
             for value in bad[x]:
                 ax.axvline(value, color="#d62728", alpha=0.3)
         ax.set_xlabel(x)
-        ax.set_ylabel(label)
+        unit = {1e9: " (billions)", 1e6: " (millions)", 1e3: " (thousands)", 1.0: ""}[scale]
+        ax.set_ylabel(label + unit)
         ax.set_title(f"{label} against {x}" + (" (red: no plan)" if (~frame["status"].isin(["optimal", "feasible"])).any() else ""))
         if len(groups) > 1:
             ax.legend(title=varied[1])
