@@ -112,7 +112,7 @@ def solve_stochastic(instance: Instance, time_limit: float | None = None, mip_ga
         value_of_information: also solve the mean-value plan (for VSS) and each scenario alone
             (for EVPI): 2 + number of scenarios more solves.
     """
-    from optimizer.planning import solve as solve_deterministic
+    from optimizer.planning import _summary, solve as solve_deterministic
     from optimizer.solve import solve_model
 
     options = SolverOptions(time_limit=time_limit, mip_gap=mip_gap, threads=threads, seed=seed)
@@ -122,18 +122,8 @@ def solve_stochastic(instance: Instance, time_limit: float | None = None, mip_ga
     build_seconds = time.perf_counter() - began
     compiled, result = solve_model(master, options)
     money = master.money_unit
-    summary: dict[str, Any] = {
-        "status": result.status.value, "objective": None, "best_bound": None,
-        "mip_gap": result.mip_gap, "build_seconds": build_seconds,
-        "transfer_seconds": result.transfer_seconds, "solve_seconds": result.solve_seconds,
-        "solver": {"name": "highs", "version": result.solver_version,
-                   "model_status": result.highs_status},
-        "options": options.as_dict(), "input_sha256": instance.input_sha256,
-        "instance": {"name": instance.spec.name, "file": str(instance.path),
-                     "currency": instance.spec.currency, "overrides": dict(instance.overrides),
-                     "demand_scale": instance.demand_scale},
-        "model": dict(result.stats), "kpis": {},
-    }
+    # the deterministic summary, in the reference (first) scenario's units
+    summary = _summary(instance, scenarios[0].data, result, options, build_seconds)
     if not result.status.has_plan:
         plan = Plan(status=result.status, objective=None, best_bound=None, mip_gap=None,
                     summary=summary)
@@ -144,7 +134,6 @@ def solve_stochastic(instance: Instance, time_limit: float | None = None, mip_ga
             raise error
         return plan
     expected = result.objective * money
-    summary.update(objective=expected, best_bound=result.best_bound * money)
 
     tables: dict[str, list[pd.DataFrame]] = {}
     scenario_rows = []

@@ -122,3 +122,14 @@ def cards_bought(plan, accelerator: str | None = None, period: str | None = None
     if site is not None:
         frame = frame[frame["site"] == site]
     return int(frame["cards"].sum())
+
+
+def budget_instance() -> dict[str, Any]:
+    """A budget that binds. A: 100 capex, 2 kW; B: 150 capex, 0.5 kW; power always drawn
+    (idle fraction 1); electricity 10 per MWh over 8760 h: energy A 175.2, B 43.8 per
+    card-year, so TCO per card A 275.2, B 193.8. 10 cards needed; budget 1200 per period."""
+    return instance({"A": accelerator(price=100, power_kw=2.0, idle_power_fraction=1.0),
+                     "B": accelerator(vendor="VB", price=150, power_kw=0.5,
+                                      idle_power_fraction=1.0)},
+                    sites={"s1": site(grid_mw=1.0, electricity=10.0)},
+                    policies={"budget_per_period": 1200})

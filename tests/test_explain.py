@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
-from conftest import accelerator, instance, site, solve_data, write_instance
+from conftest import accelerator, budget_instance, instance, site, solve_data, write_instance
 from optimizer import InfeasibleError
 
 MILLION_TOKENS_PER_TOKEN_S_YEAR = 31.536
@@ -75,11 +75,7 @@ def test_budget_shadow_price(tmp_path):
     # As test_families.test_budget: TCO per card A 275.2 (capex 100), B 193.8 (capex 150);
     # budget 1200 gives b = 4, a = 6. One more unit of budget: 100 a + 150 b = 1201 with
     # a + b = 10 moves 1/50 card from A to B: saves (275.2 - 193.8) / 50 = 1.628 per unit.
-    data = instance({"A": accelerator(price=100, power_kw=2.0, idle_power_fraction=1.0),
-                     "B": accelerator(vendor="VB", price=150, power_kw=0.5,
-                                      idle_power_fraction=1.0)},
-                    sites={"s1": site(grid_mw=1.0, electricity=10.0)},
-                    policies={"budget_per_period": 1200})
+    data = budget_instance()
     plan = solve_data(tmp_path, data)
     binding = plan.tables["binding"].set_index("constraint")
     assert binding.loc["budget", "shadow_price"] == pytest.approx(1.628, rel=1e-6)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import accelerator, cards_bought, instance, site, solve_data
+from conftest import accelerator, budget_instance, cards_bought, instance, site, solve_data
 
 REL = 1e-6
 
@@ -116,11 +116,7 @@ def test_budget(tmp_path):
     # TCO per card: A 275.2, B 193.8, so 10 B = 1938 without a budget.
     # Budget 1200: 100 a + 150 b <= 1200, a + b = 10  =>  b <= 4; b = 4, a = 6:
     # 6 * 275.2 + 4 * 193.8 = 1651.2 + 775.2 = 2426.4.
-    data = instance({"A": accelerator(price=100, power_kw=2.0, idle_power_fraction=1.0),
-                     "B": accelerator(vendor="VB", price=150, power_kw=0.5,
-                                      idle_power_fraction=1.0)},
-                    sites={"s1": site(grid_mw=1.0, electricity=10.0)},
-                    policies={"budget_per_period": 1200})
+    data = budget_instance()
     plan = solve_data(tmp_path, data)
     assert plan.objective == pytest.approx(2426.4, rel=REL)
     assert cards_bought(plan, "A") == 6 and cards_bought(plan, "B") == 4
