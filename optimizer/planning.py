@@ -11,6 +11,7 @@ from optimizer.explain import (
 )
 from optimizer.kpis import plan_kpis
 from optimizer.loader import Instance
+from optimizer.placements import placement_groups, seed_placements
 from optimizer.problem import build_problem_data
 from optimizer.results import Plan
 from optimizer.rounding import round_purchases, round_rest
@@ -58,7 +59,8 @@ def solve(instance: Instance, time_limit: float | None = None, mip_gap: float = 
     compiled, result = solve_model(
         model, options, start,
         round_purchases=lambda relaxed: round_purchases(data, relaxed),
-        round_rest=lambda relaxed: round_rest(data, relaxed))
+        round_rest=lambda relaxed: round_rest(data, relaxed),
+        placements=lambda columns: _placements(data, columns), started_at=began)
     summary = _summary(instance, data, result, options, build_seconds)
     if not result.status.has_plan:
         explanation: list[Relaxation] = []
@@ -87,6 +89,11 @@ def solve(instance: Instance, time_limit: float | None = None, mip_gap: float = 
     return Plan(status=result.status, objective=npv,
                 best_bound=result.best_bound * data.money_unit, mip_gap=result.mip_gap,
                 tables=tables, summary=summary, start_values=compiled.integer_values())
+
+
+def _placements(data: Any, columns: list[Any]) -> tuple[Any, Any]:
+    group, keys = placement_groups(columns)
+    return group, seed_placements(data, keys)
 
 
 def _no_plan(status: Status, summary: dict[str, Any], explanation: list[Relaxation],

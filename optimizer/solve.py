@@ -24,6 +24,7 @@ from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 bool(_scipy_available)
 
 from optimizer.errors import AccelplanError
+from optimizer.placements import internal_rows, used_placements
 from optimizer.status import SolverOptions, SolverResult, Status, outcome_of
 
 INF = highspy.kHighsInf
@@ -109,6 +110,9 @@ class CompiledModel:
         self.matrix, self.row_lower, self.row_upper = a_matrix, row_lower, row_upper
         self.first_plan_values: np.ndarray | None = None
         self.relaxation_bound: float | None = None
+        self.relaxation_values: np.ndarray | None = None
+        self.placements_active: np.ndarray | None = None
+        self.pricing_rounds = 0
         self.stats = {"rows": n_rows, "columns": n_cols, "integers": int(integer.sum()),
                       "nonzeros": int(a_matrix.nnz)}
         self.transfer_seconds = time.perf_counter() - start
@@ -145,13 +149,18 @@ class CompiledModel:
                          round_purchases: Callable[[dict[Any, float]], dict[Any, float]] | None
                          = None,
                          round_rest: Callable[[dict[Any, float]], dict[Any, float]] | None
-                         = None) -> tuple[bool, float]:
+                         = None,
+                         column_group: np.ndarray | None = None,
+                         seed: np.ndarray | None = None) -> tuple[bool, float]:
         """A fast first plan, offered to HiGHS as a MIP start when it is a real plan.
 
-        (A) solve the LP relaxation; (B) round every purchase up and solve the LP again with
-        cooling builds, openings and modes still relaxed, so that cooling follows the rounded
-        fleet; (C) round those up too and solve the LP of the continuous rest. Only a feasible
-        (C) becomes the start.
+        (A) solve the LP relaxation (over the placements in ``seed``, priced for the rest, when
+        ``column_group`` is given: see :meth:`priced_relaxation`); (B) round every purchase up
+        and solve the LP again with cooling builds, openings and modes still relaxed, so that
+        cooling follows the rounded fleet; (C) round those up too and solve the LP of the
+        continuous rest. Only a feasible (C) becomes the start. The relaxation's optimum is kept
+        as :attr:`relaxation_bound` (a proven bound) and its values as
+        :attr:`relaxation_values`.
 
         Args:
             lp_solver: HiGHS ``solver`` for the relaxation (``ipm`` is faster on large models).
@@ -159,6 +168,8 @@ class CompiledModel:
                 (default: round up).
             round_rest: (variable name, index) -> relaxed value  to  whole values, for the
                 other integers (default: round up).
+            column_group, seed: placements of the columns (-1: none) and the placements to
+                start the LP with (:mod:`optimizer.placements`).
         Returns:
             Whether a start was set, and the seconds spent.
         """
@@ -167,19 +178,26 @@ class CompiledModel:
         columns = np.flatnonzero(self.integer).astype(np.int32)
         if not len(columns):
             return False, 0.0
-        purchases = np.array([j for j in columns
-                              if self.columns[j].parent_component().local_name == "units_bought"],
-                             dtype=np.int32)
-        others = np.setdiff1d(columns, purchases).astype(np.int32)
         h.changeColsIntegrality(len(columns), columns,
                                 np.full(len(columns), highspy.HighsVarType.kContinuous))
         found = False
+        fixed_out = np.array([], dtype=np.int32)
         try:
-            h.setOptionValue("solver", lp_solver)
-            h.run()
+            if column_group is not None and seed is not None:
+                fixed_out = self.priced_relaxation(column_group, seed, lp_solver)
+            else:
+                h.setOptionValue("solver", lp_solver)
+                h.run()
+                if h.getModelStatus() == highspy.HighsModelStatus.kOptimal:
+                    self.relaxation_bound = float(h.getInfo().objective_function_value)
             h.setOptionValue("solver", "choose")
             if h.getModelStatus() == highspy.HighsModelStatus.kOptimal:
-                self.relaxation_bound = float(h.getInfo().objective_function_value)
+                self.relaxation_values = np.asarray(h.getSolution().col_value).copy()
+            live = np.setdiff1d(columns, fixed_out).astype(np.int32)
+            purchases = np.array(
+                [j for j in live if self.columns[j].parent_component().local_name
+                 == "units_bought"], dtype=np.int32)
+            others = np.setdiff1d(live, purchases).astype(np.int32)
             for stage in (purchases, others):
                 if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
                     break
@@ -204,17 +222,117 @@ class CompiledModel:
                 found = True
         finally:
             h.setOptionValue("solver", "choose")
-            h.changeColsBounds(len(columns), columns, self.lower[columns], self.upper[columns])
+            restore = np.union1d(columns, fixed_out).astype(np.int32)
+            h.changeColsBounds(len(restore), restore, self.lower[restore], self.upper[restore])
             h.changeColsIntegrality(len(columns), columns,
                                     np.full(len(columns), highspy.HighsVarType.kInteger))
             h.clearSolver()
         if found:
             self.first_plan_values = start
-            solution = highspy.HighsSolution()
-            solution.col_value = start
-            solution.value_valid = True
-            h.setSolution(solution)
+            self._offer(start)
         return found, time.perf_counter() - began
+
+    def priced_relaxation(self, column_group: np.ndarray, seed: np.ndarray,
+                          lp_solver: str = "ipm", max_rounds: int = 25) -> np.ndarray:
+        """Solve the (already relaxed) LP over a few placements and price out the rest.
+
+        Column generation by blocks: the columns of placements outside the active set are
+        fixed at 0 (HiGHS presolve drops them). After each LP, the duals y of the rows that
+        tie placements together give every inactive placement g its best reduced cost
+        r_g = min { sum_j (c_j - a_j' y) x_j : g's own rows and bounds } <= 0 (one pricing LP,
+        block-diagonal, warm-started between rounds). z + sum_g r_g is a proven lower bound
+        of the full LP (Lagrangian bound); placements with r_g < 0 join, until none does.
+
+        Leaves the HiGHS model at the last LP, with the inactive columns fixed at 0, and sets
+        :attr:`relaxation_bound` to the proven bound.
+
+        Returns:
+            The columns still fixed at 0 (restore their bounds when done).
+        """
+        h = self.highs
+        placed = column_group >= 0
+        active = np.asarray(seed, dtype=bool).copy()
+        internal = internal_rows(self.matrix.tocsr(), column_group)
+        coupling = internal < 0
+        cost = np.asarray(h.getLp().col_cost_)
+
+        def inactive_columns() -> np.ndarray:
+            return np.flatnonzero(placed & ~active[np.maximum(column_group, 0)]).astype(np.int32)
+
+        fixed = inactive_columns()
+        h.changeColsBounds(len(fixed), fixed, np.zeros(len(fixed)), np.zeros(len(fixed)))
+        pricing = _PricingLP(self, fixed, internal, column_group)
+        self.pricing_rounds = 0
+        solver = lp_solver
+        for _ in range(max_rounds):
+            h.setOptionValue("solver", solver)
+            h.run()
+            solver = "simplex"                 # warm start from the previous basis
+            self.pricing_rounds += 1
+            if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+                break
+            z = float(h.getInfo().objective_function_value)
+            duals = np.where(coupling, np.asarray(h.getSolution().row_dual), 0.0)
+            reduced = cost[pricing.columns] - self.matrix[:, pricing.columns].T @ duals
+            per_group = pricing.solve(reduced)
+            if per_group is None:
+                break
+            self.relaxation_bound = z + float(per_group.sum())
+            joining = np.flatnonzero(per_group < -PRICING_TOLERANCE * max(1.0, abs(z)))
+            if not len(joining) or z - self.relaxation_bound <= PRICING_TOLERANCE * abs(z):
+                self.placements_active = active
+                return fixed
+            active[joining] = True
+            opened = fixed[np.isin(column_group[fixed], joining)]
+            h.changeColsBounds(len(opened), opened, self.lower[opened], self.upper[opened])
+            pricing.drop(opened)
+            fixed = inactive_columns()
+        # the restricted LP could not be solved or priced: solve the full LP instead
+        h.changeColsBounds(len(fixed), fixed, self.lower[fixed], self.upper[fixed])
+        h.setOptionValue("solver", lp_solver)
+        h.run()
+        self.relaxation_bound = (float(h.getInfo().objective_function_value)
+                                 if h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+                                 else None)
+        self.placements_active = np.ones(len(active), dtype=bool)
+        return np.array([], dtype=np.int32)
+
+    def restricted_run(self, keep: np.ndarray, column_group: np.ndarray,
+                       options: SolverOptions, time_limit: float | None
+                       ) -> tuple[np.ndarray, float] | None:
+        """Branch and bound over the placements in ``keep`` only (the rest fixed at 0).
+
+        A heuristic: the LP relaxation's support is small (at the benchmark's large size 27 of
+        600 placements), and HiGHS solves the MIP restricted to it in seconds where the full
+        model's root alone takes minutes. The current MIP start (the first plan) is offered.
+
+        Returns:
+            The plan's column values (full length) and objective, or None without a plan.
+        """
+        h = self.highs
+        out = np.flatnonzero((column_group >= 0) & ~keep[np.maximum(column_group, 0)]
+                             ).astype(np.int32)
+        h.changeColsBounds(len(out), out, np.zeros(len(out)), np.zeros(len(out)))
+        if self.first_plan_values is not None:
+            self._offer(self.first_plan_values)
+        self.set_options(options)
+        h.setOptionValue("time_limit", float(time_limit) if time_limit else INF)
+        try:
+            h.run()
+            info = h.getInfo()
+            if info.primal_solution_status != highspy.SolutionStatus.kSolutionStatusFeasible:
+                return None
+            return (np.asarray(h.getSolution().col_value).copy(),
+                    float(info.objective_function_value))
+        finally:
+            h.changeColsBounds(len(out), out, self.lower[out], self.upper[out])
+            h.clearSolver()
+
+    def _offer(self, values: np.ndarray) -> None:
+        solution = highspy.HighsSolution()
+        solution.col_value = values
+        solution.value_valid = True
+        self.highs.setSolution(solution)
 
     def fix_and_run(self, values: Mapping[str, float], options: SolverOptions) -> SolverResult:
         """Solve again with the named columns fixed at ``values`` (bounds restored after)."""
@@ -229,20 +347,22 @@ class CompiledModel:
         finally:
             h.changeColsBounds(len(cols), cols, self.lower[cols], self.upper[cols])
 
-    def first_plan_result(self, options: SolverOptions) -> SolverResult:
-        """The first plan as the result, with the LP relaxation as its bound."""
-        values = self.first_plan_values
+    def plan_result(self, values: np.ndarray, options: SolverOptions, seconds: float,
+                    how: str) -> SolverResult:
+        """A plan found outside a full HiGHS run (first plan, restricted MIP) as the result,
+        with the LP relaxation as its proven bound."""
         cost = np.asarray(self.highs.getLp().col_cost_)
         objective = float(cost @ values) + self.offset
         bound = self.relaxation_bound if self.relaxation_bound is not None else objective
+        bound = min(bound, objective)
         gap = max(objective - bound, 0.0) / max(abs(objective), 1e-12)
         self.last_values = values
         self._load(values)
         status = Status.OPTIMAL if gap <= options.mip_gap else Status.FEASIBLE
         return SolverResult(status=status, objective=objective, best_bound=bound, mip_gap=gap,
-                            transfer_seconds=self.transfer_seconds, solve_seconds=0.0,
-                            highs_status="first plan (rounded LP relaxation)",
-                            solver_version=highspy_version(), stats=dict(self.stats))
+                            transfer_seconds=self.transfer_seconds, solve_seconds=seconds,
+                            highs_status=how, solver_version=highspy_version(),
+                            stats=dict(self.stats))
 
     def integer_values(self) -> dict[str, float]:
         """The incumbent's integer decisions by variable name (a MIP start for a variant)."""
@@ -376,6 +496,54 @@ class CompiledModel:
             var.set_value(float(x), skip_validation=True)
 
 
+class _PricingLP:
+    """The pricing problem of :meth:`CompiledModel.priced_relaxation`: the inactive
+    placements' columns with their own rows, one HiGHS LP (block-diagonal), whose objective
+    is reset to the reduced costs each round and whose columns drop out as placements join."""
+
+    def __init__(self, compiled: CompiledModel, columns: np.ndarray, internal: np.ndarray,
+                 column_group: np.ndarray) -> None:
+        self.columns = columns
+        self.groups = column_group[columns]
+        self.n_groups = int(column_group.max()) + 1
+        self.alive = np.ones(len(columns), dtype=bool)
+        rows = np.flatnonzero(np.isin(internal, np.unique(self.groups)))
+        sub = compiled.matrix.tocsr()[rows][:, columns].tocsc()
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = len(columns), len(rows)
+        lp.col_cost_ = np.zeros(len(columns))
+        lp.col_lower_ = compiled.lower[columns]
+        lp.col_upper_ = compiled.upper[columns]
+        lp.row_lower_ = compiled.row_lower[rows]
+        lp.row_upper_ = compiled.row_upper[rows]
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = sub.indptr
+        lp.a_matrix_.index_ = sub.indices
+        lp.a_matrix_.value_ = sub.data
+        self.highs = new_highs()
+        self.highs.passModel(lp)
+
+    def solve(self, reduced_cost: np.ndarray) -> np.ndarray | None:
+        """Every placement's best reduced cost (<= 0; 0 for placements already active), or
+        None when the pricing LP fails."""
+        n = len(self.columns)
+        cost = np.where(self.alive, reduced_cost, 0.0)
+        self.highs.changeColsCost(n, np.arange(n, dtype=np.int32), cost)
+        self.highs.run()
+        if self.highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            return None
+        x = np.asarray(self.highs.getSolution().col_value)
+        return np.minimum(np.bincount(self.groups, weights=cost * x, minlength=self.n_groups),
+                          0.0)
+
+    def drop(self, columns: np.ndarray) -> None:
+        """Columns whose placement joined the LP leave the pricing problem."""
+        positions = np.searchsorted(self.columns, columns).astype(np.int32)
+        self.alive[positions] = False
+        zeros = np.zeros(len(positions))
+        self.highs.changeColsBounds(len(positions), positions, zeros, zeros)
+
+
 def highspy_version() -> str:
     """HiGHS's version string (e.g. ``1.16.0``)."""
     try:
@@ -386,12 +554,15 @@ def highspy_version() -> str:
 
 
 FIRST_PLAN_MIN_INTEGERS = 200
-LARGE_MODEL_COLUMNS = 20_000
-"""From this many columns, LPs are solved by interior point (measured faster here)."""
-MIP_LP_SOLVER_LARGE = "choose"
-
-MIP_HEURISTIC_EFFORT_LARGE = 0.3
 """Models with at least this many integers get the rounded-relaxation first plan."""
+LARGE_MODEL_COLUMNS = 20_000
+"""From this many columns, LPs are solved by interior point (measured faster here), the
+relaxation by pricing placements, and branch and bound first runs over the LP's placements."""
+MIP_LP_SOLVER_LARGE = "choose"
+MIP_HEURISTIC_EFFORT_LARGE = 0.3
+PRICING_TOLERANCE = 1e-7
+"""Relative reduced cost below which a placement joins the LP; also the relative distance
+between the LP and its proven bound at which pricing stops."""
 
 
 def solve_model(model: pyo.ConcreteModel, options: SolverOptions,
@@ -399,37 +570,92 @@ def solve_model(model: pyo.ConcreteModel, options: SolverOptions,
                 first_plan: bool | None = None,
                 round_purchases: Callable[[dict[Any, float]], dict[Any, float]] | None = None,
                 round_rest: Callable[[dict[Any, float]], dict[Any, float]] | None = None,
+                placements: Callable[[list[Any]], tuple[np.ndarray, np.ndarray]] | None = None,
+                started_at: float | None = None,
                 ) -> tuple[CompiledModel, SolverResult]:
     """Compile ``model`` into HiGHS, solve it with ``options`` and load the plan back.
+
+    Large models (``LARGE_MODEL_COLUMNS``) with ``placements`` go: relaxation by pricing
+    placements -> rounded first plan -> branch and bound over the placements the relaxation
+    or the first plan use. Under a time limit that plan is the answer, with the LP relaxation
+    as its proven bound (HiGHS 1.16's root cut loop on the full model was measured to run
+    minutes past its time limit); without one, it starts a full HiGHS run that proves the gap.
 
     Args:
         start: a MIP start by variable name (e.g. the previous variant's plan).
         first_plan: offer the rounded LP relaxation as a MIP start (default: for models with
             at least ``FIRST_PLAN_MIN_INTEGERS`` integers and no ``start``).
+        placements: HiGHS columns (Pyomo variables) -> (placement of every column,
+            placements to start the LP with), from :mod:`optimizer.placements`.
+        started_at: ``time.perf_counter()`` when the caller started; ``options.time_limit``
+            counts from then (default: from this call).
 
     Returns the compiled model (for re-solves) and the result.
     """
+    started_at = time.perf_counter() if started_at is None else started_at
+
+    def remaining() -> float | None:
+        if not options.time_limit:
+            return None
+        return max(options.time_limit - (time.perf_counter() - started_at), 0.01)
+
     compiled = CompiledModel(model)
     compiled.set_options(options)
+    large = compiled.stats["columns"] >= LARGE_MODEL_COLUMNS
+    groups = placements(compiled.columns) if large and placements is not None else None
+    priced = groups is not None
     start_seconds, start_found = 0.0, False
     if start:
         compiled.set_start(start)
     elif first_plan or (first_plan is None and compiled.stats["integers"] >= FIRST_PLAN_MIN_INTEGERS):
-        large = compiled.stats["columns"] >= LARGE_MODEL_COLUMNS
+        group, seed = groups if priced else (None, None)
         start_found, start_seconds = compiled.relaxation_start(
             lp_solver="ipm" if large else "choose", round_purchases=round_purchases,
-            round_rest=round_rest)
+            round_rest=round_rest, column_group=group, seed=seed)
         compiled.set_options(options)
-        if options.time_limit:
-            remaining = max(options.time_limit - start_seconds, 0.01)
-            compiled.highs.setOptionValue("time_limit", float(remaining))
-    if start_found and options.time_limit and compiled.stats["columns"] >= LARGE_MODEL_COLUMNS:
-        # HiGHS 1.16's root cut loop on models this size was measured to run minutes past its
-        # time limit without checking interrupts; under a time limit the first plan, with the
-        # LP relaxation as its proven bound, is the answer
-        result = compiled.first_plan_result(options)
+    if priced and compiled.relaxation_values is not None:
+        result = _restricted_then_full(compiled, groups[0], options, remaining)
+    elif start_found and options.time_limit and large:
+        result = compiled.plan_result(compiled.first_plan_values, options, 0.0,
+                                      "first plan (rounded LP relaxation)")
     else:
+        if options.time_limit:
+            compiled.highs.setOptionValue("time_limit", float(remaining()))
         result = compiled.run()
     result.start_seconds = start_seconds
     result.start_found = start_found
     return compiled, result
+
+
+def _restricted_then_full(compiled: CompiledModel, column_group: np.ndarray,
+                          options: SolverOptions, remaining: Callable[[], float | None]
+                          ) -> SolverResult:
+    """Branch and bound over the placements the relaxation or the first plan use; the better
+    of that and the first plan is the answer under a time limit (or once within the gap),
+    otherwise the MIP start of a full run."""
+    began = time.perf_counter()
+    plans = []
+    if compiled.first_plan_values is not None:
+        plans.append((compiled.first_plan_values,
+                      "first plan (rounded LP relaxation)"))
+    support = [v for v in (compiled.relaxation_values, compiled.first_plan_values)
+               if v is not None]
+    keep = used_placements(column_group, *support)
+    restricted = compiled.restricted_run(keep, column_group, options, remaining())
+    if restricted is not None:
+        plans.append((restricted[0], f"branch and bound over {int(keep.sum())} of "
+                                     f"{len(keep)} placements"))
+    seconds = time.perf_counter() - began
+    if not plans:
+        compiled.highs.setOptionValue("time_limit", float(remaining() or INF))
+        return compiled.run()
+    cost = np.asarray(compiled.highs.getLp().col_cost_)
+    values, how = min(plans, key=lambda plan: float(cost @ plan[0]))
+    result = compiled.plan_result(values, options, seconds, how)
+    if options.time_limit or result.status is Status.OPTIMAL:
+        return result
+    compiled._offer(values)
+    compiled.set_options(options)
+    full = compiled.run()
+    full.solve_seconds += seconds
+    return full

@@ -1,0 +1,131 @@
+"""Column generation over placements and branch and bound over the LP's placements.
+
+The LP bound found by pricing must be the full LP's optimum (solved here independently by
+HiGHS on the whole model), and a plan from the restricted branch and bound must satisfy every
+row of the full model.
+"""
+from __future__ import annotations
+
+import importlib
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import yaml
+
+from formulations import build_model
+from optimizer import load_instance, solve
+from optimizer.generator import generate_instance
+from optimizer.placements import internal_rows, placement_groups, seed_placements, used_placements
+from optimizer.problem import build_problem_data
+from optimizer.rounding import round_purchases, round_rest
+from optimizer.solve import CompiledModel
+from optimizer.status import SolverOptions
+
+
+def _data(tmp_path, size, seed):
+    path = tmp_path / "g.yaml"
+    path.write_text(yaml.safe_dump(generate_instance(*size, seed=seed)))
+    return build_problem_data(load_instance(path))
+
+
+def _assert_feasible(compiled: CompiledModel, x: np.ndarray) -> None:
+    tolerance = 1e-6
+    assert np.all(x >= compiled.lower - tolerance) and np.all(x <= compiled.upper + tolerance)
+    integers = x[compiled.integer]
+    assert np.allclose(integers, np.round(integers), atol=1e-6)
+    activity = compiled.matrix @ x
+    scale = 1 + np.abs(activity)
+    assert np.all(activity >= compiled.row_lower - tolerance * scale)
+    assert np.all(activity <= compiled.row_upper + tolerance * scale)
+
+
+def test_internal_rows_by_hand():
+    # columns 0,1 in placement 0; column 2 in placement 1; column 3 in none.
+    # row 0 touches 0,1 -> internal to 0; row 1 touches 1,2 -> ties; row 2 touches 2 -> 1;
+    # row 3 touches 2,3 -> ties (column 3 is no placement's); row 4 is empty -> -1
+    matrix = sp.csr_matrix(np.array([[1, 2, 0, 0],
+                                     [0, 1, 1, 0],
+                                     [0, 0, 5, 0],
+                                     [0, 0, 1, 1],
+                                     [0, 0, 0, 0]], dtype=float))
+    group = np.array([0, 0, 1, -1])
+    assert internal_rows(matrix, group).tolist() == [0, -1, 1, -1, -1]
+    # used placements: column 2 nonzero in the second vector only
+    assert used_placements(group, np.array([0, 0, 0, 9.0]), np.array([0, 0, 1.0, 0])).tolist() \
+        == [False, True]
+
+
+def test_placements_of_the_model(tmp_path):
+    data = _data(tmp_path, (3, 5, 4, 2), seed=1)
+    compiled = CompiledModel(build_model(data))
+    group, keys = placement_groups(compiled.columns)
+    for var, g in zip(compiled.columns, group):
+        name, index = var.parent_component().local_name, var.index()
+        if name == "serve":
+            assert keys[g] == (index[1], index[2])
+        elif name in ("units_bought", "fleet", "busy"):
+            assert keys[g] == (index[0], index[1])
+        else:
+            assert g == -1
+    assert seed_placements(data, keys).any()
+
+
+@pytest.mark.parametrize("size,seed", [((6, 13, 4, 4), 5), ((5, 10, 4, 3), 3)])
+def test_priced_relaxation_proves_the_full_lp(tmp_path, size, seed):
+    data = _data(tmp_path, size, seed)
+    priced = CompiledModel(build_model(data))
+    group, keys = placement_groups(priced.columns)
+    start = seed_placements(data, keys, per_workload=1)    # a poor start: pricing must add
+    found, _ = priced.relaxation_start(
+        round_purchases=lambda r: round_purchases(data, r),
+        round_rest=lambda r: round_rest(data, r), column_group=group, seed=start)
+    assert found
+    _assert_feasible(priced, priced.first_plan_values)
+    # the full LP, solved by HiGHS on every column
+    full = CompiledModel(build_model(data))
+    full.relaxation_start()
+    assert priced.relaxation_bound == pytest.approx(full.relaxation_bound, rel=1e-7)
+    assert priced.placements_active.sum() < len(keys)      # it really was a restricted LP
+    if size == (6, 13, 4, 4):
+        assert priced.placements_active.sum() > start.sum()  # and pricing added placements
+
+
+def test_restricted_branch_and_bound_is_a_plan_of_the_full_model(tmp_path, monkeypatch):
+    data = _data(tmp_path, (5, 10, 4, 3), seed=3)
+    # the optimum of the full MIP, by HiGHS on the whole model
+    exact = solve(data.instance, mip_gap=1e-3, explain=False)
+    # the large-model path on the same instance
+    # (optimizer.solve names the function; the module comes from importlib)
+    monkeypatch.setattr(importlib.import_module("optimizer.solve"), "LARGE_MODEL_COLUMNS", 0)
+    plan = solve(data.instance, time_limit=60, mip_gap=1e-3, explain=False)
+    assert plan.summary["solver"]["model_status"].startswith(("branch and bound over",
+                                                               "first plan"))
+    assert plan.status.has_plan
+    # optimum z* lies in [exact.best_bound, exact.objective]. The reported bound is the LP
+    # relaxation: below z*; the plan is a plan: above z*
+    assert plan.best_bound <= exact.objective * (1 + 1e-9)
+    assert plan.objective >= exact.best_bound * (1 - 1e-9)
+    assert plan.mip_gap == pytest.approx((plan.objective - plan.best_bound) / plan.objective)
+
+
+def test_restricted_run_plan_satisfies_every_row(tmp_path):
+    data = _data(tmp_path, (4, 6, 5, 3), seed=1)
+    compiled = CompiledModel(build_model(data))
+    group, keys = placement_groups(compiled.columns)
+    compiled.relaxation_start(round_purchases=lambda r: round_purchases(data, r),
+                              round_rest=lambda r: round_rest(data, r), column_group=group,
+                              seed=seed_placements(data, keys))
+    keep = used_placements(group, compiled.relaxation_values)
+    outcome = compiled.restricted_run(keep, group, SolverOptions(time_limit=30, mip_gap=1e-3),
+                                      30)
+    assert outcome is not None
+    values, objective = outcome
+    _assert_feasible(compiled, values)
+    # nothing outside the kept placements
+    placed = group >= 0
+    assert np.all(values[placed & ~keep[np.maximum(group, 0)]] == 0)
+    assert objective >= compiled.relaxation_bound - 1e-6
+    # no worse than the first plan it started from
+    cost = np.asarray(compiled.highs.getLp().col_cost_)
+    assert objective <= float(cost @ compiled.first_plan_values) + compiled.offset + 1e-6
