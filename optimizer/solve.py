@@ -112,6 +112,7 @@ class CompiledModel:
         self.relaxation_bound: float | None = None
         self.relaxation_values: np.ndarray | None = None
         self.placements_active: np.ndarray | None = None
+        self.column_group: np.ndarray | None = None      # set when solved with placements
         self.pricing_rounds = 0
         self.stats = {"rows": n_rows, "columns": n_cols, "integers": int(integer.sum()),
                       "nonzeros": int(a_matrix.nnz)}
@@ -184,7 +185,8 @@ class CompiledModel:
         fixed_out = np.array([], dtype=np.int32)
         try:
             if column_group is not None and seed is not None:
-                fixed_out = self.priced_relaxation(column_group, seed, lp_solver)
+                fixed_out, self.relaxation_bound, self.placements_active = \
+                    self.priced_relaxation(column_group, seed, lp_solver)
             else:
                 h.setOptionValue("solver", lp_solver)
                 h.run()
@@ -233,7 +235,9 @@ class CompiledModel:
         return found, time.perf_counter() - began
 
     def priced_relaxation(self, column_group: np.ndarray, seed: np.ndarray,
-                          lp_solver: str = "ipm", max_rounds: int = 25) -> np.ndarray:
+                          lp_solver: str = "ipm", bounds: tuple[np.ndarray, np.ndarray]
+                          | None = None, max_rounds: int = 25
+                          ) -> tuple[np.ndarray, float | None, np.ndarray]:
         """Solve the (already relaxed) LP over a few placements and price out the rest.
 
         Column generation by blocks: the columns of placements outside the active set are
@@ -241,19 +245,25 @@ class CompiledModel:
         tie placements together give every inactive placement g its best reduced cost
         r_g = min { sum_j (c_j - a_j' y) x_j : g's own rows and bounds } <= 0 (one pricing LP,
         block-diagonal, warm-started between rounds). z + sum_g r_g is a proven lower bound
-        of the full LP (Lagrangian bound); placements with r_g < 0 join, until none does.
+        of the full LP (Lagrangian bound); placements with r_g < 0 join, until none does. The
+        duals of the tying rows are then optimal for the full LP.
 
-        Leaves the HiGHS model at the last LP, with the inactive columns fixed at 0, and sets
-        :attr:`relaxation_bound` to the proven bound.
+        Leaves the HiGHS model at the last LP, with the inactive columns fixed at 0.
 
+        Args:
+            bounds: the columns' current (lower, upper) bounds in HiGHS, when some are fixed
+                (default: the model's own).
         Returns:
-            The columns still fixed at 0 (restore their bounds when done).
+            The columns still fixed at 0 (restore their bounds when done), the proven bound
+            (None when no LP could be solved) and the active placements.
         """
         h = self.highs
+        lower, upper = bounds if bounds is not None else (self.lower, self.upper)
         placed = column_group >= 0
         active = np.asarray(seed, dtype=bool).copy()
-        internal = internal_rows(self.matrix.tocsr(), column_group)
-        coupling = internal < 0
+        if getattr(self, "_internal", None) is None:
+            self._internal = internal_rows(self.matrix.tocsr(), column_group)
+        coupling = self._internal < 0
         cost = np.asarray(h.getLp().col_cost_)
 
         def inactive_columns() -> np.ndarray:
@@ -261,7 +271,7 @@ class CompiledModel:
 
         fixed = inactive_columns()
         h.changeColsBounds(len(fixed), fixed, np.zeros(len(fixed)), np.zeros(len(fixed)))
-        pricing = _PricingLP(self, fixed, internal, column_group)
+        pricing = _PricingLP(self, fixed, self._internal, column_group, lower, upper)
         self.pricing_rounds = 0
         solver = lp_solver
         for _ in range(max_rounds):
@@ -277,25 +287,22 @@ class CompiledModel:
             per_group = pricing.solve(reduced)
             if per_group is None:
                 break
-            self.relaxation_bound = z + float(per_group.sum())
+            bound = z + float(per_group.sum())
             joining = np.flatnonzero(per_group < -PRICING_TOLERANCE * max(1.0, abs(z)))
-            if not len(joining) or z - self.relaxation_bound <= PRICING_TOLERANCE * abs(z):
-                self.placements_active = active
-                return fixed
+            if not len(joining) or z - bound <= PRICING_TOLERANCE * abs(z):
+                return fixed, bound, active
             active[joining] = True
             opened = fixed[np.isin(column_group[fixed], joining)]
-            h.changeColsBounds(len(opened), opened, self.lower[opened], self.upper[opened])
+            h.changeColsBounds(len(opened), opened, lower[opened], upper[opened])
             pricing.drop(opened)
             fixed = inactive_columns()
         # the restricted LP could not be solved or priced: solve the full LP instead
-        h.changeColsBounds(len(fixed), fixed, self.lower[fixed], self.upper[fixed])
+        h.changeColsBounds(len(fixed), fixed, lower[fixed], upper[fixed])
         h.setOptionValue("solver", lp_solver)
         h.run()
-        self.relaxation_bound = (float(h.getInfo().objective_function_value)
-                                 if h.getModelStatus() == highspy.HighsModelStatus.kOptimal
-                                 else None)
-        self.placements_active = np.ones(len(active), dtype=bool)
-        return np.array([], dtype=np.int32)
+        bound = (float(h.getInfo().objective_function_value)
+                 if h.getModelStatus() == highspy.HighsModelStatus.kOptimal else None)
+        return np.array([], dtype=np.int32), bound, np.ones(len(active), dtype=bool)
 
     def restricted_run(self, keep: np.ndarray, column_group: np.ndarray,
                        options: SolverOptions, time_limit: float | None
@@ -420,6 +427,10 @@ class CompiledModel:
                 cooling modes) and relaxes unit counts (long-run: capacity can grow).
         Returns:
             (family, index) -> dual, or None when the LP could not be solved.
+
+        On a large model solved with placements (:attr:`column_group`), the LP is solved by
+        pricing from the plan's placements; the duals of the rows that tie placements together
+        (demand, grid, cards, cooling, supply, budget, policies) are then those of the full LP.
         """
         h = self.highs
         columns = np.flatnonzero(self.integer)
@@ -435,11 +446,20 @@ class CompiledModel:
             rounded = np.round(values[fixed])
             h.changeColsBounds(len(fixed), fixed.astype(np.int32), rounded, rounded)
             h.setOptionValue("time_limit", INF)
-            h.run()
+            if self.column_group is not None:
+                lower, upper = self.lower.copy(), self.upper.copy()
+                lower[fixed] = upper[fixed] = rounded
+                fixed_out, _, _ = self.priced_relaxation(
+                    self.column_group, used_placements(self.column_group, values),
+                    bounds=(lower, upper))
+                fixed = np.union1d(fixed, fixed_out)
+            else:
+                h.run()
             if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
                 return None
             duals = np.asarray(h.getSolution().row_dual)
         finally:
+            h.setOptionValue("solver", "choose")
             h.changeColsBounds(len(fixed), fixed.astype(np.int32), self.lower[fixed],
                                self.upper[fixed])
             h.changeColsIntegrality(len(columns), columns.astype(np.int32),
@@ -502,7 +522,7 @@ class _PricingLP:
     is reset to the reduced costs each round and whose columns drop out as placements join."""
 
     def __init__(self, compiled: CompiledModel, columns: np.ndarray, internal: np.ndarray,
-                 column_group: np.ndarray) -> None:
+                 column_group: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> None:
         self.columns = columns
         self.groups = column_group[columns]
         self.n_groups = int(column_group.max()) + 1
@@ -512,8 +532,8 @@ class _PricingLP:
         lp = highspy.HighsLp()
         lp.num_col_, lp.num_row_ = len(columns), len(rows)
         lp.col_cost_ = np.zeros(len(columns))
-        lp.col_lower_ = compiled.lower[columns]
-        lp.col_upper_ = compiled.upper[columns]
+        lp.col_lower_ = lower[columns]
+        lp.col_upper_ = upper[columns]
         lp.row_lower_ = compiled.row_lower[rows]
         lp.row_upper_ = compiled.row_upper[rows]
         lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
@@ -604,6 +624,8 @@ def solve_model(model: pyo.ConcreteModel, options: SolverOptions,
     large = compiled.stats["columns"] >= LARGE_MODEL_COLUMNS
     groups = placements(compiled.columns) if large and placements is not None else None
     priced = groups is not None
+    if priced:
+        compiled.column_group = groups[0]
     start_seconds, start_found = 0.0, False
     if start:
         compiled.set_start(start)
