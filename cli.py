@@ -121,11 +121,18 @@ def validate(file: str, assignments: tuple[str, ...], override_files: tuple[str,
 @click.option("--force", is_flag=True, help="Replace an existing results directory.")
 @click.option("--report", "with_report", is_flag=True,
               help="Also write report.html into the results directory.")
+@click.option("--stochastic", "stochastic_method",
+              type=click.Choice(["extensive", "decomposed"]), default="extensive",
+              show_default=True,
+              help="Scenario instances: one MILP of all scenarios, or scenarios solved apart "
+                   "(wait-and-see bound, candidate first stages evaluated in every scenario).")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Worker processes for --stochastic decomposed (default: the cores).")
 @instance_options
 @solver_options
 @guarded
 def solve(file: str, output: str | None, force: bool, with_report: bool,
-          assignments: tuple[str, ...],
+          stochastic_method: str, workers: int | None, assignments: tuple[str, ...],
           override_files: tuple[str, ...], time_limit: float | None, mip_gap: float,
           threads: int | None, seed: int | None, as_json: bool) -> None:
     """Build and solve the plan of instance FILE; print a summary; write the results directory."""
@@ -136,7 +143,7 @@ def solve(file: str, output: str | None, force: bool, with_report: bool,
         check_destination(output, force)
     try:
         plan = solve_plan(instance, time_limit=time_limit, mip_gap=mip_gap, threads=threads,
-                          seed=seed)
+                          seed=seed, stochastic_method=stochastic_method, workers=workers)
     except InfeasibleError as exc:
         plan = getattr(exc, "plan", None)
         if output is not None and plan is not None:

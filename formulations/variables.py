@@ -5,6 +5,10 @@ import pyomo.environ as pyo
 
 from optimizer.problem import ProblemData
 
+FIRST_STAGE = ("units_bought", "build", "site_open")
+"""Decisions a stochastic plan commits to in its first periods and every scenario shares:
+purchases, cooling builds, site openings."""
+
 
 def add_sets(model: pyo.ConcreteModel, data: ProblemData) -> None:
     """Sparse index sets: only tuples that can carry a decision exist."""

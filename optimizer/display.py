@@ -264,6 +264,15 @@ def _print_stochastic(console: Console, plan: Any, currency: str) -> None:
                       "-" if cpm is None else f"{cpm:.4f}")
     console.print(table)
     summary = plan.summary
+    if st.get("method") == "decomposed":
+        tried = ", ".join(f"{c['source']} {_money(c['expected_npv'], currency)}"
+                          if c["expected_npv"] is not None else f"{c['source']} strands a scenario"
+                          for c in st["candidates"])
+        console.print(f"scenario decomposition: {st['solves']} solves on {st['workers']} "
+                      f"worker(s) in {summary.get('solve_seconds_total', 0):.2f} s; proven "
+                      f"bound {_money(st['lower_bound'], currency)} (wait and see), gap "
+                      f"{st['gap']:.3%}; first stages tried: {tried}")
+        return
     model = summary.get("model", {})
     console.print(f"extensive form: {model.get('rows', 0):,} rows, {model.get('columns', 0):,} "
                   f"columns, {model.get('integers', 0):,} integers; solve "

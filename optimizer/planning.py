@@ -5,6 +5,7 @@ import time
 from typing import Any, Mapping
 
 from formulations import build_model
+from formulations.variables import FIRST_STAGE
 from optimizer.errors import InfeasibleError, Relaxation
 from optimizer.explain import (
     binding_rows, describe_relaxations, elastic_weights, marginal_costs, precheck,
@@ -23,7 +24,9 @@ from optimizer.tables import plan_tables
 def solve(instance: Instance, time_limit: float | None = None, mip_gap: float = 1e-4,
           threads: int | None = None, seed: int | None = None,
           raise_on_infeasible: bool = True, explain: bool = True,
-          start: Mapping[str, float] | None = None, scenarios: bool = True) -> Plan:
+          start: Mapping[str, float] | None = None, scenarios: bool = True,
+          stochastic_method: str = "extensive", workers: int | None = None,
+          fix_first_stage: tuple[int, Mapping[tuple[str, Any], float]] | None = None) -> Plan:
     """Build and solve the planning MILP of ``instance``.
 
     Args:
@@ -38,11 +41,21 @@ def solve(instance: Instance, time_limit: float | None = None, mip_gap: float = 
             plan); HiGHS completes and checks it.
         scenarios: solve an instance with a ``scenarios`` block as a stochastic plan (see
             :mod:`optimizer.stochastic`); False plans for the instance's own demand only.
+        stochastic_method: ``extensive`` (one MILP of all scenarios) or ``decomposed``
+            (scenarios solved apart in ``workers`` processes, see
+            :mod:`optimizer.decomposition`).
+        fix_first_stage: (commit periods, (variable, index) -> value): purchases, builds and
+            openings of the first periods fixed at these values (0 where none is given).
 
     Returns:
         The plan (``status`` optimal, feasible or no_solution).
     """
     if scenarios and instance.spec.scenarios is not None:
+        if stochastic_method == "decomposed":
+            from optimizer.decomposition import solve_decomposed
+            return solve_decomposed(instance, time_limit=time_limit, mip_gap=mip_gap,
+                                    threads=threads, seed=seed, workers=workers,
+                                    raise_on_infeasible=raise_on_infeasible)
         from optimizer.stochastic import solve_stochastic
         return solve_stochastic(instance, time_limit=time_limit, mip_gap=mip_gap,
                                 threads=threads, seed=seed,
@@ -55,6 +68,12 @@ def solve(instance: Instance, time_limit: float | None = None, mip_gap: float = 
         summary = _summary(instance, data, None, options, time.perf_counter() - began)
         return _no_plan(Status.INFEASIBLE, summary, obvious, raise_on_infeasible)
     model = build_model(data)
+    if fix_first_stage is not None:
+        commit, values = fix_first_stage
+        if not fix_decisions(model, commit, values):
+            summary = _summary(instance, data, None, options, time.perf_counter() - began)
+            summary["solver"]["model_status"] = "not run (a fixed decision does not exist here)"
+            return _no_plan(Status.INFEASIBLE, summary, [], False)
     build_seconds = time.perf_counter() - began
     compiled, result = solve_model(
         model, options, start,
@@ -88,7 +107,28 @@ def solve(instance: Instance, time_limit: float | None = None, mip_gap: float = 
             "cost_per_million_tokens_fixed_fleet: with every integer fixed")
     return Plan(status=result.status, objective=npv,
                 best_bound=result.best_bound * data.money_unit, mip_gap=result.mip_gap,
-                tables=tables, summary=summary, start_values=compiled.integer_values())
+                tables=tables, summary=summary, start_values=compiled.integer_values(),
+                decisions=decision_values(model))
+
+
+def decision_values(model: Any) -> dict[tuple[str, Any], float]:
+    """(variable, index) -> value of every purchase, build and opening of a solved model."""
+    return {(name, key): float(var.value or 0.0)
+            for name in FIRST_STAGE for key, var in getattr(model, name).items()}
+
+
+def fix_decisions(model: Any, commit: int, values: Mapping[tuple[str, Any], float]) -> bool:
+    """Fix the purchases, builds and openings of periods before ``commit`` at ``values``
+    (0 where none is given). False when a nonzero value has no variable here (the decision
+    cannot be made in this instance)."""
+    present = set()
+    for name in FIRST_STAGE:
+        for key, var in getattr(model, name).items():
+            if key[-1] < commit:
+                var.fix(values.get((name, key), 0.0))
+                present.add((name, key))
+    return all(abs(v) < 1e-9 or (name, key) in present for (name, key), v in values.items()
+               if key[-1] < commit)
 
 
 def _placements(data: Any, columns: list[Any]) -> tuple[Any, Any]:

@@ -33,6 +33,8 @@ class Plan:
         explanation: what would have to give, when infeasible.
         start_values: the plan's integer decisions by variable name (a MIP start for the
             next solve of a similar instance).
+        decisions: (variable, index) -> value of every purchase, cooling build and site
+            opening (what a stochastic plan commits to).
     """
 
     status: Status
@@ -43,6 +45,7 @@ class Plan:
     summary: dict[str, Any] = field(default_factory=dict)
     explanation: list[Relaxation] = field(default_factory=list)
     start_values: dict[str, float] = field(default_factory=dict, repr=False)
+    decisions: dict[tuple[str, Any], float] = field(default_factory=dict, repr=False)
 
     def write(self, directory: str | Path, force: bool = False) -> Path:
         """Write the results directory atomically (a temporary folder beside it, renamed into

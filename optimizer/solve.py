@@ -509,7 +509,9 @@ class CompiledModel:
 
     def _load(self, values: np.ndarray) -> None:
         for var in self.model.component_data_objects(pyo.Var, descend_into=True):
-            var.set_value(0 if var.lb is None or var.lb <= 0 else var.lb, skip_validation=True)
+            if not var.fixed:       # fixed variables are constants of the model: keep them
+                var.set_value(0 if var.lb is None or var.lb <= 0 else var.lb,
+                              skip_validation=True)
         for var, x in zip(self.columns, values):
             if var.is_integer() or var.is_binary():
                 x = round(x)

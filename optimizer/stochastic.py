@@ -21,7 +21,7 @@ import pyomo.environ as pyo
 
 from formulations import FAMILIES
 from formulations.objective import add_objective
-from formulations.variables import add_sets, add_variables
+from formulations.variables import FIRST_STAGE, add_sets, add_variables
 from optimizer.errors import InfeasibleError
 from optimizer.kpis import plan_kpis
 from optimizer.loader import Instance, instance_from_raw
@@ -29,10 +29,6 @@ from optimizer.problem import ProblemData, build_problem_data
 from optimizer.results import Plan
 from optimizer.status import SolverOptions, Status
 from optimizer.tables import plan_tables
-
-FIRST_STAGE = ("units_bought", "build", "site_open")
-"""Decisions of the commit periods that every scenario shares."""
-
 
 @dataclass
 class ScenarioModel:

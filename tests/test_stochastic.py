@@ -57,3 +57,33 @@ def test_scenarios_can_be_ignored(tmp_path):
     from conftest import write_instance
     plan = solve(load_instance(write_instance(tmp_path, newsvendor())), scenarios=False)
     assert plan.objective == pytest.approx(1500, rel=1e-6)
+
+
+def test_newsvendor_by_decomposition(tmp_path):
+    # Candidates (first stages), each evaluated in both scenarios with recourse (see the
+    # module docstring for the costs):
+    #   mean-demand plan, 15 early: low 1500, high 1500 + 5 * 150 = 2250 -> 1875 (= EEV)
+    #   low's alone-plan, 10 early: low 1000, high 1000 + 10 * 150 = 2500 -> 1750 (= SP)
+    #   high's alone-plan, 20 early: 2000 in both                        -> 2000
+    # The best is 10 early, 1750. Lower bound: WS = 0.5 * 1000 + 0.5 * 2000 = 1500, so the
+    # proven gap is (1750 - 1500) / 1750 = 1/7; VSS = 1875 - 1750 = 125; EVPI estimate 250.
+    from optimizer import load_instance, solve
+    from conftest import write_instance
+    plan = solve(load_instance(write_instance(tmp_path, newsvendor())),
+                 stochastic_method="decomposed", workers=1)
+    stochastic = plan.summary["stochastic"]
+    assert stochastic["method"] == "decomposed"
+    first = plan.tables["first_stage"]
+    assert first["cards"].sum() == 10 and set(first["period"]) == {"2026"}
+    assert plan.objective == pytest.approx(1750, rel=1e-6)
+    assert plan.best_bound == pytest.approx(1500, rel=1e-6)
+    assert plan.mip_gap == pytest.approx(1 / 7, rel=1e-6)
+    assert plan.status.value == "feasible"
+    assert sorted(row["expected_npv"] for row in stochastic["candidates"]) == pytest.approx(
+        [1750, 1875, 2000], rel=1e-6)
+    assert stochastic["eev"] == pytest.approx(1875, rel=1e-6)
+    assert stochastic["vss"] == pytest.approx(125, rel=1e-6)
+    assert stochastic["ws"] == pytest.approx(1500, rel=1e-6)
+    assert stochastic["evpi"] == pytest.approx(250, rel=1e-6)
+    npv = {row["scenario"]: row["npv"] for row in stochastic["scenarios"]}
+    assert npv == pytest.approx({"low": 1000, "high": 2500}, rel=1e-6)
