@@ -8,6 +8,8 @@
     probability quantiles of demand. Each candidate is evaluated in every scenario with its
     first stage fixed: E[NPV](x) = sum_s p_s NPV_s(x); a candidate that leaves some scenario
     without a plan is out.
+    Evaluation runs candidate by candidate and drops a candidate once its finished scenarios
+    plus the alone-plan bounds of the rest exceed the best complete candidate.
 (3) The cheapest candidate is the plan. Its E[NPV] is an upper bound UB >= SP, so the gap
     (UB - LB) / UB is proven. EEV = E[NPV](mean plan's first stage), VSS = EEV - UB;
     WS = sum_s p_s NPV_s(alone), EVPI = UB - WS (an upper estimate: UB >= SP).
@@ -20,7 +22,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -83,6 +85,54 @@ def _run_all(jobs: list[ScenarioSolve], workers: int) -> dict[tuple, dict[str, A
         return {out["key"]: out for out in pool.map(run_scenario_solve, jobs)}
 
 
+def _evaluate(jobs: list[ScenarioSolve], probability: Mapping[str, float],
+              floor: Mapping[str, float], workers: int) -> tuple[dict[tuple, dict], set[int]]:
+    """Run the evaluation solves, candidate by candidate, and drop a candidate as soon as it
+    cannot win: its finished scenarios' NPVs plus the alone-plan bounds of the rest (fixing a
+    first stage cannot make a scenario cheaper than its bound) already exceed the best
+    complete candidate's E[NPV]. Returns the outcomes and the candidates dropped."""
+    done: dict[tuple, dict] = {}
+    dropped: set[int] = set()
+    names = list(probability)
+
+    def beaten(candidate: int) -> bool:
+        outcomes = [done.get(("eval", candidate, name)) for name in names]
+        if any(out is not None and not out["status"].has_plan for out in outcomes):
+            return True
+        estimate = sum(probability[name] * (floor[name] if out is None else out["objective"])
+                       for name, out in zip(names, outcomes))
+        complete = [c for c in {job.key[1] for job in jobs} if c not in dropped and all(
+            ("eval", c, name) in done and done["eval", c, name]["status"].has_plan
+            for name in names)]
+        best = min((sum(probability[name] * done["eval", c, name]["objective"]
+                        for name in names) for c in complete), default=None)
+        return best is not None and candidate not in complete and estimate > best * (1 + 1e-9)
+
+    if workers <= 1:
+        for job in jobs:
+            if job.key[1] in dropped:
+                continue
+            done[job.key] = run_scenario_solve(job)
+            if beaten(job.key[1]):
+                dropped.add(job.key[1])
+        return done, dropped
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context) as pool:
+        futures = {pool.submit(run_scenario_solve, job): job for job in jobs}
+        for future in as_completed(futures):
+            if future.cancelled():
+                continue
+            out = future.result()
+            done[out["key"]] = out
+            for candidate in {job.key[1] for job in jobs} - dropped:
+                if beaten(candidate):
+                    dropped.add(candidate)
+                    for other, job in futures.items():
+                        if job.key[1] == candidate:
+                            other.cancel()
+    return done, dropped
+
+
 def _same(a: Mapping, b: Mapping) -> bool:
     keys = set(a) | set(b)
     return all(abs(a.get(k, 0.0) - b.get(k, 0.0)) < 1e-6 for k in keys)
@@ -140,14 +190,19 @@ def solve_decomposed(instance: Instance, time_limit: float | None = None, mip_ga
     jobs = [ScenarioSolve(key=("eval", i, name), overrides=overrides, fixed=first, **common)
             for i, (_, first) in enumerate(candidates)
             for name, (_, _, overrides) in scenarios.items()]
-    evaluated = _run_all(jobs, workers)
+    evaluated, dropped = _evaluate(
+        jobs, {name: p for name, (p, _, _) in scenarios.items()},
+        {name: alone["alone", name]["best_bound"] for name in scenarios}, workers)
     rows = []
     for i, (source, _) in enumerate(candidates):
-        outcomes = [evaluated["eval", i, name] for name in scenarios]
-        feasible = all(out["status"].has_plan for out in outcomes)
+        outcomes = [evaluated.get(("eval", i, name)) for name in scenarios]
+        feasible = all(out is not None and out["status"].has_plan for out in outcomes)
         expected = (sum(scenarios[name][0] * evaluated["eval", i, name]["objective"]
                         for name in scenarios) if feasible else None)
-        rows.append({"candidate": i, "source": source, "expected_npv": expected})
+        strands = any(out is not None and not out["status"].has_plan for out in outcomes)
+        rows.append({"candidate": i, "source": source, "expected_npv": expected,
+                     "outcome": "evaluated" if feasible else
+                     "strands a scenario" if strands else "dropped: cannot beat the best"})
     usable = [row for row in rows if row["expected_npv"] is not None]
     if not usable:
         return _no_plan(instance, began, [], alone, False,

@@ -266,7 +266,7 @@ def _print_stochastic(console: Console, plan: Any, currency: str) -> None:
     summary = plan.summary
     if st.get("method") == "decomposed":
         tried = ", ".join(f"{c['source']} {_money(c['expected_npv'], currency)}"
-                          if c["expected_npv"] is not None else f"{c['source']} strands a scenario"
+                          if c["expected_npv"] is not None else f"{c['source']} {c['outcome']}"
                           for c in st["candidates"])
         console.print(f"scenario decomposition: {st['solves']} solves on {st['workers']} "
                       f"worker(s) in {summary.get('solve_seconds_total', 0):.2f} s; proven "

@@ -65,7 +65,9 @@ def test_newsvendor_by_decomposition(tmp_path):
     #   mean-demand plan, 15 early: low 1500, high 1500 + 5 * 150 = 2250 -> 1875 (= EEV)
     #   low's alone-plan, 10 early: low 1000, high 1000 + 10 * 150 = 2500 -> 1750 (= SP)
     #   high's alone-plan, 20 early: 2000 in both                        -> 2000
-    # The best is 10 early, 1750. Lower bound: WS = 0.5 * 1000 + 0.5 * 2000 = 1500, so the
+    # evaluated in that order, one scenario at a time (one worker): after high's plan costs
+    # 2000 in the low scenario, 0.5 * 2000 + 0.5 * 2000 (high's alone bound) > 1750, so it is
+    # dropped before its second solve. The best is 10 early, 1750. Lower bound: WS = 0.5 * 1000 + 0.5 * 2000 = 1500, so the
     # proven gap is (1750 - 1500) / 1750 = 1/7; VSS = 1875 - 1750 = 125; EVPI estimate 250.
     from optimizer import load_instance, solve
     from conftest import write_instance
@@ -79,8 +81,12 @@ def test_newsvendor_by_decomposition(tmp_path):
     assert plan.best_bound == pytest.approx(1500, rel=1e-6)
     assert plan.mip_gap == pytest.approx(1 / 7, rel=1e-6)
     assert plan.status.value == "feasible"
-    assert sorted(row["expected_npv"] for row in stochastic["candidates"]) == pytest.approx(
-        [1750, 1875, 2000], rel=1e-6)
+    candidates = {row["source"]: row for row in stochastic["candidates"]}
+    assert candidates["mean-demand plan"]["expected_npv"] == pytest.approx(1875, rel=1e-6)
+    assert candidates["plan for scenario low"]["expected_npv"] == pytest.approx(1750, rel=1e-6)
+    assert candidates["plan for scenario high"]["expected_npv"] is None
+    assert candidates["plan for scenario high"]["outcome"].startswith("dropped")
+    assert stochastic["solves"] == 3 + 2 + 2 + 1    # 2 alone + mean; evaluations 2 + 2 + 1
     assert stochastic["eev"] == pytest.approx(1875, rel=1e-6)
     assert stochastic["vss"] == pytest.approx(125, rel=1e-6)
     assert stochastic["ws"] == pytest.approx(1500, rel=1e-6)
