@@ -128,11 +128,15 @@ def validate(file: str, assignments: tuple[str, ...], override_files: tuple[str,
                    "(wait-and-see bound, candidate first stages evaluated in every scenario).")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Worker processes for --stochastic decomposed (default: the cores).")
+@click.option("--bundle-size", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Scenarios per bundle for --stochastic decomposed (1: wait-and-see bound "
+                   "and EVPI).")
 @instance_options
 @solver_options
 @guarded
 def solve(file: str, output: str | None, force: bool, with_report: bool,
-          stochastic_method: str, workers: int | None, assignments: tuple[str, ...],
+          stochastic_method: str, workers: int | None, bundle_size: int,
+          assignments: tuple[str, ...],
           override_files: tuple[str, ...], time_limit: float | None, mip_gap: float,
           threads: int | None, seed: int | None, as_json: bool) -> None:
     """Build and solve the plan of instance FILE; print a summary; write the results directory."""
@@ -143,7 +147,8 @@ def solve(file: str, output: str | None, force: bool, with_report: bool,
         check_destination(output, force)
     try:
         plan = solve_plan(instance, time_limit=time_limit, mip_gap=mip_gap, threads=threads,
-                          seed=seed, stochastic_method=stochastic_method, workers=workers)
+                          seed=seed, stochastic_method=stochastic_method, workers=workers,
+                          bundle_size=bundle_size)
     except InfeasibleError as exc:
         plan = getattr(exc, "plan", None)
         if output is not None and plan is not None:

@@ -1,20 +1,22 @@
 """Stochastic plans by scenario decomposition: many scenarios without the extensive form.
 
-(1) Wait and see: every scenario is planned alone, and so is the mean-demand scenario, in
-    parallel worker processes. Each alone-plan's proven bound b_s gives the lower bound
-    LB = sum_s p_s b_s <= SP: knowing the future cannot make a plan dearer.
-(2) Candidates: the first stage (purchases, cooling builds and openings of the commit
-    periods) of the mean-demand plan and of the alone-plans of the scenarios at a few
-    probability quantiles of demand. Each candidate is evaluated in every scenario with its
-    first stage fixed: E[NPV](x) = sum_s p_s NPV_s(x); a candidate that leaves some scenario
-    without a plan is out.
-    Evaluation runs candidate by candidate and drops a candidate once its finished scenarios
-    plus the alone-plan bounds of the rest exceed the best complete candidate.
+(1) Bundles: the scenarios, ordered by demand scale, are cut into bundles of ``bundle_size``
+    neighbours; each bundle's own extensive form (probabilities conditional on the bundle) is
+    solved, and so is the mean-demand plan, in parallel worker processes. Relaxing
+    non-anticipativity between bundles gives the proven lower bound
+    LB = sum_B P(B) bound_B <= SP (bundles of one scenario: the wait-and-see bound).
+(2) Candidates: the first stage (purchases, cooling builds and openings of the commit periods)
+    of every bundle's plan and of the mean-demand plan. Each is evaluated in every scenario
+    with its first stage fixed: E[NPV](x) = sum_s p_s NPV_s(x); a candidate that leaves some
+    scenario without a plan is out. Evaluation starts with the bundle of the highest demand
+    (whose first stage can serve the others' commit periods) and the dearest scenarios, and
+    drops a candidate once it cannot win: per bundle, its evaluated NPVs or, until all are
+    in, P(B) bound_B (no first stage does better in B than B's own optimum).
 (3) The cheapest candidate is the plan. Its E[NPV] is an upper bound UB >= SP, so the gap
-    (UB - LB) / UB is proven. EEV = E[NPV](mean plan's first stage), VSS = EEV - UB;
-    WS = sum_s p_s NPV_s(alone), EVPI = UB - WS (an upper estimate: UB >= SP).
+    (UB - LB) / UB is proven. EEV = E[NPV](mean plan's first stage), VSS = EEV - UB; with
+    bundles of one, WS = sum_s p_s NPV_s(alone) and EVPI = UB - WS (an upper estimate).
 
-Every solve is a deterministic plan of one scenario: they run in forkserver worker processes
+Every solve is a plan of one scenario or one bundle: they run in forkserver worker processes
 (as sweeps do), so the work spreads over the cores and no solve grows with the scenario count.
 """
 from __future__ import annotations
@@ -33,17 +35,16 @@ from optimizer.loader import Instance, instance_from_raw
 from optimizer.results import Plan
 from optimizer.status import Status
 
-CANDIDATE_QUANTILES = (0.25, 0.5, 0.75, 0.9)
-"""Alone-plans whose first stage is a candidate (besides the mean-demand plan's), by the
-cumulative probability of their scenario's demand scale. With few scenarios every alone-plan
-is one; with many, candidates stay at five, so evaluation costs at most 5 solves a scenario."""
+BUNDLE_SIZE = 3
+"""Scenarios per bundle (neighbours by demand scale)."""
 
 
 @dataclass(frozen=True)
 class ScenarioSolve:
-    """One deterministic solve of the decomposition (picklable, for worker processes)."""
+    """One solve of the decomposition (picklable, for worker processes): a bundle's extensive
+    form, or one scenario (alone, or with a first stage fixed)."""
 
-    key: tuple                       # ("alone", name) | ("mean",) | ("eval", candidate, name)
+    key: tuple                       # ("bundle", b) | ("mean",) | ("eval", candidate, name)
     raw: dict
     path: str
     overrides: Mapping[str, Any]
@@ -53,18 +54,36 @@ class ScenarioSolve:
     seed: int | None
     commit: int
     fixed: Mapping[tuple[str, Any], float] | None = None
+    bundle: Mapping[str, float] | None = None     # scenario -> probability within the bundle
 
 
 def run_scenario_solve(job: ScenarioSolve) -> dict[str, Any]:
-    """Solve one scenario (first stage fixed when ``job.fixed``); the outcome as a mapping."""
+    """Solve one scenario or bundle; the outcome as a mapping."""
     from optimizer.planning import solve
-    instance = instance_from_raw(job.raw, job.path, dict(job.overrides))
-    plan = solve(instance, time_limit=job.time_limit, mip_gap=job.mip_gap, threads=job.threads,
-                 seed=job.seed, explain=False, raise_on_infeasible=False, scenarios=False,
-                 fix_first_stage=None if job.fixed is None else (job.commit, job.fixed))
+    from optimizer.stochastic import solve_stochastic
+    raw = job.raw
+    if job.bundle is not None and len(job.bundle) > 1:
+        members = raw["scenarios"]
+        names = list(job.bundle)
+        block: dict[str, Any] = {name: {**members[name], "probability": job.bundle[name]}
+                                 for name in names}
+        block[names[-1]]["probability"] = 1.0 - sum(job.bundle[n] for n in names[:-1])
+        raw = {**raw, "scenarios": {**block, "commit_periods": job.commit}}
+    instance = instance_from_raw(raw, job.path, dict(job.overrides))
+    stochastic = job.bundle is not None and len(job.bundle) > 1
+    if stochastic:
+        plan = solve_stochastic(instance, time_limit=job.time_limit, mip_gap=job.mip_gap,
+                                threads=job.threads, seed=job.seed, raise_on_infeasible=False,
+                                value_of_information=False)
+    else:
+        plan = solve(instance, time_limit=job.time_limit, mip_gap=job.mip_gap,
+                     threads=job.threads, seed=job.seed, explain=False,
+                     raise_on_infeasible=False, scenarios=False,
+                     fix_first_stage=None if job.fixed is None else (job.commit, job.fixed))
     first = {key: value for key, value in plan.decisions.items() if key[1][-1] < job.commit}
     return {"key": job.key, "status": plan.status, "objective": plan.objective,
-            "best_bound": plan.best_bound, "first_stage": first, "plan": plan}
+            "best_bound": plan.best_bound, "first_stage": first,
+            "plan": None if stochastic else plan}
 
 
 def _scenarios(instance: Instance) -> dict[str, tuple[float, float, dict[str, Any]]]:
@@ -77,6 +96,7 @@ def _scenarios(instance: Instance) -> dict[str, tuple[float, float, dict[str, An
 
 
 def _run_all(jobs: list[ScenarioSolve], workers: int) -> dict[tuple, dict[str, Any]]:
+    """Run independent solves (in worker processes when ``workers`` > 1)."""
     if workers <= 1 or len(jobs) <= 1:
         return {job.key: run_scenario_solve(job) for job in jobs}
     # forkserver, not fork: HiGHS's thread pool does not survive a fork of a process that solved
@@ -86,35 +106,48 @@ def _run_all(jobs: list[ScenarioSolve], workers: int) -> dict[tuple, dict[str, A
 
 
 def _evaluate(jobs: list[ScenarioSolve], probability: Mapping[str, float],
-              floor: Mapping[str, float], workers: int) -> tuple[dict[tuple, dict], set[int]]:
-    """Run the evaluation solves, candidate by candidate, and drop a candidate as soon as it
-    cannot win: its finished scenarios' NPVs plus the alone-plan bounds of the rest (fixing a
-    first stage cannot make a scenario cheaper than its bound) already exceed the best
-    complete candidate's E[NPV]. Returns the outcomes and the candidates dropped."""
+              bundles: list[list[str]], bundle_floor: list[float], protected: set[int],
+              workers: int) -> tuple[dict[tuple, dict], set[int]]:
+    """Run the evaluation solves in the order given and drop a candidate (unless
+    ``protected``) as soon as it cannot win: summed over bundles, its NPVs where the bundle is
+    fully evaluated and ``bundle_floor`` (P(B) bound_B) where not, exceed the best complete
+    candidate's E[NPV]; or it leaves a scenario without a plan.
+
+    Returns the outcomes and the candidates dropped.
+    """
     done: dict[tuple, dict] = {}
     dropped: set[int] = set()
     names = list(probability)
+    candidates = sorted({job.key[1] for job in jobs})
+
+    def expected(candidate: int) -> float | None:
+        outs = [done.get(("eval", candidate, name)) for name in names]
+        if any(out is None or not out["status"].has_plan for out in outs):
+            return None
+        return sum(probability[name] * out["objective"] for name, out in zip(names, outs))
 
     def beaten(candidate: int) -> bool:
-        outcomes = [done.get(("eval", candidate, name)) for name in names]
-        if any(out is not None and not out["status"].has_plan for out in outcomes):
+        outs = {name: done.get(("eval", candidate, name)) for name in names}
+        if any(out is not None and not out["status"].has_plan for out in outs.values()):
             return True
-        estimate = sum(probability[name] * (floor[name] if out is None else out["objective"])
-                       for name, out in zip(names, outcomes))
-        complete = [c for c in {job.key[1] for job in jobs} if c not in dropped and all(
-            ("eval", c, name) in done and done["eval", c, name]["status"].has_plan
-            for name in names)]
-        best = min((sum(probability[name] * done["eval", c, name]["objective"]
-                        for name in names) for c in complete), default=None)
-        return best is not None and candidate not in complete and estimate > best * (1 + 1e-9)
+        if candidate in protected:
+            return False
+        estimate = sum(
+            sum(probability[n] * outs[n]["objective"] for n in members)
+            if all(outs[n] is not None for n in members) else floor
+            for members, floor in zip(bundles, bundle_floor))
+        best = min((e for c in candidates if c not in dropped
+                    and (e := expected(c)) is not None), default=None)
+        return best is not None and expected(candidate) is None and estimate > best * (1 + 1e-9)
 
     if workers <= 1:
         for job in jobs:
             if job.key[1] in dropped:
                 continue
             done[job.key] = run_scenario_solve(job)
-            if beaten(job.key[1]):
-                dropped.add(job.key[1])
+            for candidate in set(candidates) - dropped:
+                if beaten(candidate):
+                    dropped.add(candidate)
         return done, dropped
     context = multiprocessing.get_context("forkserver")
     with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context) as pool:
@@ -124,7 +157,7 @@ def _evaluate(jobs: list[ScenarioSolve], probability: Mapping[str, float],
                 continue
             out = future.result()
             done[out["key"]] = out
-            for candidate in {job.key[1] for job in jobs} - dropped:
+            for candidate in set(candidates) - dropped:
                 if beaten(candidate):
                     dropped.add(candidate)
                     for other, job in futures.items():
@@ -140,15 +173,17 @@ def _same(a: Mapping, b: Mapping) -> bool:
 
 def solve_decomposed(instance: Instance, time_limit: float | None = None, mip_gap: float = 1e-4,
                      threads: int | None = None, seed: int | None = None,
-                     workers: int | None = None, raise_on_infeasible: bool = True) -> Plan:
+                     workers: int | None = None, bundle_size: int = BUNDLE_SIZE,
+                     raise_on_infeasible: bool = True) -> Plan:
     """Plan a scenario instance by decomposition (see the module docstring).
 
     Args:
-        time_limit: seconds for each scenario solve.
-        mip_gap: relative gap of each scenario solve (the reported gap is the proven
-            (UB - LB) / UB of the whole).
+        time_limit: seconds for each solve (a bundle or a scenario).
+        mip_gap: relative gap of each solve (the reported gap is the proven (UB - LB) / UB of
+            the whole).
         workers: worker processes (default: the number of cores); each solve then uses one
             HiGHS thread unless ``threads`` says otherwise.
+        bundle_size: scenarios per bundle; 1 gives the wait-and-see bound and EVPI.
     """
     began = time.perf_counter()
     workers = workers or os.cpu_count() or 1
@@ -156,48 +191,55 @@ def solve_decomposed(instance: Instance, time_limit: float | None = None, mip_ga
         threads = 1
     commit = instance.spec.scenarios.commit_periods
     scenarios = _scenarios(instance)
+    probability = {name: p for name, (p, _, _) in scenarios.items()}
     mean_scale = sum(p * scale for p, scale, _ in scenarios.values())
     common = dict(raw=instance.raw, path=str(instance.path), time_limit=time_limit,
                   mip_gap=mip_gap, threads=threads, seed=seed, commit=commit)
 
-    # (1) wait and see, and the mean-demand plan
-    jobs = [ScenarioSolve(key=("alone", name), overrides=overrides, **common)
-            for name, (_, _, overrides) in scenarios.items()]
+    # (1) bundles of neighbours by demand scale, and the mean-demand plan
+    ordered = sorted(scenarios, key=lambda name: (scenarios[name][1], name))
+    size = max(1, int(bundle_size))
+    bundles = [ordered[i:i + size] for i in range(0, len(ordered), size)]
+    mass = [sum(probability[n] for n in members) for members in bundles]
+    jobs = []
+    for b, members in enumerate(bundles):
+        overrides = scenarios[members[0]][2] if len(members) == 1 else dict(instance.overrides)
+        if len(members) > 1:
+            overrides["demand_scale"] = instance.demand_scale
+        jobs.append(ScenarioSolve(key=("bundle", b), overrides=overrides,
+                                  bundle={n: probability[n] / mass[b] for n in members}
+                                  if mass[b] > 0 else {n: 1 / len(members) for n in members},
+                                  **common))
     jobs.append(ScenarioSolve(key=("mean",), overrides={
         **instance.overrides, "demand_scale": instance.demand_scale * mean_scale}, **common))
-    alone = _run_all(jobs, workers)
-    stranded = [name for name in scenarios if not alone["alone", name]["status"].has_plan]
+    solved = _run_all(jobs, workers)
+    stranded = [", ".join(members) for b, members in enumerate(bundles)
+                if not solved["bundle", b]["status"].has_plan]
     if stranded:
-        return _no_plan(instance, began, stranded, alone, raise_on_infeasible)
-    lower_bound = sum(p * alone["alone", name]["best_bound"]
-                      for name, (p, _, _) in scenarios.items())
-    wait_and_see = sum(p * alone["alone", name]["objective"]
-                       for name, (p, _, _) in scenarios.items())
+        return _no_plan(instance, began, stranded, raise_on_infeasible)
+    floor = [m * solved["bundle", b]["best_bound"] for b, m in enumerate(mass)]
+    lower_bound = sum(floor)
 
-    # (2) candidates and their evaluation in every scenario
+    # (2) candidates, the highest-demand bundle's first, the mean plan's last
     candidates: list[tuple[str, dict]] = []
-    if alone["mean",]["status"].has_plan:
-        candidates.append(("mean-demand plan", alone["mean",]["first_stage"]))
-    ordered = sorted(scenarios, key=lambda name: scenarios[name][1])
-    cumulative, quantiles = 0.0, list(CANDIDATE_QUANTILES)
-    for name in ordered:
-        cumulative += scenarios[name][0]
-        while quantiles and cumulative >= quantiles[0] - 1e-12:
-            quantiles.pop(0)
-            first = alone["alone", name]["first_stage"]
-            if not any(_same(first, other) for _, other in candidates):
-                candidates.append((f"plan for scenario {name}", first))
-    jobs = [ScenarioSolve(key=("eval", i, name), overrides=overrides, fixed=first, **common)
-            for i, (_, first) in enumerate(candidates)
-            for name, (_, _, overrides) in scenarios.items()]
-    evaluated, dropped = _evaluate(
-        jobs, {name: p for name, (p, _, _) in scenarios.items()},
-        {name: alone["alone", name]["best_bound"] for name in scenarios}, workers)
+    for b in reversed(range(len(bundles))):
+        first = solved["bundle", b]["first_stage"]
+        if not any(_same(first, other) for _, other in candidates):
+            candidates.append((f"plan for {'+'.join(bundles[b])}", first))
+    mean_ok = solved["mean",]["status"].has_plan
+    if mean_ok:
+        candidates.append(("mean-demand plan", solved["mean",]["first_stage"]))
+    dearest_first = list(reversed(ordered))
+    jobs = [ScenarioSolve(key=("eval", i, name), overrides=scenarios[name][2], fixed=first,
+                          **common)
+            for i, (_, first) in enumerate(candidates) for name in dearest_first]
+    mean_index = len(candidates) - 1 if mean_ok else -1
+    evaluated, dropped = _evaluate(jobs, probability, bundles, floor, {mean_index}, workers)
     rows = []
     for i, (source, _) in enumerate(candidates):
         outcomes = [evaluated.get(("eval", i, name)) for name in scenarios]
         feasible = all(out is not None and out["status"].has_plan for out in outcomes)
-        expected = (sum(scenarios[name][0] * evaluated["eval", i, name]["objective"]
+        expected = (sum(probability[name] * evaluated["eval", i, name]["objective"]
                         for name in scenarios) if feasible else None)
         strands = any(out is not None and not out["status"].has_plan for out in outcomes)
         rows.append({"candidate": i, "source": source, "expected_npv": expected,
@@ -205,29 +247,38 @@ def solve_decomposed(instance: Instance, time_limit: float | None = None, mip_ga
                      "strands a scenario" if strands else "dropped: cannot beat the best"})
     usable = [row for row in rows if row["expected_npv"] is not None]
     if not usable:
-        return _no_plan(instance, began, [], alone, False,
+        return _no_plan(instance, began, [], False,
                         "no candidate first stage serves every scenario (the extensive form "
                         "may still find one)", Status.NO_SOLUTION)
     best = min(usable, key=lambda row: row["expected_npv"])
     upper_bound = best["expected_npv"]
     gap = max(upper_bound - lower_bound, 0.0) / max(abs(upper_bound), 1e-12)
-    eev = rows[0]["expected_npv"] if candidates and candidates[0][0] == "mean-demand plan" \
-        else None
+    eev = rows[mean_index]["expected_npv"] if mean_ok else None
+    figures: dict[str, Any] = {
+        "method": "decomposed", "bundle_size": size, "bundles": len(bundles),
+        "lower_bound": lower_bound, "upper_bound": upper_bound, "gap": gap,
+        "candidates": rows, "chosen": best["source"],
+        "ev_npv": solved["mean",]["objective"], "eev": eev,
+        "vss": None if eev is None else eev - upper_bound,
+        "solves": len(solved) + len(evaluated), "workers": workers}
+    if eev is None:
+        figures["vss_note"] = ("the mean-demand plan's first stage leaves some scenario without "
+                               "a plan: its VSS is unbounded")
+    if size == 1:
+        wait_and_see = sum(probability[members[0]] * solved["bundle", b]["objective"]
+                           for b, members in enumerate(bundles))
+        figures.update(ws=wait_and_see, evpi=upper_bound - wait_and_see,
+                       evpi_note="an upper estimate: the plan's E[NPV] is at least the "
+                                 "stochastic optimum")
+    else:
+        figures.update(ws=None, evpi=None,
+                       evpi_note="EVPI needs the wait-and-see plans: bundle size 1 or the "
+                                 "extensive form")
 
     # (3) the plan: the best candidate's recourse in every scenario
     plans = {name: evaluated["eval", best["candidate"], name]["plan"] for name in scenarios}
-    return _assemble(instance, scenarios, plans, commit, began, {
-        "method": "decomposed", "lower_bound": lower_bound, "upper_bound": upper_bound,
-        "gap": gap, "candidates": rows, "chosen": best["source"],
-        "ev_npv": alone["mean",]["objective"], "eev": eev,
-        "vss": None if eev is None else eev - upper_bound,
-        **({} if eev is not None else {"vss_note": "the mean-demand plan's first stage leaves "
-                                                   "some scenario without a plan: its VSS is "
-                                                   "unbounded"}),
-        "ws": wait_and_see, "evpi": upper_bound - wait_and_see,
-        "evpi_note": "an upper estimate: the plan's E[NPV] is at least the stochastic optimum",
-        "solves": len(alone) + len(evaluated), "workers": workers,
-    }, Status.OPTIMAL if gap <= mip_gap else Status.FEASIBLE)
+    return _assemble(instance, scenarios, plans, commit, began, figures,
+                     Status.OPTIMAL if gap <= mip_gap else Status.FEASIBLE)
 
 
 def _assemble(instance: Instance, scenarios: dict, plans: dict[str, Plan], commit: int,
@@ -277,21 +328,21 @@ def _assemble(instance: Instance, scenarios: dict, plans: dict[str, Plan], commi
                 mip_gap=decomposition["gap"], tables=merged, summary=summary)
 
 
-def _no_plan(instance: Instance, began: float, stranded: list[str], alone: dict,
+def _no_plan(instance: Instance, began: float, stranded: list[str],
              raise_on_infeasible: bool, reason: str | None = None,
              status: Status = Status.INFEASIBLE) -> Plan:
     if reason is None:
-        reason = ("no plan serves every scenario: " + ", ".join(stranded)
-                  + " has no plan even alone (solve it alone to see which resource must give)")
-    any_summary = next((out["plan"].summary for out in alone.values()), {})
-    summary = {**any_summary, "status": status.value, "objective": None,
-               "best_bound": None, "mip_gap": None,
+        reason = ("no plan serves every scenario: bundle " + "; ".join(stranded)
+                  + " has no plan even on its own (solve its scenarios alone to see which "
+                    "resource must give)")
+    summary = {"status": status.value, "objective": None, "best_bound": None, "mip_gap": None,
+               "input_sha256": instance.input_sha256,
+               "instance": {"name": instance.spec.name, "file": str(instance.path)},
                "stochastic": {"method": "decomposed", "reason": reason},
-               "solve_seconds_total": time.perf_counter() - began}
+               "solve_seconds_total": time.perf_counter() - began, "kpis": {}}
     plan = Plan(status=status, objective=None, best_bound=None, mip_gap=None, summary=summary)
     if raise_on_infeasible and status is Status.INFEASIBLE:
         error = InfeasibleError([], reason)
         error.plan = plan
         raise error
     return plan
-

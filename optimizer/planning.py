@@ -26,6 +26,7 @@ def solve(instance: Instance, time_limit: float | None = None, mip_gap: float = 
           raise_on_infeasible: bool = True, explain: bool = True,
           start: Mapping[str, float] | None = None, scenarios: bool = True,
           stochastic_method: str = "extensive", workers: int | None = None,
+          bundle_size: int = 3,
           fix_first_stage: tuple[int, Mapping[tuple[str, Any], float]] | None = None) -> Plan:
     """Build and solve the planning MILP of ``instance``.
 
@@ -42,7 +43,7 @@ def solve(instance: Instance, time_limit: float | None = None, mip_gap: float = 
         scenarios: solve an instance with a ``scenarios`` block as a stochastic plan (see
             :mod:`optimizer.stochastic`); False plans for the instance's own demand only.
         stochastic_method: ``extensive`` (one MILP of all scenarios) or ``decomposed``
-            (scenarios solved apart in ``workers`` processes, see
+            (bundles of ``bundle_size`` scenarios solved apart in ``workers`` processes, see
             :mod:`optimizer.decomposition`).
         fix_first_stage: (commit periods, (variable, index) -> value): purchases, builds and
             openings of the first periods fixed at these values (0 where none is given).
@@ -55,6 +56,7 @@ def solve(instance: Instance, time_limit: float | None = None, mip_gap: float = 
             from optimizer.decomposition import solve_decomposed
             return solve_decomposed(instance, time_limit=time_limit, mip_gap=mip_gap,
                                     threads=threads, seed=seed, workers=workers,
+                                    bundle_size=bundle_size,
                                     raise_on_infeasible=raise_on_infeasible)
         from optimizer.stochastic import solve_stochastic
         return solve_stochastic(instance, time_limit=time_limit, mip_gap=mip_gap,

@@ -28,6 +28,7 @@ from optimizer.loader import Instance, instance_from_raw
 from optimizer.problem import ProblemData, build_problem_data
 from optimizer.results import Plan
 from optimizer.status import SolverOptions, Status
+from optimizer.planning import decision_values
 from optimizer.tables import plan_tables
 
 @dataclass
@@ -130,6 +131,7 @@ def solve_stochastic(instance: Instance, time_limit: float | None = None, mip_ga
             raise error
         return plan
     expected = result.objective * money
+    decisions = decision_values(scenarios[0].block)   # before any re-solve loads other values
 
     tables: dict[str, list[pd.DataFrame]] = {}
     scenario_rows = []
@@ -167,7 +169,7 @@ def solve_stochastic(instance: Instance, time_limit: float | None = None, mip_ga
     summary["solve_seconds_total"] = time.perf_counter() - began
     return Plan(status=result.status, objective=expected,
                 best_bound=result.best_bound * money, mip_gap=result.mip_gap, tables=merged,
-                summary=summary)
+                summary=summary, decisions=decisions)
 
 
 def _value_of_information(instance, compiled, scenarios, commit, expected, money, options,

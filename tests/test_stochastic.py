@@ -59,37 +59,69 @@ def test_scenarios_can_be_ignored(tmp_path):
     assert plan.objective == pytest.approx(1500, rel=1e-6)
 
 
-def test_newsvendor_by_decomposition(tmp_path):
-    # Candidates (first stages), each evaluated in both scenarios with recourse (see the
-    # module docstring for the costs):
-    #   mean-demand plan, 15 early: low 1500, high 1500 + 5 * 150 = 2250 -> 1875 (= EEV)
-    #   low's alone-plan, 10 early: low 1000, high 1000 + 10 * 150 = 2500 -> 1750 (= SP)
-    #   high's alone-plan, 20 early: 2000 in both                        -> 2000
-    # evaluated in that order, one scenario at a time (one worker): after high's plan costs
-    # 2000 in the low scenario, 0.5 * 2000 + 0.5 * 2000 (high's alone bound) > 1750, so it is
-    # dropped before its second solve. The best is 10 early, 1750. Lower bound: WS = 0.5 * 1000 + 0.5 * 2000 = 1500, so the
-    # proven gap is (1750 - 1500) / 1750 = 1/7; VSS = 1875 - 1750 = 125; EVPI estimate 250.
+def test_newsvendor_by_decomposition_with_single_scenario_bundles(tmp_path):
+    # Bundles of one: lower bound WS = 0.5 * 1000 + 0.5 * 2000 = 1500.
+    # Candidates (first stages), evaluated scenario by scenario, dearest scenario first:
+    #   high's plan, 20 early: high 2000, low 2000                          -> 2000
+    #   low's plan, 10 early: high 1000 + 10 * 150 = 2500; with low's own bound 1000 the
+    #     estimate 0.5 * 2500 + 0.5 * 1000 = 1750 < 2000, so it goes on: low 1000 -> 1750 (= SP)
+    #   mean-demand plan, 15 early: high 1500 + 5 * 150 = 2250, low 1500  -> 1875 (= EEV)
+    # Best: 10 early, 1750; proven gap (1750 - 1500) / 1750 = 1/7; VSS = 125; EVPI est. 250.
     from optimizer import load_instance, solve
     from conftest import write_instance
     plan = solve(load_instance(write_instance(tmp_path, newsvendor())),
-                 stochastic_method="decomposed", workers=1)
+                 stochastic_method="decomposed", workers=1, bundle_size=1)
     stochastic = plan.summary["stochastic"]
-    assert stochastic["method"] == "decomposed"
+    assert stochastic["method"] == "decomposed" and stochastic["bundles"] == 2
     first = plan.tables["first_stage"]
     assert first["cards"].sum() == 10 and set(first["period"]) == {"2026"}
     assert plan.objective == pytest.approx(1750, rel=1e-6)
     assert plan.best_bound == pytest.approx(1500, rel=1e-6)
     assert plan.mip_gap == pytest.approx(1 / 7, rel=1e-6)
     assert plan.status.value == "feasible"
-    candidates = {row["source"]: row for row in stochastic["candidates"]}
-    assert candidates["mean-demand plan"]["expected_npv"] == pytest.approx(1875, rel=1e-6)
-    assert candidates["plan for scenario low"]["expected_npv"] == pytest.approx(1750, rel=1e-6)
-    assert candidates["plan for scenario high"]["expected_npv"] is None
-    assert candidates["plan for scenario high"]["outcome"].startswith("dropped")
-    assert stochastic["solves"] == 3 + 2 + 2 + 1    # 2 alone + mean; evaluations 2 + 2 + 1
+    candidates = {row["source"]: row["expected_npv"] for row in stochastic["candidates"]}
+    assert candidates == pytest.approx({"plan for high": 2000, "plan for low": 1750,
+                                        "mean-demand plan": 1875}, rel=1e-6)
+    assert stochastic["solves"] == 3 + 6         # 2 bundles + mean; 3 candidates x 2
     assert stochastic["eev"] == pytest.approx(1875, rel=1e-6)
     assert stochastic["vss"] == pytest.approx(125, rel=1e-6)
     assert stochastic["ws"] == pytest.approx(1500, rel=1e-6)
     assert stochastic["evpi"] == pytest.approx(250, rel=1e-6)
     npv = {row["scenario"]: row["npv"] for row in stochastic["scenarios"]}
     assert npv == pytest.approx({"low": 1000, "high": 2500}, rel=1e-6)
+
+
+def test_newsvendor_by_decomposition_one_bundle_is_exact(tmp_path):
+    # Both scenarios in one bundle: its extensive form is the whole problem, so the bundle's
+    # plan (10 early) is optimal and the bound is SP itself: 1750, gap 0. The mean-demand
+    # plan is still evaluated (for VSS): 1875. Dropped: nothing can beat 1750.
+    from optimizer import load_instance, solve
+    from conftest import write_instance
+    plan = solve(load_instance(write_instance(tmp_path, newsvendor())),
+                 stochastic_method="decomposed", workers=1)
+    stochastic = plan.summary["stochastic"]
+    assert stochastic["bundles"] == 1
+    assert plan.objective == pytest.approx(1750, rel=1e-6)
+    assert plan.best_bound == pytest.approx(1750, rel=1e-4)
+    assert plan.status.value == "optimal"
+    assert plan.tables["first_stage"]["cards"].sum() == 10
+    assert stochastic["vss"] == pytest.approx(125, rel=1e-6)
+    assert stochastic["evpi"] is None
+
+
+def test_decomposition_in_worker_processes_from_the_cli(tmp_path):
+    # the same newsvendor, two worker processes: which candidate is dropped may depend on the
+    # order solves finish in, but the plan cannot: 10 cards early, E[NPV] 1750, bound 1500
+    import json
+    from conftest import run_cli, write_instance
+    path = write_instance(tmp_path, newsvendor())
+    out = tmp_path / "out"
+    result = run_cli("solve", str(path), "--stochastic", "decomposed", "--workers", "2",
+                     "--bundle-size", "1", "-o", str(out), "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["objective"] == pytest.approx(1750, rel=1e-6)
+    assert summary["best_bound"] == pytest.approx(1500, rel=1e-6)
+    assert summary["stochastic"]["workers"] == 2
+    assert [row["cards"] for row in summary["stochastic"]["first_stage"]] == [10]
+    assert (out / "first_stage.csv").exists() and (out / "scenarios.csv").exists()
