@@ -2,16 +2,18 @@
 
 (1) Bundles: the scenarios, ordered by demand scale, are cut into bundles of ``bundle_size``
     neighbours; each bundle's own extensive form (probabilities conditional on the bundle) is
-    solved, and so is the mean-demand plan, in parallel worker processes. Relaxing
-    non-anticipativity between bundles gives the proven lower bound
+    solved, and so is the mean-demand plan, in parallel worker processes. Every bundle also
+    holds the highest-demand scenario at probability 0: the shared first stage must leave it a
+    plan too (commit-period demand in particular), which the true optimum does as well.
+    Relaxing non-anticipativity between bundles gives the proven lower bound
     LB = sum_B P(B) bound_B <= SP (bundles of one scenario: the wait-and-see bound).
 (2) Candidates: the first stage (purchases, cooling builds and openings of the commit periods)
     of every bundle's plan and of the mean-demand plan. Each is evaluated in every scenario
     with its first stage fixed: E[NPV](x) = sum_s p_s NPV_s(x); a candidate that leaves some
-    scenario without a plan is out. Evaluation starts with the bundle of the highest demand
-    (whose first stage can serve the others' commit periods) and the dearest scenarios, and
-    drops a candidate once it cannot win: per bundle, its evaluated NPVs or, until all are
-    in, P(B) bound_B (no first stage does better in B than B's own optimum).
+    scenario without a plan is out. Evaluation starts with the middle bundle's candidate and
+    the dearest scenarios, and drops a candidate once it cannot win: per bundle, its
+    evaluated NPVs or, until all are in, P(B) bound_B (no first stage does better in B than
+    B's own optimum); or once a complete candidate is within the gap asked for.
 (3) The cheapest candidate is the plan. Its E[NPV] is an upper bound UB >= SP, so the gap
     (UB - LB) / UB is proven. EEV = E[NPV](mean plan's first stage), VSS = EEV - UB; with
     bundles of one, WS = sum_s p_s NPV_s(alone) and EVPI = UB - WS (an upper estimate).
@@ -21,10 +23,9 @@ Every solve is a plan of one scenario or one bundle: they run in forkserver work
 """
 from __future__ import annotations
 
-import multiprocessing
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -34,6 +35,7 @@ from optimizer.errors import InfeasibleError
 from optimizer.loader import Instance, instance_from_raw
 from optimizer.results import Plan
 from optimizer.status import Status
+from optimizer.workers import worker_pool
 
 BUNDLE_SIZE = 3
 """Scenarios per bundle (neighbours by demand scale)."""
@@ -99,19 +101,18 @@ def _run_all(jobs: list[ScenarioSolve], workers: int) -> dict[tuple, dict[str, A
     """Run independent solves (in worker processes when ``workers`` > 1)."""
     if workers <= 1 or len(jobs) <= 1:
         return {job.key: run_scenario_solve(job) for job in jobs}
-    # forkserver, not fork: HiGHS's thread pool does not survive a fork of a process that solved
-    context = multiprocessing.get_context("forkserver")
-    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context) as pool:
+    with worker_pool(workers, len(jobs)) as pool:
         return {out["key"]: out for out in pool.map(run_scenario_solve, jobs)}
 
 
 def _evaluate(jobs: list[ScenarioSolve], probability: Mapping[str, float],
               bundles: list[list[str]], bundle_floor: list[float], protected: set[int],
-              workers: int) -> tuple[dict[tuple, dict], set[int]]:
+              workers: int, enough: float) -> tuple[dict[tuple, dict], set[int]]:
     """Run the evaluation solves in the order given and drop a candidate (unless
     ``protected``) as soon as it cannot win: summed over bundles, its NPVs where the bundle is
     fully evaluated and ``bundle_floor`` (P(B) bound_B) where not, exceed the best complete
-    candidate's E[NPV]; or it leaves a scenario without a plan.
+    candidate's E[NPV]; or it leaves a scenario without a plan; or a complete candidate
+    already costs no more than ``enough`` (the lower bound plus the gap asked for).
 
     Returns the outcomes and the candidates dropped.
     """
@@ -138,7 +139,8 @@ def _evaluate(jobs: list[ScenarioSolve], probability: Mapping[str, float],
             for members, floor in zip(bundles, bundle_floor))
         best = min((e for c in candidates if c not in dropped
                     and (e := expected(c)) is not None), default=None)
-        return best is not None and expected(candidate) is None and estimate > best * (1 + 1e-9)
+        return best is not None and expected(candidate) is None and (
+            estimate > best * (1 + 1e-9) or best <= enough)
 
     if workers <= 1:
         for job in jobs:
@@ -149,8 +151,7 @@ def _evaluate(jobs: list[ScenarioSolve], probability: Mapping[str, float],
                 if beaten(candidate):
                     dropped.add(candidate)
         return done, dropped
-    context = multiprocessing.get_context("forkserver")
-    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context) as pool:
+    with worker_pool(workers, len(jobs)) as pool:
         futures = {pool.submit(run_scenario_solve, job): job for job in jobs}
         for future in as_completed(futures):
             if future.cancelled():
@@ -201,14 +202,17 @@ def solve_decomposed(instance: Instance, time_limit: float | None = None, mip_ga
     size = max(1, int(bundle_size))
     bundles = [ordered[i:i + size] for i in range(0, len(ordered), size)]
     mass = [sum(probability[n] for n in members) for members in bundles]
+    guard = ordered[-1]       # the highest demand: every first stage must serve it too
     jobs = []
     for b, members in enumerate(bundles):
         overrides = scenarios[members[0]][2] if len(members) == 1 else dict(instance.overrides)
+        share = ({n: probability[n] / mass[b] for n in members} if mass[b] > 0
+                 else {n: 1 / len(members) for n in members})
         if len(members) > 1:
             overrides["demand_scale"] = instance.demand_scale
-        jobs.append(ScenarioSolve(key=("bundle", b), overrides=overrides,
-                                  bundle={n: probability[n] / mass[b] for n in members}
-                                  if mass[b] > 0 else {n: 1 / len(members) for n in members},
+            if guard not in members:
+                share = {guard: 0.0, **share}
+        jobs.append(ScenarioSolve(key=("bundle", b), overrides=overrides, bundle=share,
                                   **common))
     jobs.append(ScenarioSolve(key=("mean",), overrides={
         **instance.overrides, "demand_scale": instance.demand_scale * mean_scale}, **common))
@@ -220,9 +224,10 @@ def solve_decomposed(instance: Instance, time_limit: float | None = None, mip_ga
     floor = [m * solved["bundle", b]["best_bound"] for b, m in enumerate(mass)]
     lower_bound = sum(floor)
 
-    # (2) candidates, the highest-demand bundle's first, the mean plan's last
+    # (2) candidates: the middle bundle's first, then outwards; the mean plan's last
     candidates: list[tuple[str, dict]] = []
-    for b in reversed(range(len(bundles))):
+    middle = (len(bundles) - 1) / 2
+    for b in sorted(range(len(bundles)), key=lambda b: (abs(b - middle), -b)):
         first = solved["bundle", b]["first_stage"]
         if not any(_same(first, other) for _, other in candidates):
             candidates.append((f"plan for {'+'.join(bundles[b])}", first))
@@ -234,7 +239,9 @@ def solve_decomposed(instance: Instance, time_limit: float | None = None, mip_ga
                           **common)
             for i, (_, first) in enumerate(candidates) for name in dearest_first]
     mean_index = len(candidates) - 1 if mean_ok else -1
-    evaluated, dropped = _evaluate(jobs, probability, bundles, floor, {mean_index}, workers)
+    enough = lower_bound + mip_gap * abs(lower_bound) / max(1.0 - mip_gap, 1e-12)
+    evaluated, dropped = _evaluate(jobs, probability, bundles, floor, {mean_index}, workers,
+                                   enough)
     rows = []
     for i, (source, _) in enumerate(candidates):
         outcomes = [evaluated.get(("eval", i, name)) for name in scenarios]
@@ -244,7 +251,8 @@ def solve_decomposed(instance: Instance, time_limit: float | None = None, mip_ga
         strands = any(out is not None and not out["status"].has_plan for out in outcomes)
         rows.append({"candidate": i, "source": source, "expected_npv": expected,
                      "outcome": "evaluated" if feasible else
-                     "strands a scenario" if strands else "dropped: cannot beat the best"})
+                     "strands a scenario" if strands else
+                     "dropped: cannot beat the best, or the best is within the gap"})
     usable = [row for row in rows if row["expected_npv"] is not None]
     if not usable:
         return _no_plan(instance, began, [], False,

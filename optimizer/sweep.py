@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import itertools
 import math
-import multiprocessing
 import os
 import shutil
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -23,6 +22,7 @@ import pandas as pd
 from optimizer.errors import AccelplanError, InfeasibleError, InstanceError, UsageError
 from optimizer.overrides import OVERRIDE_SOURCE
 from optimizer.safe_yaml import parse_yaml_text
+from optimizer.workers import worker_pool
 
 SWEEP_FILE = "sweep.csv"
 VARIANTS_DIR = "variants"
@@ -229,10 +229,7 @@ def _execute(jobs: list[SweepJob], workers: int, backend: str, scheduler: str | 
         for job in jobs:
             record(solve_job(job))
     else:
-        # forkserver, not fork: HiGHS's thread pool does not survive a fork of a process
-        # that has already solved
-        context = multiprocessing.get_context("forkserver")
-        with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context) as pool:
+        with worker_pool(workers, len(jobs)) as pool:
             for future in as_completed([pool.submit(solve_job, job) for job in jobs]):
                 record(future.result())
     return rows
