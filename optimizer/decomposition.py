@@ -218,9 +218,16 @@ def solve_decomposed(instance: Instance, time_limit: float | None = None, mip_ga
         **instance.overrides, "demand_scale": instance.demand_scale * mean_scale}, **common))
     solved = _run_all(jobs, workers)
     stranded = [", ".join(members) for b, members in enumerate(bundles)
-                if not solved["bundle", b]["status"].has_plan]
-    if stranded:
+                if solved["bundle", b]["status"] is Status.INFEASIBLE]
+    if stranded:     # a bundle relaxes the whole: no plan for it, none for all
         return _no_plan(instance, began, stranded, raise_on_infeasible)
+    unsolved = [", ".join(members) for b, members in enumerate(bundles)
+                if not solved["bundle", b]["status"].has_plan]
+    if unsolved:
+        return _no_plan(instance, began, [], False,
+                        "no plan found in the time limit for bundle " + "; ".join(unsolved)
+                        + " (give each solve more time, or use smaller bundles)",
+                        Status.NO_SOLUTION)
     floor = [m * solved["bundle", b]["best_bound"] for b, m in enumerate(mass)]
     lower_bound = sum(floor)
 

@@ -109,6 +109,21 @@ def test_newsvendor_by_decomposition_one_bundle_is_exact(tmp_path):
     assert stochastic["evpi"] is None
 
 
+def test_decomposition_explains_a_scenario_without_a_plan(tmp_path):
+    # 15 card slots: the high scenario needs 20 cards, so its bundle has no plan, and a bundle
+    # relaxes the whole problem: no stochastic plan exists
+    from optimizer import load_instance, solve
+    from optimizer.errors import InfeasibleError
+    from conftest import write_instance
+    data = newsvendor()
+    data["sites"]["s1"]["max_cards"] = 15
+    with pytest.raises(InfeasibleError) as caught:
+        solve(load_instance(write_instance(tmp_path, data)), stochastic_method="decomposed",
+              workers=1)
+    assert "bundle low, high has no plan" in str(caught.value)
+    assert caught.value.plan.status.value == "infeasible"
+
+
 def test_decomposition_in_worker_processes_from_the_cli(tmp_path):
     # the same newsvendor, two worker processes: which candidate is dropped may depend on the
     # order solves finish in, but the plan cannot: 10 cards early, E[NPV] 1750, bound 1500
