@@ -429,7 +429,7 @@ class CompiledModel:
             (family, index) -> dual, or None when the LP could not be solved.
 
         On a large model solved with placements (:attr:`column_group`), the LP is solved by
-        pricing from the plan's placements; the duals of the rows that tie placements together
+        pricing from the plan's placements and those that proved the relaxation; the duals of the rows that tie placements together
         (demand, grid, cards, cooling, supply, budget, policies) are then those of the full LP.
         """
         h = self.highs
@@ -449,9 +449,11 @@ class CompiledModel:
             if self.column_group is not None:
                 lower, upper = self.lower.copy(), self.upper.copy()
                 lower[fixed] = upper[fixed] = rounded
-                fixed_out, _, _ = self.priced_relaxation(
-                    self.column_group, used_placements(self.column_group, values),
-                    bounds=(lower, upper))
+                seed = used_placements(self.column_group, values)
+                if self.placements_active is not None:   # what proved the relaxation
+                    seed |= self.placements_active
+                fixed_out, _, _ = self.priced_relaxation(self.column_group, seed,
+                                                         bounds=(lower, upper))
                 fixed = np.union1d(fixed, fixed_out)
             else:
                 h.run()

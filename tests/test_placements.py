@@ -129,3 +129,23 @@ def test_restricted_run_plan_satisfies_every_row(tmp_path):
     # no worse than the first plan it started from
     cost = np.asarray(compiled.highs.getLp().col_cost_)
     assert objective <= float(cost @ compiled.first_plan_values) + compiled.offset + 1e-6
+
+
+def test_priced_duals_match_the_full_lp(tmp_path):
+    # marginal costs come from the demand duals: priced from the plan's placements they must
+    # equal those of the LP over every column (solved by HiGHS on the whole model)
+    data = _data(tmp_path, (6, 13, 4, 4), seed=5)
+    compiled = CompiledModel(build_model(data))
+    group, keys = placement_groups(compiled.columns)
+    compiled.relaxation_start(round_purchases=lambda r: round_purchases(data, r),
+                              round_rest=lambda r: round_rest(data, r), column_group=group,
+                              seed=seed_placements(data, keys, per_workload=1))
+    values = compiled.first_plan_values
+    compiled.column_group = group
+    priced = compiled.lp_duals(values, fix="binaries")
+    compiled.column_group = None
+    full = compiled.lp_duals(values, fix="binaries")
+    demand = [key for key in full if key[0] == "demand"]
+    assert demand
+    for key in demand:
+        assert priced[key] == pytest.approx(full[key], rel=1e-6, abs=1e-9)
