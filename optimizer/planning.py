@@ -6,7 +6,7 @@ from typing import Any, Mapping
 
 from formulations import build_model
 from formulations.variables import FIRST_STAGE
-from optimizer.errors import InfeasibleError, Relaxation
+from optimizer.errors import InfeasibleError, Relaxation, UsageError
 from optimizer.explain import (
     binding_rows, describe_relaxations, elastic_weights, marginal_costs, precheck,
 )
@@ -51,6 +51,9 @@ def solve(instance: Instance, time_limit: float | None = None, mip_gap: float = 
     Returns:
         The plan (``status`` optimal, feasible or no_solution).
     """
+    if stochastic_method not in ("extensive", "decomposed"):
+        raise UsageError(f"unknown stochastic method {stochastic_method!r}; use extensive or "
+                         "decomposed")
     if scenarios and instance.spec.scenarios is not None:
         if stochastic_method == "decomposed":
             from optimizer.decomposition import solve_decomposed
