@@ -270,7 +270,8 @@ def _print_stochastic(console: Console, plan: Any, currency: str) -> None:
                           for c in st["candidates"])
         console.print(f"scenario decomposition: {st['solves']} solves on {st['workers']} "
                       f"worker(s) in {summary.get('solve_seconds_total', 0):.2f} s; proven "
-                      f"bound {_money(st['lower_bound'], currency)} (wait and see), gap "
+                      f"bound {_money(st['lower_bound'], currency)} "
+                      f"({'wait and see' if st.get('bundle_size') == 1 else 'bundles'}), gap "
                       f"{st['gap']:.3%}; first stages tried: {tried}")
         return
     model = summary.get("model", {})
