@@ -231,7 +231,7 @@ class CompiledModel:
             h.clearSolver()
         if found:
             self.first_plan_values = start
-            self._offer(start)
+            self.offer_start(start)
         return found, time.perf_counter() - began
 
     def priced_relaxation(self, column_group: np.ndarray, seed: np.ndarray,
@@ -321,7 +321,7 @@ class CompiledModel:
                              ).astype(np.int32)
         h.changeColsBounds(len(out), out, np.zeros(len(out)), np.zeros(len(out)))
         if self.first_plan_values is not None:
-            self._offer(self.first_plan_values)
+            self.offer_start(self.first_plan_values)
         self.set_options(options)
         h.setOptionValue("time_limit", float(time_limit) if time_limit else INF)
         try:
@@ -335,7 +335,7 @@ class CompiledModel:
             h.changeColsBounds(len(out), out, self.lower[out], self.upper[out])
             h.clearSolver()
 
-    def _offer(self, values: np.ndarray) -> None:
+    def offer_start(self, values: np.ndarray) -> None:
         solution = highspy.HighsSolution()
         solution.col_value = values
         solution.value_valid = True
@@ -680,7 +680,7 @@ def _restricted_then_full(compiled: CompiledModel, column_group: np.ndarray,
     result = compiled.plan_result(values, options, seconds, how)
     if options.time_limit or result.status is Status.OPTIMAL:
         return result
-    compiled._offer(values)
+    compiled.offer_start(values)
     compiled.set_options(options)
     full = compiled.run()
     full.solve_seconds += seconds

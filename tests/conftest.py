@@ -133,3 +133,17 @@ def budget_instance() -> dict[str, Any]:
                                       idle_power_fraction=1.0)},
                     sites={"s1": site(grid_mw=1.0, electricity=10.0)},
                     policies={"budget_per_period": 1200})
+
+
+def assert_feasible_for_model(compiled, x) -> None:
+    """``x`` (HiGHS column values) is a plan of ``compiled``'s model, checked independently of
+    the code that made it: bounds, integrality, every row (relative tolerance 1e-6)."""
+    import numpy as np
+    tolerance = 1e-6
+    assert np.all(x >= compiled.lower - tolerance) and np.all(x <= compiled.upper + tolerance)
+    integers = x[compiled.integer]
+    assert np.allclose(integers, np.round(integers), atol=1e-6)
+    activity = compiled.matrix @ x
+    scale = 1 + np.abs(activity)
+    assert np.all(activity >= compiled.row_lower - tolerance * scale)
+    assert np.all(activity <= compiled.row_upper + tolerance * scale)

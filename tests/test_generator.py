@@ -1,11 +1,11 @@
 """The instance generator and the fast first plan (no timing here: see benchmarks/)."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from cli import main
+from conftest import assert_feasible_for_model
 from optimizer import load_instance, solve
 from optimizer.generator import generate_instance
 from optimizer.problem import build_problem_data
@@ -48,13 +48,4 @@ def test_first_plan_is_feasible_for_the_model(tmp_path, seed):
     compiled = CompiledModel(build_model(build_problem_data(load_instance(path))))
     found, _ = compiled.relaxation_start()
     assert found
-    x = compiled.first_plan_values
-    # checked independently of the code that made it: bounds, integrality, every row
-    tolerance = 1e-6
-    assert np.all(x >= compiled.lower - tolerance) and np.all(x <= compiled.upper + tolerance)
-    integers = x[compiled.integer]
-    assert np.allclose(integers, np.round(integers), atol=1e-6)
-    activity = compiled.matrix @ x
-    scale = 1 + np.abs(activity)
-    assert np.all(activity >= compiled.row_lower - tolerance * scale)
-    assert np.all(activity <= compiled.row_upper + tolerance * scale)
+    assert_feasible_for_model(compiled, compiled.first_plan_values)

@@ -21,6 +21,7 @@ from optimizer.problem import build_problem_data
 from optimizer.rounding import round_purchases, round_rest
 from optimizer.solve import CompiledModel
 from optimizer.status import SolverOptions
+from conftest import assert_feasible_for_model
 
 
 def _data(tmp_path, size, seed):
@@ -29,15 +30,14 @@ def _data(tmp_path, size, seed):
     return build_problem_data(load_instance(path))
 
 
-def _assert_feasible(compiled: CompiledModel, x: np.ndarray) -> None:
-    tolerance = 1e-6
-    assert np.all(x >= compiled.lower - tolerance) and np.all(x <= compiled.upper + tolerance)
-    integers = x[compiled.integer]
-    assert np.allclose(integers, np.round(integers), atol=1e-6)
-    activity = compiled.matrix @ x
-    scale = 1 + np.abs(activity)
-    assert np.all(activity >= compiled.row_lower - tolerance * scale)
-    assert np.all(activity <= compiled.row_upper + tolerance * scale)
+def _priced_start(data, per_workload: int = 3) -> tuple[CompiledModel, np.ndarray, list]:
+    """The compiled model after the relaxation by pricing and the rounded first plan."""
+    compiled = CompiledModel(build_model(data))
+    group, keys = placement_groups(compiled.columns)
+    compiled.relaxation_start(round_purchases=lambda r: round_purchases(data, r),
+                              round_rest=lambda r: round_rest(data, r), column_group=group,
+                              seed=seed_placements(data, keys, per_workload=per_workload))
+    return compiled, group, keys
 
 
 def test_internal_rows_by_hand():
@@ -74,14 +74,10 @@ def test_placements_of_the_model(tmp_path):
 @pytest.mark.parametrize("size,seed", [((6, 13, 4, 4), 5), ((5, 10, 4, 3), 3)])
 def test_priced_relaxation_proves_the_full_lp(tmp_path, size, seed):
     data = _data(tmp_path, size, seed)
-    priced = CompiledModel(build_model(data))
-    group, keys = placement_groups(priced.columns)
-    start = seed_placements(data, keys, per_workload=1)    # a poor start: pricing must add
-    found, _ = priced.relaxation_start(
-        round_purchases=lambda r: round_purchases(data, r),
-        round_rest=lambda r: round_rest(data, r), column_group=group, seed=start)
-    assert found
-    _assert_feasible(priced, priced.first_plan_values)
+    priced, group, keys = _priced_start(data, per_workload=1)  # a poor start: pricing must add
+    start = seed_placements(data, keys, per_workload=1)
+    assert priced.first_plan_values is not None
+    assert_feasible_for_model(priced, priced.first_plan_values)
     # the full LP, solved by HiGHS on every column
     full = CompiledModel(build_model(data))
     full.relaxation_start()
@@ -111,17 +107,13 @@ def test_restricted_branch_and_bound_is_a_plan_of_the_full_model(tmp_path, monke
 
 def test_restricted_run_plan_satisfies_every_row(tmp_path):
     data = _data(tmp_path, (4, 6, 5, 3), seed=1)
-    compiled = CompiledModel(build_model(data))
-    group, keys = placement_groups(compiled.columns)
-    compiled.relaxation_start(round_purchases=lambda r: round_purchases(data, r),
-                              round_rest=lambda r: round_rest(data, r), column_group=group,
-                              seed=seed_placements(data, keys))
+    compiled, group, _ = _priced_start(data)
     keep = used_placements(group, compiled.relaxation_values)
     outcome = compiled.restricted_run(keep, group, SolverOptions(time_limit=30, mip_gap=1e-3),
                                       30)
     assert outcome is not None
     values, objective = outcome
-    _assert_feasible(compiled, values)
+    assert_feasible_for_model(compiled, values)
     # nothing outside the kept placements
     placed = group >= 0
     assert np.all(values[placed & ~keep[np.maximum(group, 0)]] == 0)
@@ -135,11 +127,7 @@ def test_priced_duals_match_the_full_lp(tmp_path):
     # marginal costs come from the demand duals: priced from the plan's placements they must
     # equal those of the LP over every column (solved by HiGHS on the whole model)
     data = _data(tmp_path, (6, 13, 4, 4), seed=5)
-    compiled = CompiledModel(build_model(data))
-    group, keys = placement_groups(compiled.columns)
-    compiled.relaxation_start(round_purchases=lambda r: round_purchases(data, r),
-                              round_rest=lambda r: round_rest(data, r), column_group=group,
-                              seed=seed_placements(data, keys, per_workload=1))
+    compiled, group, _ = _priced_start(data, per_workload=1)
     values = compiled.first_plan_values
     compiled.column_group = group
     priced = compiled.lp_duals(values, fix="binaries")
