@@ -336,6 +336,7 @@ class CompiledModel:
             h.clearSolver()
 
     def offer_start(self, values: np.ndarray) -> None:
+        """Offer full column values to HiGHS as the MIP start."""
         solution = highspy.HighsSolution()
         solution.col_value = values
         solution.value_valid = True
