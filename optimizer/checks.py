@@ -13,6 +13,10 @@ from optimizer.schema import InstanceSpec
 
 PROBABILITY_TOLERANCE = 1e-6
 
+KNOWN_COOLING_MODES = frozenset({"air", "liquid", "immersion"})
+"""Cooling modes an accelerator's ``cooling`` catalog may name even when no site of the
+instance offers them (with every mode some site defines); any other name is a typo."""
+
 
 def check_instance(spec: InstanceSpec, path: Path,
                    demand_sources: Mapping[str, Path] | None = None) -> None:
@@ -52,16 +56,16 @@ def check_instance(spec: InstanceSpec, path: Path,
             need_period(label, f"demand.{workload}.{label}", where)
 
     # accelerators -----------------------------------------------------------------------------
-    site_modes = {c for site in spec.sites.values() for c in site.cooling}
+    known_modes = KNOWN_COOLING_MODES | {c for site in spec.sites.values() for c in site.cooling}
     for name, acc in spec.accelerators.items():
         base = f"accelerators.{name}"
         check_period_map(acc.price_per_card, f"{base}.price_per_card", complete=True)
         check_period_map(acc.supply, f"{base}.supply", complete=False)
         need_period(acc.available_from, f"{base}.available_from")
         for i, mode in enumerate(acc.cooling):
-            if mode not in site_modes:
+            if mode not in known_modes:
                 raise InstanceError(path, f"{base}.cooling.{i}", f"unknown cooling mode {mode!r}; "
-                                    f"sites offer {', '.join(sorted(site_modes))}")
+                                    f"known modes are {', '.join(sorted(known_modes))}")
         for workload in acc.throughput:
             if workload not in spec.workloads:
                 raise InstanceError(path, f"{base}.throughput.{workload}",

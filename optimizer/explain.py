@@ -166,9 +166,14 @@ def precheck(data: ProblemData) -> list[Relaxation]:
     - a workload has demand in a period where no accelerator can serve it (none bought yet,
       none with a throughput, none allowed at the sites of its regions);
     - demand above what every card slot of its regions could serve with the best accelerator.
+
+    Soft demand (``unmet_demand_cost_per_million_tokens`` set) always has a plan: what cannot be
+    served is unmet and priced, so nothing is reported.
     """
     spec = data.instance.spec
     found: list[Relaxation] = []
+    if spec.policies.unmet_demand_cost_per_million_tokens is not None:
+        return found
     serving = defaultdict(list)
     for (w, k, s, t) in data.SERVE:
         serving[w, t].append((k, s))
