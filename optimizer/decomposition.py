@@ -1,6 +1,6 @@
 """Stochastic plans by scenario decomposition: many scenarios without the extensive form.
 
-(1) Bundles: the scenarios, ordered by demand scale, are cut into bundles of ``bundle_size``
+(1) Bundles: the scenarios, ordered by total demand, are cut into bundles of ``bundle_size``
     neighbours; each bundle's own extensive form (probabilities conditional on the bundle) is
     solved, and so is the mean-demand plan, in parallel worker processes. Every bundle also
     holds the highest-demand scenario at probability 0: the shared first stage must leave it a
@@ -16,93 +16,41 @@
     B's own optimum); or once a complete candidate is within the gap asked for.
 (3) The cheapest candidate is the plan. Its E[NPV] is an upper bound UB >= SP, so the gap
     (UB - LB) / UB is proven. EEV = E[NPV](mean plan's first stage), VSS = EEV - UB; with
-    bundles of one, WS = sum_s p_s NPV_s(alone) and EVPI = UB - WS (an upper estimate).
+    bundles of one, WS = sum_s p_s NPV_s(alone) and EVPI = UB - WS, with the interval the
+    solves' gaps leave it in.
+
+Time: a time limit is for the whole run. The bundles and the mean plan may use
+``BUNDLE_PHASE_SHARE`` of it, the evaluations the rest; every solve carries the run's deadline
+and never runs past it.
 
 Every solve is a plan of one scenario or one bundle: they run in forkserver worker processes
 (as sweeps do), so the work spreads over the cores and no solve grows with the scenario count.
 """
 from __future__ import annotations
 
+import math
 import os
 import time
 from concurrent.futures import as_completed
-from dataclasses import dataclass
 from typing import Any, Mapping
 
 import pandas as pd
 
 from optimizer.errors import InfeasibleError
-from optimizer.loader import Instance, instance_from_raw
+from optimizer.loader import Instance
 from optimizer.results import Plan
+from optimizer.scenario_solves import (
+    ScenarioSolve, evaluation_jobs, expected_kpis, expected_npv, mean_overrides, run_all,
+    run_scenario_solve, scenario_instances, scenario_overrides, total_demand,
+)
 from optimizer.status import Status
 from optimizer.workers import worker_pool
 
 BUNDLE_SIZE = 3
-"""Scenarios per bundle (neighbours by demand scale)."""
+"""Scenarios per bundle (neighbours by total demand)."""
 
-
-@dataclass(frozen=True)
-class ScenarioSolve:
-    """One solve of the decomposition (picklable, for worker processes): a bundle's extensive
-    form, or one scenario (alone, or with a first stage fixed)."""
-
-    key: tuple                       # ("bundle", b) | ("mean",) | ("eval", candidate, name)
-    raw: dict
-    path: str
-    overrides: Mapping[str, Any]
-    time_limit: float | None
-    mip_gap: float
-    threads: int | None
-    seed: int | None
-    commit: int
-    fixed: Mapping[tuple[str, Any], float] | None = None
-    bundle: Mapping[str, float] | None = None     # scenario -> probability within the bundle
-
-
-def run_scenario_solve(job: ScenarioSolve) -> dict[str, Any]:
-    """Solve one scenario or bundle; the outcome as a mapping."""
-    from optimizer.planning import solve
-    from optimizer.stochastic import solve_stochastic
-    raw = job.raw
-    if job.bundle is not None and len(job.bundle) > 1:
-        members = raw["scenarios"]
-        names = list(job.bundle)
-        block: dict[str, Any] = {name: {**members[name], "probability": job.bundle[name]}
-                                 for name in names}
-        block[names[-1]]["probability"] = 1.0 - sum(job.bundle[n] for n in names[:-1])
-        raw = {**raw, "scenarios": {**block, "commit_periods": job.commit}}
-    instance = instance_from_raw(raw, job.path, dict(job.overrides))
-    stochastic = job.bundle is not None and len(job.bundle) > 1
-    if stochastic:
-        plan = solve_stochastic(instance, time_limit=job.time_limit, mip_gap=job.mip_gap,
-                                threads=job.threads, seed=job.seed, raise_on_infeasible=False,
-                                value_of_information=False)
-    else:
-        plan = solve(instance, time_limit=job.time_limit, mip_gap=job.mip_gap,
-                     threads=job.threads, seed=job.seed, explain=False,
-                     raise_on_infeasible=False, scenarios=False,
-                     fix_first_stage=None if job.fixed is None else (job.commit, job.fixed))
-    first = {key: value for key, value in plan.decisions.items() if key[1][-1] < job.commit}
-    return {"key": job.key, "status": plan.status, "objective": plan.objective,
-            "best_bound": plan.best_bound, "first_stage": first,
-            "plan": None if stochastic else plan}
-
-
-def _scenarios(instance: Instance) -> dict[str, tuple[float, float, dict[str, Any]]]:
-    """name -> (probability, demand scale, overrides that make the scenario)."""
-    members = instance.spec.scenarios.members
-    return {name: (s.probability, s.demand_scale,
-                   {**instance.overrides, **s.overrides,
-                    "demand_scale": instance.demand_scale * s.demand_scale})
-            for name, s in members.items()}
-
-
-def _run_all(jobs: list[ScenarioSolve], workers: int) -> dict[tuple, dict[str, Any]]:
-    """Run independent solves (in worker processes when ``workers`` > 1)."""
-    if workers <= 1 or len(jobs) <= 1:
-        return {job.key: run_scenario_solve(job) for job in jobs}
-    with worker_pool(workers, len(jobs)) as pool:
-        return {out["key"]: out for out in pool.map(run_scenario_solve, jobs)}
+BUNDLE_PHASE_SHARE = 0.5
+"""Share of a time limit the bundles and the mean plan may use; the evaluations get the rest."""
 
 
 def _evaluate(jobs: list[ScenarioSolve], probability: Mapping[str, float],
@@ -122,10 +70,8 @@ def _evaluate(jobs: list[ScenarioSolve], probability: Mapping[str, float],
     candidates = sorted({job.key[1] for job in jobs})
 
     def expected(candidate: int) -> float | None:
-        outs = [done.get(("eval", candidate, name)) for name in names]
-        if any(out is None or not out["status"].has_plan for out in outs):
-            return None
-        return sum(probability[name] * out["objective"] for name, out in zip(names, outs))
+        return expected_npv({name: done.get(("eval", candidate, name)) for name in names},
+                            probability)
 
     def beaten(candidate: int) -> bool:
         outs = {name: done.get(("eval", candidate, name)) for name in names}
@@ -187,22 +133,34 @@ def solve_decomposed(instance: Instance, time_limit: float | None = None, mip_ga
         bundle_size: scenarios per bundle; 1 gives the wait-and-see bound and EVPI.
     """
     began = time.perf_counter()
+    deadline = time.time() + time_limit if time_limit else None
     workers = workers or os.cpu_count() or 1
     if workers > 1 and threads is None:
         threads = 1
     commit = instance.spec.scenarios.commit_periods
-    scenarios = _scenarios(instance)
+    scenarios = scenario_overrides(instance)
     probability = {name: p for name, (p, _, _) in scenarios.items()}
-    mean_scale = sum(p * scale for p, scale, _ in scenarios.values())
-    common = dict(raw=instance.raw, path=str(instance.path), time_limit=time_limit,
-                  mip_gap=mip_gap, threads=threads, seed=seed, commit=commit)
+    alone = scenario_instances(instance)
+    demand = {name: total_demand(scenario) for name, (_, _, scenario) in alone.items()}
 
-    # (1) bundles of neighbours by demand scale, and the mean-demand plan
-    ordered = sorted(scenarios, key=lambda name: (scenarios[name][1], name))
+    def common(jobs: int, share: float = 1.0) -> dict[str, Any]:
+        """Arguments of every job of a phase of ``jobs`` solves that may use ``share`` of the
+        time left: each gets its slice of the rounds the workers run them in."""
+        limit = None
+        if deadline is not None:
+            rounds = math.ceil(jobs / max(workers, 1))
+            limit = max(deadline - time.time(), 0.0) * share / max(rounds, 1)
+        return dict(raw=instance.raw, path=str(instance.path), time_limit=limit,
+                    mip_gap=mip_gap, threads=threads, seed=seed, commit=commit,
+                    deadline=deadline)
+
+    # (1) bundles of neighbours by total demand, and the mean-demand plan
+    ordered = sorted(scenarios, key=lambda name: (demand[name], name))
     size = max(1, int(bundle_size))
     bundles = [ordered[i:i + size] for i in range(0, len(ordered), size)]
     mass = [sum(probability[n] for n in members) for members in bundles]
     guard = ordered[-1]       # the highest demand: every first stage must serve it too
+    phase = common(len(bundles) + 1, BUNDLE_PHASE_SHARE)
     jobs = []
     for b, members in enumerate(bundles):
         overrides = scenarios[members[0]][2] if len(members) == 1 else dict(instance.overrides)
@@ -213,10 +171,10 @@ def solve_decomposed(instance: Instance, time_limit: float | None = None, mip_ga
             if guard not in members:
                 share = {guard: 0.0, **share}
         jobs.append(ScenarioSolve(key=("bundle", b), overrides=overrides, bundle=share,
-                                  **common))
-    jobs.append(ScenarioSolve(key=("mean",), overrides={
-        **instance.overrides, "demand_scale": instance.demand_scale * mean_scale}, **common))
-    solved = _run_all(jobs, workers)
+                                  **phase))
+    jobs.append(ScenarioSolve(key=("mean",), overrides=mean_overrides(instance, alone),
+                              **phase))
+    solved = run_all(jobs, workers)
     stranded = [", ".join(members) for b, members in enumerate(bundles)
                 if solved["bundle", b]["status"] is Status.INFEASIBLE]
     if stranded:     # a bundle relaxes the whole: no plan for it, none for all
@@ -226,7 +184,7 @@ def solve_decomposed(instance: Instance, time_limit: float | None = None, mip_ga
     if unsolved:
         return _no_plan(instance, began, [], False,
                         "no plan found in the time limit for bundle " + "; ".join(unsolved)
-                        + " (give each solve more time, or use smaller bundles)",
+                        + " (give the run more time, or use smaller bundles)",
                         Status.NO_SOLUTION)
     floor = [m * solved["bundle", b]["best_bound"] for b, m in enumerate(mass)]
     lower_bound = sum(floor)
@@ -242,29 +200,32 @@ def solve_decomposed(instance: Instance, time_limit: float | None = None, mip_ga
     if mean_ok:
         candidates.append(("mean-demand plan", solved["mean",]["first_stage"]))
     dearest_first = list(reversed(ordered))
-    jobs = [ScenarioSolve(key=("eval", i, name), overrides=scenarios[name][2], fixed=first,
-                          **common)
-            for i, (_, first) in enumerate(candidates) for name in dearest_first]
+    phase = common(len(candidates) * len(scenarios))
+    jobs = [job for i, (_, first) in enumerate(candidates)
+            for job in evaluation_jobs(i, first, scenarios, dearest_first, **phase)]
     mean_index = len(candidates) - 1 if mean_ok else -1
     enough = lower_bound + mip_gap * abs(lower_bound) / max(1.0 - mip_gap, 1e-12)
     evaluated, dropped = _evaluate(jobs, probability, bundles, floor, {mean_index}, workers,
                                    enough)
     rows = []
     for i, (source, _) in enumerate(candidates):
-        outcomes = [evaluated.get(("eval", i, name)) for name in scenarios]
-        feasible = all(out is not None and out["status"].has_plan for out in outcomes)
-        expected = (sum(probability[name] * evaluated["eval", i, name]["objective"]
-                        for name in scenarios) if feasible else None)
-        strands = any(out is not None and not out["status"].has_plan for out in outcomes)
+        outcomes = {name: evaluated.get(("eval", i, name)) for name in scenarios}
+        expected = expected_npv(outcomes, probability)
+        strands = any(out is not None and out["status"] is Status.INFEASIBLE
+                      for out in outcomes.values())
+        late = any(out is not None and out["status"] is Status.NO_SOLUTION
+                   for out in outcomes.values())
         rows.append({"candidate": i, "source": source, "expected_npv": expected,
-                     "outcome": "evaluated" if feasible else
+                     "outcome": "evaluated" if expected is not None else
                      "strands a scenario" if strands else
+                     "not evaluated in the time limit" if late else
                      "dropped: cannot beat the best, or the best is within the gap"})
     usable = [row for row in rows if row["expected_npv"] is not None]
     if not usable:
         return _no_plan(instance, began, [], False,
-                        "no candidate first stage serves every scenario (the extensive form "
-                        "may still find one)", Status.NO_SOLUTION)
+                        "no candidate first stage was evaluated with a plan in every scenario "
+                        "in the time limit (the extensive form may still find one)",
+                        Status.NO_SOLUTION)
     best = min(usable, key=lambda row: row["expected_npv"])
     upper_bound = best["expected_npv"]
     gap = max(upper_bound - lower_bound, 0.0) / max(abs(upper_bound), 1e-12)
@@ -277,14 +238,21 @@ def solve_decomposed(instance: Instance, time_limit: float | None = None, mip_ga
         "vss": None if eev is None else eev - upper_bound,
         "solves": len(solved) + len(evaluated), "workers": workers}
     if eev is None:
-        figures["vss_note"] = ("the mean-demand plan's first stage leaves some scenario without "
-                               "a plan: its VSS is unbounded")
+        mean_row = rows[mean_index] if mean_ok else None
+        figures["vss_note"] = (
+            "the mean-demand plan's first stage leaves some scenario without a plan: its VSS "
+            "is unbounded" if mean_row is not None and mean_row["outcome"] == "strands a scenario"
+            else "not computed: the mean-demand plan was not evaluated in the time limit")
     if size == 1:
         wait_and_see = sum(probability[members[0]] * solved["bundle", b]["objective"]
                            for b, members in enumerate(bundles))
+        # SP lies in [LB, UB] and WS in [LB, wait_and_see] (bundles of one: LB is the wait-
+        # and-see bound), so EVPI = SP - WS lies in [max(0, LB - wait_and_see), UB - LB]
+        low, high = max(0.0, lower_bound - wait_and_see), max(upper_bound - lower_bound, 0.0)
         figures.update(ws=wait_and_see, evpi=upper_bound - wait_and_see,
-                       evpi_note="an upper estimate: the plan's E[NPV] is at least the "
-                                 "stochastic optimum")
+                       evpi_range=[low, high],
+                       evpi_note=f"E[NPV] of the plan minus WS; with the solves' gaps EVPI lies "
+                                 f"in [{low:,.0f}, {high:,.0f}]")
     else:
         figures.update(ws=None, evpi=None,
                        evpi_note="EVPI needs the wait-and-see plans: bundle size 1 or the "
@@ -335,7 +303,9 @@ def _assemble(instance: Instance, scenarios: dict, plans: dict[str, Plan], commi
                   "first_stage": first_stage.to_dict(orient="records"),
                   "first_stage_capex": float(first_stage["capex"].sum()), **decomposition}
     summary["stochastic"] = stochastic
-    summary["kpis"] = {"npv_total": expected, "expected_npv": expected,
+    weighted = [(scenarios[name][0], plans[name].summary.get("kpis", {})) for name in names]
+    summary["kpis"] = {**expected_kpis(weighted), "npv_total": expected,
+                       "expected_npv": expected,
                        "first_stage_capex": stochastic["first_stage_capex"],
                        "vss": stochastic["vss"], "evpi": stochastic["evpi"]}
     summary["solve_seconds_total"] = time.perf_counter() - began

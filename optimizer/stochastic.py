@@ -24,12 +24,21 @@ from formulations.objective import add_objective
 from formulations.variables import FIRST_STAGE, add_sets, add_variables
 from optimizer.errors import InfeasibleError
 from optimizer.kpis import plan_kpis
-from optimizer.loader import Instance, instance_from_raw
+from optimizer.loader import Instance
 from optimizer.problem import ProblemData, build_problem_data
 from optimizer.results import Plan
+from optimizer.scenario_solves import (
+    ScenarioSolve, evaluate_first_stage, expected_kpis, mean_overrides, run_scenario_solve,
+    scenario_instances,
+)
 from optimizer.status import SolverOptions, Status
 from optimizer.planning import decision_values
 from optimizer.tables import plan_tables
+
+EXTENSIVE_SHARE = 0.6
+"""Share of a time limit the extensive form may use when the value of information (2 S + 1
+more solves) is computed after it; those share what is left."""
+
 
 @dataclass
 class ScenarioModel:
@@ -38,26 +47,6 @@ class ScenarioModel:
     demand_scale: float
     data: ProblemData
     block: Any
-
-
-def scenario_instances(instance: Instance) -> dict[str, tuple[float, float, Instance]]:
-    """name -> (probability, demand scale, the instance as that scenario sees it)."""
-    members = instance.spec.scenarios.members
-    result = {}
-    for name, scenario in members.items():
-        overrides = {**instance.overrides, **scenario.overrides}
-        overrides["demand_scale"] = instance.demand_scale * scenario.demand_scale
-        result[name] = (scenario.probability, scenario.demand_scale,
-                        instance_from_raw(instance.raw, instance.path, overrides))
-    return result
-
-
-def mean_instance(instance: Instance) -> Instance:
-    """The mean-demand scenario: demand scaled by the expected ``demand_scale``."""
-    members = instance.spec.scenarios.members
-    mean_scale = sum(s.probability * s.demand_scale for s in members.values())
-    overrides = {**instance.overrides, "demand_scale": instance.demand_scale * mean_scale}
-    return instance_from_raw(instance.raw, instance.path, overrides)
 
 
 def build_extensive_form(instance: Instance) -> tuple[pyo.ConcreteModel, list[ScenarioModel]]:
@@ -106,18 +95,25 @@ def solve_stochastic(instance: Instance, time_limit: float | None = None, mip_ga
     """Solve the extensive form of a scenario instance; report VSS and EVPI.
 
     Args:
-        value_of_information: also solve the mean-value plan (for VSS) and each scenario alone
-            (for EVPI): 2 + number of scenarios more solves.
+        time_limit: seconds for the whole (model building, the extensive form and the value of
+            information); the extensive form gets ``EXTENSIVE_SHARE`` of it when the value of
+            information follows.
+        value_of_information: also solve the mean-value plan and evaluate its first stage in
+            every scenario (for VSS) and each scenario alone (for EVPI): 2 S + 1 more solves.
     """
-    from optimizer.planning import _summary, solve as solve_deterministic
+    from optimizer.planning import _summary
     from optimizer.solve import solve_model
 
     options = SolverOptions(time_limit=time_limit, mip_gap=mip_gap, threads=threads, seed=seed)
     commit = instance.spec.scenarios.commit_periods
     began = time.perf_counter()
+    deadline = time.time() + time_limit if time_limit else None
     master, scenarios = build_extensive_form(instance)
     build_seconds = time.perf_counter() - began
-    compiled, result = solve_model(master, options)
+    share = EXTENSIVE_SHARE if value_of_information else 1.0
+    extensive = SolverOptions(time_limit=time_limit * share if time_limit else None,
+                              mip_gap=mip_gap, threads=threads, seed=seed)
+    compiled, result = solve_model(master, extensive, started_at=began)
     money = master.money_unit
     # the deterministic summary, in the reference (first) scenario's units
     summary = _summary(instance, scenarios[0].data, result, options, build_seconds)
@@ -135,10 +131,12 @@ def solve_stochastic(instance: Instance, time_limit: float | None = None, mip_ga
 
     tables: dict[str, list[pd.DataFrame]] = {}
     scenario_rows = []
+    weighted_kpis = []
     for sc in scenarios:
         scenario_tables = plan_tables(sc.block, sc.data)
         npv = pyo.value(sc.block.npv.expr) * sc.data.money_unit
         kpis = plan_kpis(scenario_tables, sc.data, npv)
+        weighted_kpis.append((sc.probability, kpis))
         scenario_rows.append({"scenario": sc.name, "probability": sc.probability,
                               "demand_scale": sc.demand_scale, "npv": npv,
                               "cost_per_million_tokens": kpis["cost_per_million_tokens"],
@@ -160,10 +158,10 @@ def solve_stochastic(instance: Instance, time_limit: float | None = None, mip_ga
         "first_stage_capex": float(first_stage["capex"].sum()),
     }
     if value_of_information:
-        stochastic.update(_value_of_information(instance, compiled, scenarios, commit, expected,
-                                                money, options, solve_deterministic))
+        stochastic.update(value_of_information_figures(instance, expected, options, deadline))
     summary["stochastic"] = stochastic
-    summary["kpis"] = {"npv_total": expected, "expected_npv": expected,
+    summary["kpis"] = {**expected_kpis(weighted_kpis), "npv_total": expected,
+                       "expected_npv": expected,
                        "first_stage_capex": stochastic["first_stage_capex"],
                        "vss": stochastic.get("vss"), "evpi": stochastic.get("evpi")}
     summary["solve_seconds_total"] = time.perf_counter() - began
@@ -172,42 +170,59 @@ def solve_stochastic(instance: Instance, time_limit: float | None = None, mip_ga
                 summary=summary, decisions=decisions)
 
 
-def _value_of_information(instance, compiled, scenarios, commit, expected, money, options,
-                          solve_deterministic) -> dict[str, Any]:
-    """EV, EEV, VSS = EEV - SP; WS, EVPI = SP - WS."""
+def value_of_information_figures(instance: Instance, expected: float, options: SolverOptions,
+                                 deadline: float | None) -> dict[str, Any]:
+    """EV (the mean-demand plan's NPV), EEV (its first stage fixed in every scenario, the
+    recourse planned; the shared first-stage evaluation of the decomposition), VSS = EEV - SP;
+    WS (every scenario planned alone) and EVPI = SP - WS.
+
+    The 2 S + 1 solves share the time left before ``deadline``; a figure whose solves did not
+    finish with a plan is None with a note saying why.
+    """
+    commit = instance.spec.scenarios.commit_periods
+    scenarios = scenario_instances(instance)
+    solves_left = 1 + 2 * len(scenarios)
+
+    def common() -> dict[str, Any]:
+        nonlocal solves_left
+        share = None
+        if deadline is not None:
+            share = max(deadline - time.time(), 0.0) / max(solves_left, 1)
+        solves_left -= 1
+        return dict(raw=instance.raw, path=str(instance.path), time_limit=share,
+                    mip_gap=options.mip_gap, threads=options.threads, seed=options.seed,
+                    commit=commit, deadline=deadline)
+
     out: dict[str, Any] = {}
-    # mean-value plan, then its first stage imposed on every scenario
-    mean_plan = solve_deterministic(mean_instance(instance), time_limit=options.time_limit,
-                                    mip_gap=options.mip_gap, threads=options.threads,
-                                    seed=options.seed, explain=False, raise_on_infeasible=False,
-                                    scenarios=False)
-    out["ev_npv"] = mean_plan.objective
-    if mean_plan.status.has_plan:
-        first = scenarios[0].block
-        values = {}
-        for name in FIRST_STAGE:
-            for key, var in getattr(first, name).items():
-                if key[-1] < commit and not var.fixed:
-                    # inside the block the variable has the name it has in a deterministic model
-                    values[var.name] = mean_plan.start_values.get(
-                        var.getname(fully_qualified=False), 0.0)
-        fixed = compiled.fix_and_run(values, options)
-        if fixed.status.has_plan:
-            eev = fixed.objective * money
+    timed_out = "not computed: the time limit ran out before its solves finished"
+    mean = run_scenario_solve(ScenarioSolve(key=("mean",), overrides=mean_overrides(
+        instance, scenarios), **common()))
+    out["ev_npv"] = mean["objective"]
+    if mean["status"].has_plan:
+        eev, outcomes = evaluate_first_stage(instance, mean["first_stage"], **{
+            k: v for k, v in common().items() if k not in ("raw", "path")})
+        solves_left -= len(scenarios) - 1
+        if eev is not None:
             out.update(eev=eev, vss=eev - expected)
-        else:
+        elif any(o["status"] is Status.INFEASIBLE for o in outcomes.values()):
             out.update(eev=None, vss=None, vss_note="the mean-value plan's first stage leaves "
                        "some scenario without a plan: its VSS is unbounded")
+        else:
+            out.update(eev=None, vss=None, vss_note=timed_out)
+    else:
+        solves_left -= len(scenarios)
+        out.update(eev=None, vss=None, vss_note="the mean-demand instance has no plan" if
+                   mean["status"] is Status.INFEASIBLE else timed_out)
     # wait and see: each scenario planned alone
-    ws = 0.0
-    for sc in scenarios:
-        alone = solve_deterministic(sc.data.instance, time_limit=options.time_limit,
-                                    mip_gap=options.mip_gap, threads=options.threads,
-                                    seed=options.seed, explain=False, raise_on_infeasible=False,
-                                    scenarios=False)
-        if not alone.status.has_plan:
+    ws: float | None = 0.0
+    for name, (probability, _, scenario) in scenarios.items():
+        alone = run_scenario_solve(ScenarioSolve(key=("alone", name), overrides=dict(
+            scenario.overrides), **common()))
+        if not alone["status"].has_plan:
             ws = None
+            out["evpi_note"] = (f"scenario {name} has no plan on its own"
+                                if alone["status"] is Status.INFEASIBLE else timed_out)
             break
-        ws += sc.probability * alone.objective
+        ws += probability * alone["objective"]
     out.update(ws=ws, evpi=None if ws is None else expected - ws)
     return out

@@ -140,3 +140,64 @@ def test_decomposition_in_worker_processes_from_the_cli(tmp_path):
     assert summary["stochastic"]["workers"] == 2
     assert [row["cards"] for row in summary["stochastic"]["first_stage"]] == [10]
     assert (out / "first_stage.csv").exists() and (out / "scenarios.csv").exists()
+
+
+def cooled_newsvendor() -> dict:
+    """The newsvendor whose cards need cooling built as they arrive (continuous builds).
+
+    Each card draws 1 kW; the only cooling mode has no existing capacity and costs 20,000 per
+    MW built (20 per card), with a 2-year life: built in 2026 it has no salvage at the horizon
+    end (1 - 2/2), built in 2027 half its cost comes back (net 10 per card). So a card bought
+    early costs 100 + 20 = 120 with its cooling, one bought late 150 + 10 = 160.
+      SP: 120 x + 160 E[(d - x)+] -> x <= 10: 2400 - 40 x; x >= 10: 1600 + 40 x; x = 10, 2000.
+      Mean plan (15): all early, 15 cards and 15 kW: EV = 1800.
+      EEV: low 1800; high 1800 + 5 * 160 = 2600 -> 2200; VSS = 200.
+      WS: low 1200, high 2400 -> 1800; EVPI = 200.
+    The mean plan's first stage holds a continuous cooling build (0.015 MW): fixing only its
+    integers would leave the early cards without cooling and call the VSS unbounded.
+    """
+    data = newsvendor()
+    data["accelerators"]["A"]["power_kw_per_card"] = 1.0
+    data["sites"]["s1"]["cooling"] = {"air": {"pue": 1.0, "build_cost_per_mw": 20000.0,
+                                              "lifetime_years": 2.0}}
+    return data
+
+
+@pytest.mark.parametrize("method", ["extensive", "decomposed"])
+def test_vss_with_continuous_cooling_builds(tmp_path, method):
+    plan = solve_data(tmp_path, cooled_newsvendor(), stochastic_method=method, bundle_size=1,
+                      workers=1)
+    stochastic = plan.summary["stochastic"]
+    assert plan.objective == pytest.approx(2000, rel=1e-6)
+    assert stochastic["ev_npv"] == pytest.approx(1800, rel=1e-6)
+    assert stochastic["eev"] == pytest.approx(2200, rel=1e-6)
+    assert stochastic["vss"] == pytest.approx(200, rel=1e-6)
+    assert stochastic["ws"] == pytest.approx(1800, rel=1e-6)
+    assert stochastic["evpi"] == pytest.approx(200, rel=1e-6)
+
+
+def test_scenario_summary_has_the_contract_kpis_as_expected_values(tmp_path):
+    # the newsvendor: low buys 10 cards (capex 1000), high 10 + 10 late (1000 + 2250 = 3250)
+    # -> expected capex 2125; cards in the last period 10 and 20 -> 15; opex 0.
+    plan = solve_data(tmp_path, newsvendor())
+    kpis = plan.summary["kpis"]
+    assert kpis["capex_total"] == pytest.approx(2125, rel=1e-6)
+    assert kpis["opex_total"] == pytest.approx(0, abs=1e-9)
+    assert kpis["cards_final_period"] == pytest.approx(15, rel=1e-6)
+    assert kpis["npv_total"] == pytest.approx(1750, rel=1e-6)
+    # levelised: low 1000 / 315.36 M tokens, high 2500 / 630.72 M tokens (no discounting)
+    low, high = 1000 / (10 * 31.536), 2500 / (20 * 31.536)
+    assert kpis["cost_per_million_tokens"] == pytest.approx(0.5 * low + 0.5 * high, rel=1e-6)
+
+
+def test_bundled_scenario_instance_shows_finite_vss_and_evpi():
+    # the showcase's futures diverge after the committed year, so the mean plan's first stage
+    # leaves every scenario a plan: VSS and EVPI are finite and (within the gap) >= 0
+    from conftest import INSTANCES
+    from optimizer import load_instance, solve
+    plan = solve(load_instance(INSTANCES / "zhengzhou-30k-scenarios.yaml"), mip_gap=1e-4)
+    stochastic = plan.summary["stochastic"]
+    slack = 2e-4 * plan.objective
+    assert stochastic["eev"] is not None and stochastic["vss"] > -slack
+    assert stochastic["ws"] is not None and stochastic["evpi"] > -slack
+    assert stochastic["ws"] <= plan.objective + slack <= stochastic["eev"] + 2 * slack

@@ -1,0 +1,200 @@
+"""Solves that stochastic planning is made of, shared by the extensive form and the
+decomposition: the scenarios of an instance, its mean-demand instance, one scenario (or
+bundle) solved in a picklable job, and the evaluation of a fixed first stage in every scenario
+(the EEV of the mean plan, and the candidates of the decomposition).
+
+Time: every job carries the wall-clock ``deadline`` of the whole command (``time.time()``,
+comparable across the local worker processes); a job never runs past it, whatever its own
+share ``time_limit`` says.
+"""
+from __future__ import annotations
+
+import time
+from concurrent.futures import as_completed
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+from optimizer.loader import Instance, instance_from_raw
+from optimizer.overrides import DEMAND_SCALE
+from optimizer.status import Status
+from optimizer.workers import worker_pool
+
+MIN_SOLVE_SECONDS = 0.05
+"""A job whose remaining time is below this is not started (it reports no_solution)."""
+
+
+@dataclass(frozen=True)
+class ScenarioSolve:
+    """One solve of a stochastic plan (picklable, for worker processes): a bundle's extensive
+    form, one scenario alone, or one scenario with a first stage fixed.
+
+    Attributes:
+        key: what the solve is, e.g. ("bundle", b), ("mean",), ("eval", candidate, scenario).
+        raw, path, overrides: the instance as read and the overrides that make the scenario.
+        time_limit: this solve's share of the time (seconds), None for no limit.
+        deadline: wall-clock time (``time.time()``) the whole command must end by.
+        fixed: (variable, index) -> value of the first stage to fix, with ``commit``.
+        bundle: scenario -> probability within the bundle (an extensive form of several).
+    """
+
+    key: tuple
+    raw: dict
+    path: str
+    overrides: Mapping[str, Any]
+    time_limit: float | None
+    mip_gap: float
+    threads: int | None
+    seed: int | None
+    commit: int
+    fixed: Mapping[tuple[str, Any], float] | None = None
+    bundle: Mapping[str, float] | None = None
+    deadline: float | None = None
+
+    def seconds(self) -> float | None:
+        """The time this solve may take from now: its share, capped by the deadline."""
+        if self.deadline is None:
+            return self.time_limit
+        left = self.deadline - time.time()
+        return left if self.time_limit is None else min(self.time_limit, left)
+
+
+def run_scenario_solve(job: ScenarioSolve) -> dict[str, Any]:
+    """Solve one scenario or bundle; the outcome as a mapping (never an exception for a
+    scenario without a plan)."""
+    from optimizer.planning import solve
+    from optimizer.stochastic import solve_stochastic
+    seconds = job.seconds()
+    if seconds is not None and seconds < MIN_SOLVE_SECONDS:
+        return {"key": job.key, "status": Status.NO_SOLUTION, "objective": None,
+                "best_bound": None, "first_stage": {}, "plan": None, "kpis": {}}
+    raw = job.raw
+    stochastic = job.bundle is not None and len(job.bundle) > 1
+    if stochastic:
+        members = raw["scenarios"]
+        names = list(job.bundle)
+        block: dict[str, Any] = {name: {**members[name], "probability": job.bundle[name]}
+                                 for name in names}
+        block[names[-1]]["probability"] = 1.0 - sum(job.bundle[n] for n in names[:-1])
+        raw = {**raw, "scenarios": {**block, "commit_periods": job.commit}}
+    instance = instance_from_raw(raw, job.path, dict(job.overrides))
+    if stochastic:
+        plan = solve_stochastic(instance, time_limit=seconds, mip_gap=job.mip_gap,
+                                threads=job.threads, seed=job.seed, raise_on_infeasible=False,
+                                value_of_information=False)
+    else:
+        plan = solve(instance, time_limit=seconds, mip_gap=job.mip_gap,
+                     threads=job.threads, seed=job.seed, explain=False,
+                     raise_on_infeasible=False, scenarios=False,
+                     fix_first_stage=None if job.fixed is None else (job.commit, job.fixed))
+    first = {key: value for key, value in plan.decisions.items() if key[1][-1] < job.commit}
+    return {"key": job.key, "status": plan.status, "objective": plan.objective,
+            "best_bound": plan.best_bound, "first_stage": first,
+            "plan": None if stochastic else plan, "kpis": plan.summary.get("kpis", {})}
+
+
+def run_all(jobs: list[ScenarioSolve], workers: int,
+            on_result: Callable[[dict[str, Any]], None] | None = None
+            ) -> dict[tuple, dict[str, Any]]:
+    """Run independent solves (in worker processes when ``workers`` > 1), in order."""
+    if workers <= 1 or len(jobs) <= 1:
+        done = {}
+        for job in jobs:
+            done[job.key] = out = run_scenario_solve(job)
+            if on_result:
+                on_result(out)
+        return done
+    done = {}
+    with worker_pool(workers, len(jobs)) as pool:
+        for future in as_completed([pool.submit(run_scenario_solve, job) for job in jobs]):
+            out = future.result()
+            done[out["key"]] = out
+            if on_result:
+                on_result(out)
+    return done
+
+
+def scenario_overrides(instance: Instance) -> dict[str, tuple[float, float, dict[str, Any]]]:
+    """name -> (probability, demand scale, the overrides that make the scenario)."""
+    members = instance.spec.scenarios.members
+    return {name: (s.probability, s.demand_scale,
+                   {**instance.overrides, **s.overrides,
+                    DEMAND_SCALE: instance.demand_scale * s.demand_scale})
+            for name, s in members.items()}
+
+
+def scenario_instances(instance: Instance) -> dict[str, tuple[float, float, Instance]]:
+    """name -> (probability, demand scale, the instance as that scenario sees it)."""
+    return {name: (p, scale, instance_from_raw(instance.raw, instance.path, overrides))
+            for name, (p, scale, overrides) in scenario_overrides(instance).items()}
+
+
+def total_demand(instance: Instance) -> float:
+    """Average tokens per day summed over workloads and periods (orders scenarios)."""
+    return float(sum(sum(series.values()) for series in instance.spec.demand.values()))
+
+
+def mean_overrides(instance: Instance,
+                   scenarios: Mapping[str, tuple[float, float, Instance]] | None = None
+                   ) -> dict[str, Any]:
+    """Overrides that make the mean-demand instance: each workload's demand in each period is
+    the probability-weighted mean of the scenarios' (whether they scale demand or override
+    it period by period); every other field is the instance's own."""
+    scenarios = scenarios if scenarios is not None else scenario_instances(instance)
+    mean: dict[str, dict[str, float]] = {}
+    for probability, _, scenario in scenarios.values():
+        for workload, series in scenario.spec.demand.items():
+            target = mean.setdefault(workload, {})
+            for period, tokens_per_day in series.items():
+                target[period] = target.get(period, 0.0) + probability * tokens_per_day
+    overrides = {k: v for k, v in instance.overrides.items() if k != DEMAND_SCALE}
+    overrides["demand"] = mean
+    return overrides
+
+
+def evaluation_jobs(candidate: int, first_stage: Mapping[tuple[str, Any], float],
+                    scenarios: Mapping[str, tuple[float, float, Mapping[str, Any]]],
+                    order: list[str], **common: Any) -> list[ScenarioSolve]:
+    """The solves that evaluate one first stage: every scenario (in ``order``) with the first
+    stage fixed."""
+    return [ScenarioSolve(key=("eval", candidate, name), overrides=scenarios[name][2],
+                          fixed=first_stage, **common) for name in order]
+
+
+def expected_npv(outcomes: Mapping[str, dict[str, Any] | None],
+                 probability: Mapping[str, float]) -> float | None:
+    """sum_s p_s NPV_s of a first stage's evaluation; None when some scenario has no plan (or
+    was not evaluated)."""
+    if any(out is None or not out["status"].has_plan for out in outcomes.values()):
+        return None
+    return sum(probability[name] * outcomes[name]["objective"] for name in probability)
+
+
+def evaluate_first_stage(instance: Instance, first_stage: Mapping[tuple[str, Any], float],
+                         workers: int = 1, **common: Any
+                         ) -> tuple[float | None, dict[str, dict[str, Any]]]:
+    """E[NPV] of fixing ``first_stage`` (purchases, cooling builds and openings of the commit
+    periods, integer or not) and planning each scenario's recourse; None when it leaves some
+    scenario without a plan. Returns it with each scenario's outcome."""
+    scenarios = scenario_overrides(instance)
+    probability = {name: p for name, (p, _, _) in scenarios.items()}
+    jobs = evaluation_jobs(0, first_stage, scenarios, list(scenarios), raw=instance.raw,
+                           path=str(instance.path), **common)
+    done = run_all(jobs, workers)
+    outcomes = {name: done["eval", 0, name] for name in scenarios}
+    return expected_npv(outcomes, probability), outcomes
+
+
+EXPECTED_KPIS = ("npv_total", "capex_total", "opex_total", "salvage_total",
+                 "cost_per_million_tokens", "tokens_served_total", "cards_final_period",
+                 "cards_bought_total", "domestic_share", "unmet_tokens_total")
+"""KPIs a scenario plan reports as probability-weighted means over its scenarios."""
+
+
+def expected_kpis(weighted: list[tuple[float, Mapping[str, Any]]]) -> dict[str, Any]:
+    """The probability-weighted mean of each scenario KPI (those every scenario has)."""
+    out: dict[str, Any] = {}
+    for name in EXPECTED_KPIS:
+        values = [(p, kpis.get(name)) for p, kpis in weighted]
+        if values and all(isinstance(v, (int, float)) for _, v in values):
+            out[name] = float(sum(p * v for p, v in values))
+    return out
