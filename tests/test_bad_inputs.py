@@ -72,7 +72,7 @@ CASES: list[tuple[str, Any, str]] = [
                                                  [{"accelerator": "Z", "cooling": "air",
                                                    "cards": 1}])),
      "sites.s1.existing_fleet.0.accelerator"),
-    ("unknown-cooling-mode", mutate(_set("accelerators.A.cooling", ["immersion"])),
+    ("unknown-cooling-mode", mutate(_set("accelerators.A.cooling", ["immersoin"])),
      "accelerators.A.cooling.0"),
     ("unknown-cooling-in-fleet", mutate(_set("sites.s1.existing_fleet",
                                              [{"accelerator": "A", "cooling": "oil",
