@@ -1,7 +1,8 @@
 """accelplan's command line: thin Click commands over the ``optimizer`` library.
 
 Exit codes (shared/design/interface.md): 0 a plan was found; 1 no plan exists or none was found
-in time; 2 bad input or usage. No traceback reaches the user (set ACCELPLAN_DEBUG=1 to see one).
+(in time, or HiGHS failed); 2 bad input or usage; 3 an internal error (a bug: the message says
+how to report it). No traceback reaches the user (set ACCELPLAN_DEBUG=1 to see one).
 """
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from typing import Any, Callable
 
 import click
 
-from optimizer.errors import AccelplanError, InfeasibleError, InstanceError, UsageError
+from optimizer.errors import (
+    AccelplanError, InfeasibleError, InstanceError, SolverError, UsageError,
+)
 from optimizer.overrides import parse_assignment
 
 EXIT_OK, EXIT_NO_PLAN, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
@@ -32,7 +35,7 @@ def guarded(command: Callable) -> Callable:
             return command(*args, **kwargs)
         except InstanceError as exc:
             _fail(str(exc), EXIT_BAD_INPUT)
-        except InfeasibleError as exc:
+        except (InfeasibleError, SolverError) as exc:
             _fail(str(exc), EXIT_NO_PLAN)
         except UsageError as exc:
             _fail(str(exc), EXIT_BAD_INPUT)

@@ -28,6 +28,10 @@ class InstanceError(AccelplanError):
         super().__init__(where + reason)
 
 
+class SolverError(AccelplanError):
+    """HiGHS failed (a numerical or internal failure, not a model without a plan)."""
+
+
 class UsageError(AccelplanError):
     """A usage problem that is not in the instance (an existing results directory, ...)."""
 

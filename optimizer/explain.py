@@ -6,9 +6,10 @@
 - Infeasibility: fast checks before the solve, then an elastic re-solve that finds the smallest
   (weighted) relaxation of demand, grid, cards, supply, budget and policies.
 
-Shadow prices and marginal costs come from the LP around the MILP plan with the on/off
-decisions (site openings, cooling modes) fixed and unit counts relaxed: with every integer fixed
-the fleet could not change and every capacity dual would be zero (see ``marginal_costs``).
+Marginal costs come from the LP around the MILP plan with every integer fixed (as
+shared/design/model.md says), and again with only the on/off decisions fixed (the long-run
+figure, in its own column). Shadow prices of caps come from the second: with every integer
+fixed the fleet could not change and every capacity dual would be zero.
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from optimizer.problem import DAYS_PER_YEAR, SECONDS_PER_DAY, ProblemData
 BINDING_COLUMNS = ["constraint", "index", "period", "slack", "slack_unit", "shadow_price",
                    "shadow_price_unit", "message"]
 MARGINAL_COLUMNS = ["period", "workload", "cost_per_million_tokens",
-                    "cost_per_million_tokens_fixed_fleet"]
+                    "cost_per_million_tokens_long_run"]
 CAP_FAMILIES = ("grid", "cooling_capacity", "site_cards", "supply", "budget", "min_share",
                 "max_vendor_share")
 TIGHT = 1e-6
@@ -34,20 +35,22 @@ def _label(index: Any) -> tuple:
     return index if isinstance(index, tuple) else (index,)
 
 
-def marginal_costs(data: ProblemData, duals_relaxed: dict | None,
-                   duals_fixed: dict | None) -> pd.DataFrame:
+def marginal_costs(data: ProblemData, duals_fixed: dict | None,
+                   duals_long_run: dict | None) -> pd.DataFrame:
     """Cost of one more million tokens of workload w in period t, in money of period t:
     dual(demand(w,t)) * P(w) * 1e6 / (86400 * 365 * L) / d_m(t) (dual in money per tokens/s).
 
-    ``cost_per_million_tokens`` uses the LP with on/off decisions fixed (capacity may grow:
-    the long-run marginal cost); ``cost_per_million_tokens_fixed_fleet`` the LP with every
-    integer fixed (the fleet as planned: the short-run cost, energy only while there is room).
+    ``cost_per_million_tokens`` uses the LP with every integer fixed at the plan, as
+    shared/design/model.md says (the fleet as planned: the short-run cost, energy only while
+    there is room); ``cost_per_million_tokens_long_run`` the LP with only the on/off decisions
+    fixed (purchases and builds may grow: what one more million tokens costs when capacity
+    follows demand).
     """
     rows = []
     seconds = SECONDS_PER_DAY * DAYS_PER_YEAR * data.period_years
     for (w, t) in data.DEMAND:
         values = []
-        for duals in (duals_relaxed, duals_fixed):
+        for duals in (duals_fixed, duals_long_run):
             if duals is None or ("demand", (w, t)) not in duals:
                 values.append(None)
                 continue

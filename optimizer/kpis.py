@@ -11,16 +11,16 @@ from optimizer.problem import DAYS_PER_YEAR, ProblemData
 def plan_kpis(tables: dict[str, pd.DataFrame], data: ProblemData, npv: float) -> dict[str, Any]:
     """NPV, capex, opex, levelised cost per million tokens, final fleet and shares.
 
-    ``cost_per_million_tokens`` = NPV / sum_t d_m(t) * (tokens served over period t) / 1e6.
+    ``cost_per_million_tokens`` = NPV / sum_t d_m(t) * (tokens served over period t) / 1e6,
+    counting the tokens of demand met (capacity the plan holds beyond demand serves nothing).
     """
     spec = data.instance.spec
     costs = tables["costs"]
     capex = float(costs[["capex_cards", "capex_cooling", "capex_sites"]].to_numpy().sum())
     opex = float(costs[["energy", "maintenance", "fixed", "unmet"]].to_numpy().sum())
     salvage = float(costs["salvage"].sum())
-    serving = tables["serving"]
     days = DAYS_PER_YEAR * data.period_years
-    tokens_by_period = serving.groupby("period")["average_tokens_per_day"].sum() * days
+    tokens_by_period = tables["demand"].groupby("period")["served_tokens_per_day"].sum() * days
     discounted_millions = sum(data.discount_mid[t] * tokens_by_period.get(p, 0.0) / 1e6
                               for t, p in enumerate(data.periods))
     last = data.periods[-1]

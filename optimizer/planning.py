@@ -102,16 +102,18 @@ def solve(instance: Instance, time_limit: float | None = None, mip_gap: float = 
         values = compiled.last_values
         relaxed = compiled.lp_duals(values, fix="binaries")
         fixed = compiled.lp_duals(values, fix="integers")
-        tables["marginal_costs"] = marginal_costs(data, relaxed, fixed)
+        tables["marginal_costs"] = marginal_costs(data, fixed, relaxed)
         tables["binding"] = binding_rows(model, data, relaxed)
         summary["binding_top"] = tables["binding"]["message"].head(5).tolist()
         summary["explain_seconds"] = time.perf_counter() - explain_start
         summary["marginal_costs_method"] = (
-            "cost_per_million_tokens: demand dual of the LP with site openings and cooling "
-            "modes fixed at the plan and unit counts continuous; "
-            "cost_per_million_tokens_fixed_fleet: with every integer fixed")
+            "cost_per_million_tokens: demand dual of the LP with every integer fixed at the "
+            "plan (the fleet as planned); cost_per_million_tokens_long_run: with site "
+            "openings and cooling modes fixed and purchase and build counts continuous (the "
+            "fleet may grow)")
     return Plan(status=result.status, objective=npv,
-                best_bound=result.best_bound * data.money_unit, mip_gap=result.mip_gap,
+                best_bound=(None if result.best_bound is None
+                            else result.best_bound * data.money_unit), mip_gap=result.mip_gap,
                 tables=tables, summary=summary, start_values=compiled.integer_values(),
                 decisions=decision_values(model))
 

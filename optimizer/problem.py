@@ -20,11 +20,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from optimizer.derived import per_period, rack_fits, throughput_tokens_per_s
+from optimizer.errors import InstanceError
 from optimizer.loader import Instance
 
 HOURS_PER_YEAR = 8760.0
 DAYS_PER_YEAR = 365.0
 SECONDS_PER_DAY = 86400.0
+
+MAX_CARDS_OF_DEMAND = 1e12
+"""Largest peak demand, in cards' worth of serving (``token_unit`` tokens/s), that is planned;
+above it the solver's numbers lose meaning (HiGHS reads 1e20 as infinite)."""
 
 KSC = tuple[str, str, str]          # accelerator, site, cooling mode
 KSCT = tuple[str, str, str, int]    # ... and period index
@@ -130,6 +135,12 @@ def build_problem_data(instance: Instance) -> ProblemData:
                 data.DEMAND.append((w, t))
                 data.demand_peak[(w, t)] = (tokens_per_day * workloads[w].peak_to_average
                                             / SECONDS_PER_DAY / token_unit)
+                if data.demand_peak[w, t] > MAX_CARDS_OF_DEMAND:
+                    raise InstanceError(instance.path, f"demand.{w}.{label}", f"found "
+                                        f"{tokens_per_day:.3g} tokens/day: more than "
+                                        f"{MAX_CARDS_OF_DEMAND:.0e} cards could serve, beyond "
+                                        "what a plan can represent; check the units (average "
+                                        "tokens per day)")
 
     # accelerators ------------------------------------------------------------------------
     price = {k: per_period(accs[k].price_per_card, periods) for k in A}

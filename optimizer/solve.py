@@ -23,7 +23,7 @@ from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 # process, so that hand-over timings measure the model and not the import.
 bool(_scipy_available)
 
-from optimizer.errors import AccelplanError
+from optimizer.errors import SolverError
 from optimizer.placements import internal_rows, used_placements
 from optimizer.status import SolverOptions, SolverResult, Status, outcome_of
 
@@ -75,12 +75,15 @@ class CompiledModel:
         lower = np.empty(n_cols)
         upper = np.empty(n_cols)
         integer = np.zeros(n_cols, dtype=bool)
+        binary = np.zeros(n_cols, dtype=bool)
         for j, var in enumerate(self.columns):
             lb, ub = var.bounds
             lower[j] = -INF if lb is None else lb
             upper[j] = INF if ub is None else ub
-            integer[j] = var.is_integer() or var.is_binary()
+            binary[j] = var.is_binary()
+            integer[j] = binary[j] or var.is_integer()
         self.integer = integer
+        self.binary = binary     # declared 0-1 (on/off decisions), not counts bounded by 1
         rhs = np.asarray(repn.rhs, dtype=float)
         senses = np.fromiter((sense for _, sense in self.rows), dtype=int, count=n_rows)
         row_lower = np.where(senses == 1, -INF, rhs)
@@ -361,12 +364,13 @@ class CompiledModel:
         with the LP relaxation as its proven bound."""
         cost = np.asarray(self.highs.getLp().col_cost_)
         objective = float(cost @ values) + self.offset
-        bound = self.relaxation_bound if self.relaxation_bound is not None else objective
-        bound = min(bound, objective)
-        gap = max(objective - bound, 0.0) / max(abs(objective), 1e-12)
+        bound = gap = None
+        if self.relaxation_bound is not None:     # no proven bound: no gap, never optimal
+            bound = min(self.relaxation_bound, objective)
+            gap = max(objective - bound, 0.0) / max(abs(objective), 1e-12)
         self.last_values = values
         self._load(values)
-        status = Status.OPTIMAL if gap <= options.mip_gap else Status.FEASIBLE
+        status = Status.OPTIMAL if gap is not None and gap <= options.mip_gap else Status.FEASIBLE
         return SolverResult(status=status, objective=objective, best_bound=bound, mip_gap=gap,
                             transfer_seconds=self.transfer_seconds, solve_seconds=seconds,
                             highs_status=how, solver_version=highspy_version(),
@@ -393,7 +397,7 @@ class CompiledModel:
         has_incumbent = info.primal_solution_status == highspy.SolutionStatus.kSolutionStatusFeasible
         status = outcome_of(status_name, has_incumbent)
         if status is None:
-            raise AccelplanError(f"HiGHS failed: {name}")
+            raise SolverError(f"HiGHS failed ({name}); no plan was found")
         objective = best_bound = gap = None
         if status.has_plan:
             values = np.asarray(h.getSolution().col_value)
@@ -424,7 +428,7 @@ class CompiledModel:
         Args:
             values: the MIP plan's column values (:attr:`last_values`).
             fix: ``"integers"`` fixes every integer column at its plan value (short-run: the
-                fleet is what it is); ``"binaries"`` fixes only 0-1 columns (site openings,
+                fleet is what it is); ``"binaries"`` fixes only declared binaries (site openings,
                 cooling modes) and relaxes unit counts (long-run: capacity can grow).
         Returns:
             (family, index) -> dual, or None when the LP could not be solved.
@@ -440,7 +444,7 @@ class CompiledModel:
         elif fix == "integers":
             fixed = columns
         else:
-            fixed = columns[(self.lower[columns] >= 0) & (self.upper[columns] <= 1)]
+            fixed = np.flatnonzero(self.binary)
         try:
             h.changeColsIntegrality(len(columns), columns.astype(np.int32),
                                     np.full(len(columns), highspy.HighsVarType.kContinuous))

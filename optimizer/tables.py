@@ -59,13 +59,15 @@ def plan_tables(model: pyo.ConcreteModel, data: ProblemData) -> dict[str, pd.Dat
             fleet_rows.append([periods[t], k, accs[k].vendor, s, c, round(cards)])
 
     serving = []
-    served_tokens_per_day = defaultdict(float)
     for (w, k, s, t) in data.SERVE:
         peak = _value(model.serve[w, k, s, t]) * data.token_unit
         if peak > EPS * data.token_unit:
             per_day = peak / data.peak_to_average[w] * SECONDS_PER_DAY
-            served_tokens_per_day[t] += per_day
             serving.append([periods[t], w, k, s, peak, per_day])
+    demand_rows = _demand_rows(model, data)
+    served_tokens_per_day = defaultdict(float)      # demand met: serving beyond it is spare
+    for label, _, _, served, _ in demand_rows:
+        served_tokens_per_day[periods.index(label)] += served
 
     unmet_rows = []
     for (w, t) in data.cost_unmet:
@@ -89,7 +91,7 @@ def plan_tables(model: pyo.ConcreteModel, data: ProblemData) -> dict[str, pd.Dat
     frames = {
         "purchases": purchases, "fleet": fleet_rows, "serving": serving, "sites": site_rows,
         "costs": costs, "unmet": unmet_rows, "utilisation": _utilisation_rows(model, data),
-        "demand": _demand_rows(model, data),
+        "demand": demand_rows,
     }
     return {name: pd.DataFrame(rows, columns=TABLE_COLUMNS[name]) for name, rows in frames.items()}
 
@@ -111,7 +113,8 @@ def _utilisation_rows(model, data: ProblemData) -> list[list]:
 
 
 def _demand_rows(model, data: ProblemData) -> list[list]:
-    """Per period and workload: average tokens/day asked, served and not served."""
+    """Per period and workload: average tokens/day asked, served (of that demand: capacity
+    beyond it is spare, not served) and not served."""
     served = defaultdict(float)
     for (w, k, s, t) in data.SERVE:
         served[w, t] += (_value(model.serve[w, k, s, t]) * data.token_unit
@@ -119,7 +122,8 @@ def _demand_rows(model, data: ProblemData) -> list[list]:
     rows = []
     for (w, t) in data.DEMAND:
         demand = data.demand_peak[w, t] * data.token_unit / data.peak_to_average[w] * SECONDS_PER_DAY
-        rows.append([data.periods[t], w, demand, served[w, t], max(demand - served[w, t], 0.0)])
+        met = min(served[w, t], demand)
+        rows.append([data.periods[t], w, demand, met, demand - met])
     return rows
 
 

@@ -11,7 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
-from conftest import accelerator, budget_instance, instance, site, solve_data, write_instance
+from conftest import (
+    accelerator, budget_instance, cards_bought, instance, site, solve_data, write_instance,
+)
 from optimizer import InfeasibleError
 
 MILLION_TOKENS_PER_TOKEN_S_YEAR = 31.536
@@ -43,7 +45,8 @@ def test_demand_dual_per_million_tokens(tmp_path):
     # 200 / 31.536 = 6.34196 per million tokens.
     plan = grid_case(tmp_path)
     marginal = plan.tables["marginal_costs"]
-    assert marginal.loc[0, "cost_per_million_tokens"] == pytest.approx(200 / 31.536, rel=1e-6)
+    assert marginal.loc[0, "cost_per_million_tokens_long_run"] == pytest.approx(200 / 31.536,
+                                                                               rel=1e-6)
 
 
 def test_marginal_cost_is_in_money_of_its_period(tmp_path):
@@ -56,8 +59,45 @@ def test_marginal_cost_is_in_money_of_its_period(tmp_path):
     plan = solve_data(tmp_path, data)
     marginal = plan.tables["marginal_costs"].set_index("period")
     expected = 100 * 1.1 ** 0.5 / MILLION_TOKENS_PER_TOKEN_S_YEAR
-    assert marginal.loc["2027", "cost_per_million_tokens"] == pytest.approx(expected, rel=1e-6)
-    assert marginal.loc["2026", "cost_per_million_tokens"] == pytest.approx(expected, rel=1e-6)
+    assert marginal.loc["2027", "cost_per_million_tokens_long_run"] == pytest.approx(expected,
+                                                                                    rel=1e-6)
+    assert marginal.loc["2026", "cost_per_million_tokens_long_run"] == pytest.approx(expected,
+                                                                                    rel=1e-6)
+
+
+def spare_capacity_case(tmp_path):
+    # 10 tokens/s of demand; cards come in servers of 8, so the plan buys 2 servers (16 cards)
+    # and 6 idle. 1 kW per card, idle fraction 0.3, electricity 100 per MWh: a card-year of
+    # full power costs 876, of idle power 262.8.
+    data = instance({"A": accelerator(price=100, power_kw=1.0, cards_per_unit=8,
+                                      idle_power_fraction=0.3)},
+                    sites={"s1": site(electricity=100.0)})
+    return solve_data(tmp_path, data)
+
+
+def test_marginal_cost_with_the_fleet_as_planned_is_the_busy_energy(tmp_path):
+    # With every integer fixed (model.md), one more token/s runs an idle card busy: only the
+    # busy share of its power, 0.7 * 876 = 613.2 per token/s-year = 19.4444 per million tokens.
+    # Long run (purchases continuous): one more card, 100 + 876 = 976 -> 30.9488 per million.
+    plan = spare_capacity_case(tmp_path)
+    assert cards_bought(plan) == 16
+    marginal = plan.tables["marginal_costs"].iloc[0]
+    assert marginal["cost_per_million_tokens"] == pytest.approx(613.2 / 31.536, rel=1e-6)
+    assert marginal["cost_per_million_tokens_long_run"] == pytest.approx(976 / 31.536, rel=1e-6)
+
+
+def test_a_purchase_bounded_by_one_unit_is_not_an_on_off_decision(tmp_path):
+    # Eight slots and servers of 8 cards: the purchase count is an integer in 0..1, not a
+    # binary. The long-run LP must relax it like any count: 976 per token/s-year as above
+    # (fixing it as if it were an opening gave the fixed-fleet 613.2).
+    data = instance({"A": accelerator(price=100, power_kw=1.0, cards_per_unit=8,
+                                      idle_power_fraction=0.3)},
+                    demand_tokens_per_s=4.0, sites={"s1": site(max_cards=8, electricity=100.0)})
+    plan = solve_data(tmp_path, data)
+    assert cards_bought(plan) == 8
+    marginal = plan.tables["marginal_costs"].iloc[0]
+    assert marginal["cost_per_million_tokens_long_run"] == pytest.approx(976 / 31.536, rel=1e-6)
+    assert marginal["cost_per_million_tokens"] == pytest.approx(613.2 / 31.536, rel=1e-6)
 
 
 def test_supply_and_budget_shadow_prices(tmp_path):

@@ -53,3 +53,71 @@ def test_misspelt_cooling_mode_is_refused(tmp_path):
     result = run_cli("validate", str(write_instance(tmp_path, data)))
     assert result.returncode == 2
     assert "accelerators.B.cooling.0" in result.stderr and "liqiud" in result.stderr
+
+
+def test_a_plan_without_a_proven_bound_is_not_optimal(tmp_path):
+    # a plan found outside a HiGHS run (a first plan) before any relaxation was solved has no
+    # proven bound: it is feasible, with no gap, never optimal with "gap 0"
+    import numpy as np
+    from formulations import build_model
+    from optimizer import load_instance
+    from optimizer.problem import build_problem_data
+    from optimizer.solve import CompiledModel
+    from optimizer.status import SolverOptions
+    data = build_problem_data(load_instance(write_instance(tmp_path, instance(
+        {"A": accelerator(price=100)}))))
+    compiled = CompiledModel(build_model(data))
+    compiled.highs.run()
+    values = np.asarray(compiled.highs.getSolution().col_value).copy()
+    result = compiled.plan_result(values, SolverOptions(), 0.0, "a plan")
+    assert result.status.value == "feasible"
+    assert result.best_bound is None and result.mip_gap is None
+    assert result.objective == pytest.approx(1000 / data.money_unit, rel=REL)
+
+
+def test_a_solver_failure_is_no_plan_not_bad_input():
+    # exit 1 (no plan was found) with the reason, not 2 (bad input) or a traceback
+    import click
+    from click.testing import CliRunner
+    from cli import guarded
+    from optimizer.errors import SolverError
+
+    @click.command()
+    @guarded
+    def failing() -> None:
+        raise SolverError("HiGHS failed (kSolveError); no plan was found")
+    result = CliRunner().invoke(failing, [])
+    assert result.exit_code == 1
+    assert "HiGHS failed" in result.output and "Traceback" not in result.output
+
+
+def test_absurd_demand_is_refused_in_a_line(tmp_path):
+    # 1e290 tokens/s: more than any plan can represent; refused naming the field, briefly
+    data = instance({"A": accelerator(price=100)}, demand_tokens_per_s=1e290)
+    result = run_cli("solve", str(write_instance(tmp_path, data)))
+    assert result.returncode == 2
+    assert "demand.chat.2026" in result.stderr and len(result.stderr) < 400
+
+
+def test_levelised_cost_counts_demand_met_not_spare_serving(tmp_path):
+    # A plan with 16 cards for 10 tokens/s of demand, where the serving variables carry all 16
+    # (spare capacity, free energy: as cheap as serving 10). The levelised cost divides the
+    # NPV by the tokens of demand met, 10 token/s-years = 315.36 M tokens, not 504.58 M.
+    from formulations import build_model
+    from optimizer import load_instance
+    from optimizer.kpis import plan_kpis
+    from optimizer.problem import build_problem_data
+    from optimizer.tables import plan_tables
+    data = build_problem_data(load_instance(write_instance(tmp_path, instance(
+        {"A": accelerator(price=100, cards_per_unit=8)}))))
+    model = build_model(data)
+    for index in model.units_bought:
+        model.units_bought[index].set_value(2)
+    for index in model.fleet:
+        model.fleet[index].set_value(16)
+    for index in model.serve:
+        model.serve[index].set_value(16 / data.token_unit)
+    tables = plan_tables(model, data)
+    kpis = plan_kpis(tables, data, 1600.0)
+    assert tables["demand"]["served_tokens_per_day"].sum() == pytest.approx(10 * 86400, rel=REL)
+    assert kpis["cost_per_million_tokens"] == pytest.approx(1600 / (10 * 31.536), rel=REL)
