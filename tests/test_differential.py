@@ -1,0 +1,493 @@
+"""Differential test: random small instances using every feature of the format, solved by the
+product and by an independent formulation written here, row by row from
+shared/design/model.md, directly on highspy (no Pyomo, no code of the product).
+
+The independent model keeps model.md's own forms where the product chose others: the fleet as
+a direct sum over living purchases (not a state recursion), the site_open rows per cooling
+mode (not carried by the grid row), share rows over every accelerator's fleet (not per-period
+aggregates), money in currency and serving in tokens/s (no scaling). Both must find the same
+optimum (relative 1e-6), or both find no plan.
+"""
+from __future__ import annotations
+
+import math
+import random
+from typing import Any
+
+import highspy
+import numpy as np
+import pytest
+
+from conftest import write_instance
+
+INSTANCES = 150
+"""Random instances compared (seeds 0..INSTANCES-1)."""
+
+SECONDS_PER_DAY = 86400.0
+
+
+# ---- random instances -----------------------------------------------------------------------
+
+def random_instance(seed: int) -> dict[str, Any]:
+    """A small instance drawing on every field: sub-year periods, discounting, regions, price
+    paths, derived throughput, rack limits, supply, availability dates, lifetimes that are not
+    whole periods, existing fleets and halls, sites to open, exclusive cooling, build steps,
+    budgets, shares by cards and by TFLOPS with start periods, vendor caps, soft demand."""
+    rng = random.Random(seed)
+    years = rng.choice([1.0, 0.5])
+    n = rng.choice([2, 3])
+    periods = [f"P{t}" for t in range(n)]
+    workloads = {}
+    for w in range(rng.choice([1, 2])):
+        spec: dict[str, Any] = {"peak_to_average": rng.choice([1.0, 1.25, 1.6])}
+        if rng.random() < 0.5:
+            spec["flops_per_token"] = rng.choice([1e12, 2e12])
+        if rng.random() < 0.3:
+            spec["regions"] = ["R1"]
+        workloads[f"w{w}"] = spec
+    demand = {w: {p: round(rng.uniform(4, 20) * SECONDS_PER_DAY, 1) for p in periods
+                  if rng.random() < 0.9} for w in workloads}
+    accelerators = {}
+    for k in range(rng.choice([2, 3])):
+        acc: dict[str, Any] = {
+            "vendor": rng.choice(["VA", "VB"]),
+            "tags": [rng.choice(["domestic", "imported"])],
+            "cards_per_unit": rng.choice([1, 2, 4]),
+            "price_per_card": (round(rng.uniform(80, 200), 1) if rng.random() < 0.5 else
+                               {p: round(rng.uniform(80, 200), 1) for p in periods}),
+            "power_kw_per_card": round(rng.uniform(0.3, 2.0), 2),
+            "idle_power_fraction": round(rng.uniform(0.1, 0.5), 2),
+            "cooling": rng.choice([["air"], ["liquid"], ["air", "liquid"]]),
+            "lifetime_years": rng.choice([0.75, 1.0, 1.5, 2.0, 3.0]),
+            "maintenance_rate": round(rng.uniform(0, 0.1), 3),
+            "availability": round(rng.uniform(0.8, 1.0), 2),
+            "peak_tflops": round(rng.uniform(1, 4), 2),
+            "mfu": round(rng.uniform(0.3, 0.6), 2),
+            "throughput": {w: round(rng.uniform(0.8, 3.0), 2) for w in workloads
+                           if k == 0 or rng.random() < 0.7},
+        }
+        if k == 0:      # every workload has a card that runs anywhere (a valid instance)
+            acc["cooling"] = ["air", "liquid"]
+        elif rng.random() < 0.3:
+            acc["rack_kw"] = rng.choice([20, 60])
+        if rng.random() < 0.3:
+            acc["supply"] = {p: rng.choice([4, 8, 16]) for p in periods if rng.random() < 0.7}
+        if rng.random() < 0.25:
+            acc["available_from"] = periods[1]
+        accelerators[f"K{k}"] = acc
+    sites = {}
+    for j in range(rng.choice([1, 2])):
+        closed = j > 0 and rng.random() < 0.5
+        modes = {}
+        for mode in rng.choice([["air"], ["liquid"], ["air", "liquid"]]):
+            spec = {"pue": round(rng.uniform(1.0, 1.5), 2),
+                    "build_cost_per_mw": round(rng.uniform(2e4, 8e4), -2)}
+            if rng.random() < 0.4:
+                spec["max_rack_kw"] = 40 if mode == "air" else 140
+            if not closed and rng.random() < 0.5:
+                spec["existing_it_mw"] = round(rng.uniform(0.002, 0.01), 4)
+            if rng.random() < 0.4:
+                spec["build_step_mw"] = rng.choice([0.004, 0.01])
+            if rng.random() < 0.3:
+                spec["lifetime_years"] = rng.choice([2.0, 10.0])
+            modes[mode] = spec
+        site: dict[str, Any] = {
+            "region": "R1" if j == 0 else rng.choice(["R1", "R2"]),
+            "max_cards": rng.choice([20, 40, 80]),
+            "grid_mw": (0.12 if rng.random() < 0.5 else
+                        {p: round(rng.uniform(0.04, 0.12), 3) for p in periods}),
+            "electricity_price_per_mwh": (round(rng.uniform(20, 120), 1) if rng.random() < 0.5
+                                          else {p: round(rng.uniform(20, 120), 1)
+                                                for p in periods}),
+            "fixed_cost_per_year": round(rng.uniform(0, 200), 1),
+            "cooling": modes,
+        }
+        if closed:
+            site.update(open=False, open_cost=round(rng.uniform(50, 400), 1))
+        elif len(modes) > 1 and rng.random() < 0.3 and sum(
+                "existing_it_mw" in m for m in modes.values()) <= 1:
+            site["exclusive_cooling"] = True
+        if not closed and rng.random() < 0.4:
+            mode = next((m for m, spec in modes.items() if "existing_it_mw" in spec), None)
+            fitting = [k for k, acc in accelerators.items()
+                       if mode in acc["cooling"] and _fits(acc, modes[mode])]
+            if mode and fitting:
+                k = rng.choice(fitting)
+                site["existing_fleet"] = [{"accelerator": k, "cooling": mode,
+                                           "cards": rng.choice([2, 4]),
+                                           "age_years": rng.choice([0.0, 0.5, 1.5])}]
+        sites[f"s{j}"] = site
+    policies: dict[str, Any] = {}
+    if rng.random() < 0.3:
+        policies["budget_per_period"] = rng.choice([3000, {periods[0]: 2500}])
+    if rng.random() < 0.4:
+        policies["min_share"] = [{"tags": ["domestic"], "share": rng.choice([0.2, 0.5]),
+                                  "by": rng.choice(["cards", "tflops"]),
+                                  "from": rng.choice(periods)}]
+    if rng.random() < 0.3:
+        policies["max_vendor_share"] = ({"share": 0.7, "from": periods[-1]} if rng.random() < 0.5
+                                        else 0.75)
+    if rng.random() < 0.5:
+        policies["unmet_demand_cost_per_million_tokens"] = rng.choice([2.0, 20.0])
+    return {"format": 1, "name": f"random-{seed}",
+            "horizon": {"periods": periods, "period_years": years,
+                        "discount_rate": rng.choice([0.0, 0.08])},
+            "workloads": workloads, "demand": demand, "accelerators": accelerators,
+            "sites": sites, "policies": policies}
+
+
+def _fits(acc: dict, mode: dict) -> bool:
+    return "rack_kw" not in acc or "max_rack_kw" not in mode or acc["rack_kw"] <= mode["max_rack_kw"]
+
+
+def _per_period(value: Any, periods: list[str], missing: Any = None) -> list[Any]:
+    if isinstance(value, dict):
+        return [value.get(p, missing) for p in periods]
+    return [value if value is not None else missing] * len(periods)
+
+
+# ---- the independent formulation (model.md, row by row) -------------------------------------
+
+class _Model:
+    """Columns and rows collected in plain lists, handed to highspy in one passModel."""
+
+    def __init__(self) -> None:
+        self.cost: list[float] = []
+        self.lower: list[float] = []
+        self.upper: list[float] = []
+        self.integer: list[bool] = []
+        self.rows: list[tuple[dict[int, float], float, float]] = []
+        self.offset = 0.0
+
+    def var(self, lower: float = 0.0, upper: float = math.inf, integer: bool = False) -> int:
+        self.cost.append(0.0)
+        self.lower.append(lower)
+        self.upper.append(upper)
+        self.integer.append(integer)
+        return len(self.cost) - 1
+
+    def add_cost(self, expr: dict[int, float], factor: float) -> None:
+        for j, a in expr.items():
+            self.cost[j] += factor * a
+
+    def row(self, expr: dict[int, float], lower: float = -math.inf,
+            upper: float = math.inf) -> None:
+        self.rows.append((dict(expr), lower, upper))
+
+    def solve(self) -> tuple[str, float | None]:
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        h.setOptionValue("mip_rel_gap", 1e-9)
+        h.setOptionValue("mip_abs_gap", 1e-9)
+        inf = highspy.kHighsInf
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = len(self.cost), len(self.rows)
+        lp.col_cost_ = np.array(self.cost)
+        lp.col_lower_ = np.array(self.lower)
+        lp.col_upper_ = np.array([min(u, inf) for u in self.upper])
+        lp.row_lower_ = np.array([max(lo, -inf) for _, lo, _ in self.rows])
+        lp.row_upper_ = np.array([min(hi, inf) for _, _, hi in self.rows])
+        lp.offset_ = self.offset
+        starts, index, value = [0], [], []
+        by_column: list[list[tuple[int, float]]] = [[] for _ in self.cost]
+        for i, (expr, _, _) in enumerate(self.rows):
+            for j, a in expr.items():
+                if a:
+                    by_column[j].append((i, a))
+        for entries in by_column:
+            for i, a in entries:
+                index.append(i)
+                value.append(a)
+            starts.append(len(index))
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = np.array(starts, dtype=np.int32)
+        lp.a_matrix_.index_ = np.array(index, dtype=np.int32)
+        lp.a_matrix_.value_ = np.array(value)
+        lp.integrality_ = [highspy.HighsVarType.kInteger if f else highspy.HighsVarType.kContinuous
+                           for f in self.integer]
+        h.passModel(lp)
+        h.run()
+        status = h.modelStatusToString(h.getModelStatus())
+        if status == "Optimal":
+            return "optimal", float(h.getInfo().objective_function_value)
+        return status, None
+
+
+def _plus(base: dict[int, float], expr: dict[int, float], scale: float = 1.0
+          ) -> dict[int, float]:
+    """base + scale * expr (linear expressions as column -> coefficient)."""
+    out = dict(base)
+    for j, a in expr.items():
+        out[j] = out.get(j, 0.0) + scale * a
+    return out
+
+
+def _sum(exprs) -> dict[int, float]:
+    out: dict[int, float] = {}
+    for expr in exprs:
+        out = _plus(out, expr)
+    return out
+
+
+def independent_optimum(data: dict[str, Any]) -> tuple[str, float | None]:
+    """Minimum NPV of ``data`` by model.md, or the HiGHS status when there is no optimum."""
+    hz = data["horizon"]
+    periods, L, r = hz["periods"], hz.get("period_years", 1.0), hz.get("discount_rate", 0.0)
+    n = len(periods)
+    T = range(n)
+    d_s = [(1 + r) ** -(t * L) for t in T]
+    d_m = [(1 + r) ** -(t * L + L / 2) for t in T]
+    d_e = (1 + r) ** -(n * L)
+    H = 8760.0 * L
+    accs, sites, workloads = data["accelerators"], data["sites"], data["workloads"]
+    pol = data.get("policies", {})
+    m = _Model()
+
+    def theta(k: str, w: str) -> float:
+        acc = accs[k]
+        if w in acc.get("throughput", {}):
+            return acc["throughput"][w]
+        if "peak_tflops" in acc and "flops_per_token" in workloads[w]:
+            return acc["peak_tflops"] * 1e12 * acc.get("mfu", 0.35) / workloads[w]["flops_per_token"]
+        return 0.0
+
+    price = {k: _per_period(acc["price_per_card"], periods) for k, acc in accs.items()}
+    supply = {k: _per_period(acc.get("supply"), periods) for k, acc in accs.items()}
+    ksc = [(k, s, c) for k in accs for s in sites for c in accs[k]["cooling"]
+           if c in sites[s]["cooling"] and _fits(accs[k], sites[s]["cooling"][c])]
+    # decisions
+    buy, fleet = {}, {}
+    capex: dict[int, dict[int, float]] = {t: {} for t in T}
+    for (k, s, c) in ksc:
+        acc = accs[k]
+        first = periods.index(acc["available_from"]) if "available_from" in acc else 0
+        for tau in range(first, n):
+            buy[k, s, c, tau] = j = m.var(integer=True)
+            paid = price[k][tau] * acc["cards_per_unit"]
+            capex[tau][j] = capex[tau].get(j, 0.0) + paid
+            m.cost[j] += d_s[tau] * paid
+            salvage = max(0.0, 1 - (n - tau) * L / acc["lifetime_years"])
+            m.cost[j] -= d_e * salvage * paid
+            for t in range(tau, n):
+                if (t - tau) * L < acc["lifetime_years"]:
+                    m.cost[j] += d_m[t] * acc.get("maintenance_rate", 0.0) * L * paid
+    existing: dict[tuple, float] = {}
+    for s, site in sites.items():
+        for entry in site.get("existing_fleet", []):
+            k, c = entry["accelerator"], entry["cooling"]
+            for t in T:
+                if entry.get("age_years", 0.0) + t * L < accs[k]["lifetime_years"]:
+                    existing[k, s, c, t] = existing.get((k, s, c, t), 0.0) + entry["cards"]
+                    m.offset += (d_m[t] * accs[k].get("maintenance_rate", 0.0) * L * price[k][0]
+                                 * entry["cards"])
+    const: dict[tuple, float] = {}
+    for (k, s, c) in ksc:
+        u, life = accs[k]["cards_per_unit"], accs[k]["lifetime_years"]
+        for t in T:
+            fleet[k, s, c, t] = {buy[k, s, c, tau]: float(u) for tau in range(t + 1)
+                                 if (k, s, c, tau) in buy and (t - tau) * L < life}
+            const[k, s, c, t] = existing.get((k, s, c, t), 0.0)
+    busy = {(k, s, c, t): m.var() for (k, s, c) in ksc for t in T}
+    serve = {}
+    for w, wl in workloads.items():
+        for (k, s) in {(k, s) for (k, s, _) in ksc}:
+            if theta(k, w) > 0 and ("regions" not in wl or sites[s]["region"] in wl["regions"]):
+                for t in T:
+                    serve[w, k, s, t] = m.var()
+    # cooling capacity, builds, openings, modes
+    cap, opened, mode = {}, {}, {}
+    for s, site in sites.items():
+        if not site.get("open", True):
+            for t in T:
+                opened[s, t] = m.var(0, 1, integer=True)
+                m.cost[opened[s, t]] += d_m[t] * site.get("fixed_cost_per_year", 0.0) * L
+                oc = site.get("open_cost", 0.0)
+                m.cost[opened[s, t]] += d_s[t] * oc
+                capex[t][opened[s, t]] = capex[t].get(opened[s, t], 0.0) + oc
+                if t > 0:
+                    m.cost[opened[s, t - 1]] -= d_s[t] * oc
+                    capex[t][opened[s, t - 1]] = capex[t].get(opened[s, t - 1], 0.0) - oc
+                    m.row({opened[s, t]: 1, opened[s, t - 1]: -1}, lower=0)
+        else:
+            m.offset += sum(d_m[t] * site.get("fixed_cost_per_year", 0.0) * L for t in T)
+        for c, spec in site["cooling"].items():
+            step = spec.get("build_step_mw")
+            life = spec.get("lifetime_years", 15.0)
+            total: dict[int, float] = {}
+            for t in T:
+                b = m.var(integer=step is not None)
+                mw = step or 1.0
+                total = _plus(total, {b: mw})
+                cost = spec.get("build_cost_per_mw", 0.0) * mw
+                m.cost[b] += d_s[t] * cost - d_e * max(0.0, 1 - (n - t) * L / life) * cost
+                capex[t][b] = capex[t].get(b, 0.0) + cost
+                cap[s, c, t] = (dict(total), spec.get("existing_it_mw", 0.0))
+            if site.get("exclusive_cooling"):
+                mode[s, c] = m.var(0, 1, integer=True)
+    unmet_price = pol.get("unmet_demand_cost_per_million_tokens")
+    # 1. demand
+    for w, wl in workloads.items():
+        P = wl.get("peak_to_average", 1.0)
+        for t, p in enumerate(periods):
+            D = data["demand"].get(w, {}).get(p, 0.0)
+            if D <= 0:
+                continue
+            expr = {serve[key]: 1.0 for key in serve if key[0] == w and key[3] == t}
+            if unmet_price is not None:
+                u = m.var()
+                expr[u] = 1.0
+                m.cost[u] += d_m[t] * SECONDS_PER_DAY * 365 * L / 1e6 * unmet_price / P
+            m.row(expr, lower=D * P / SECONDS_PER_DAY)
+    for k, acc in accs.items():
+        a = acc.get("availability", 1.0)
+        for s in sites:
+            modes = [c for (kk, ss, c) in ksc if kk == k and ss == s]
+            for t in T:
+                if not modes:
+                    continue
+                cards = _sum(fleet[k, s, c, t] for c in modes)
+                cards_const = sum(const[k, s, c, t] for c in modes)
+                served = {serve[w, k, s, t]: 1 / theta(k, w) for w in workloads
+                          if (w, k, s, t) in serve}
+                # 2. serving_capacity
+                m.row(_plus(served, cards, scale=-a), upper=a * cards_const)
+                # 3. average_load
+                load = {serve[w, k, s, t]: 1 / (theta(k, w) * workloads[w].get(
+                    "peak_to_average", 1.0)) for w in workloads if (w, k, s, t) in serve}
+                m.row(_plus({busy[k, s, c, t]: 1.0 for c in modes}, load, scale=-1.0),
+                      lower=0, upper=0)
+                for c in modes:
+                    m.row(_plus({busy[k, s, c, t]: 1.0}, fleet[k, s, c, t], scale=-a),
+                          upper=a * const[k, s, c, t])
+    for s, site in sites.items():
+        grid = _per_period(site["grid_mw"], periods)
+        elec = _per_period(site["electricity_price_per_mwh"], periods)
+        for t in T:
+            # 4. site_cards
+            cards, cards_const = {}, 0.0
+            for (k, ss, c) in ksc:
+                if ss == s:
+                    cards = _plus(cards, fleet[k, s, c, t])
+                    cards_const += const[k, s, c, t]
+            if (s, t) in opened:
+                cards = _plus(cards, {opened[s, t]: -site["max_cards"]})
+                m.row(cards, upper=-cards_const)
+            else:
+                m.row(cards, upper=site["max_cards"] - cards_const)
+            facility: dict[int, float] = {}
+            facility_const = 0.0
+            for c, spec in site["cooling"].items():
+                built, existing_mw = cap[s, c, t]
+                # 5. cooling_capacity: IT MW of the cards <= cap
+                load, load_const = {}, 0.0
+                for (k, ss, cc) in ksc:
+                    if ss == s and cc == c:
+                        kw = accs[k]["power_kw_per_card"] / 1000
+                        load = _plus(load, fleet[k, s, c, t], scale=kw)
+                        load_const += kw * const[k, s, c, t]
+                        # energy: pue * power * (idle * fleet + (1 - idle) * busy) * H
+                        idle = accs[k].get("idle_power_fraction", 0.3)
+                        per = d_m[t] * elec[t] * H * spec["pue"] * kw
+                        m.add_cost(fleet[k, s, c, t], per * idle)
+                        m.offset += per * idle * const[k, s, c, t]
+                        m.cost[busy[k, s, c, t]] += per * (1 - idle)
+                m.row(_plus(load, built, scale=-1.0), upper=existing_mw - load_const)
+                facility = _plus(facility, built, scale=spec["pue"])
+                facility_const += spec["pue"] * existing_mw
+                # 7. site_open: cap <= grid / pue * open
+                if (s, t) in opened:
+                    m.row(_plus(built, {opened[s, t]: -grid[t] / spec["pue"]}),
+                          upper=-existing_mw)
+                # 8. exclusive cooling: cap <= grid / pue * mode
+                if (s, c) in mode:
+                    m.row(_plus(built, {mode[s, c]: -grid[t] / spec["pue"]}),
+                          upper=-existing_mw)
+            # 6. grid
+            m.row(facility, upper=grid[t] - facility_const)
+        if site.get("exclusive_cooling"):
+            m.row({mode[s, c]: 1.0 for c in site["cooling"]}, upper=1)
+    # 9. supply
+    for k, acc in accs.items():
+        for t in T:
+            if supply[k][t] is not None:
+                m.row({buy[key]: float(acc["cards_per_unit"]) for key in buy
+                       if key[0] == k and key[3] == t}, upper=supply[k][t])
+    # 10. budget
+    budget = _per_period(pol.get("budget_per_period"), periods)
+    for t in T:
+        if budget[t] is not None:
+            m.row(capex[t], upper=budget[t])
+
+    # 11., 12. shares of the fleet F_k(t) = sum_{s,c} fleet
+    def fleet_of(k: str, t: int) -> tuple[dict[int, float], float]:
+        expr, c0 = {}, 0.0
+        for (kk, s, c) in ksc:
+            if kk == k:
+                expr = _plus(expr, fleet[k, s, c, t])
+                c0 += const[k, s, c, t]
+        return expr, c0
+
+    for rule in pol.get("min_share", []):
+        start = periods.index(rule["from"]) if "from" in rule else 0
+        for t in range(start, n):
+            expr, c0 = {}, 0.0
+            for k, acc in accs.items():
+                weight = acc["peak_tflops"] if rule.get("by") == "tflops" else 1.0
+                coef = weight * ((1.0 if set(acc["tags"]) & set(rule["tags"]) else 0.0)
+                                 - rule["share"])
+                f, f0 = fleet_of(k, t)
+                expr = _plus(expr, f, scale=coef)
+                c0 += coef * f0
+            m.row(expr, lower=-c0)
+    vendor = pol.get("max_vendor_share")
+    if vendor is not None:
+        share = vendor["share"] if isinstance(vendor, dict) else vendor
+        start = periods.index(vendor["from"]) if isinstance(vendor, dict) and "from" in vendor else 0
+        for v in sorted({acc["vendor"] for acc in accs.values()}):
+            for t in range(start, n):
+                expr, c0 = {}, 0.0
+                for k, acc in accs.items():
+                    coef = (1.0 if acc["vendor"] == v else 0.0) - share
+                    f, f0 = fleet_of(k, t)
+                    expr = _plus(expr, f, scale=coef)
+                    c0 += coef * f0
+                m.row(expr, upper=-c0)
+    return m.solve()
+
+
+# ---- the comparison ---------------------------------------------------------------------------
+
+def _loadable(tmp_path, data):
+    from optimizer import InstanceError, load_instance
+    try:
+        return load_instance(write_instance(tmp_path, data))
+    except InstanceError:
+        return None
+
+
+@pytest.mark.parametrize("seed", range(INSTANCES))
+def test_product_agrees_with_an_independent_formulation(tmp_path, seed):
+    from optimizer import solve
+    data = random_instance(seed)
+    instance = _loadable(tmp_path, data)
+    if instance is None:          # a draw the format refuses (e.g. a workload no card serves)
+        pytest.skip("the random draw is not a valid instance")
+    expected_status, expected = independent_optimum(data)
+    plan = solve(instance, mip_gap=1e-9, explain=False, raise_on_infeasible=False)
+    if expected is None:
+        assert not plan.status.has_plan, (expected_status, plan.objective)
+        return
+    assert plan.status.has_plan, (expected_status, expected, plan.summary["status"])
+    assert plan.objective == pytest.approx(expected, rel=1e-6, abs=1e-6)
+
+
+def test_most_random_draws_are_valid_and_most_have_a_plan(tmp_path):
+    # the comparison above must not pass by skipping: count what it compares
+    valid = planned = 0
+    for seed in range(INSTANCES):
+        data = random_instance(seed)
+        if _loadable(tmp_path, data) is None:
+            continue
+        valid += 1
+        planned += independent_optimum(data)[1] is not None
+    assert valid >= 0.95 * INSTANCES and planned >= 0.6 * INSTANCES, (valid, planned)
