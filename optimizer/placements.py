@@ -74,6 +74,13 @@ def seed_placements(data: ProblemData, keys: Sequence[tuple[str, str]],
     return np.array([k in chosen or (k, s) in existing for (k, s) in keys], dtype=bool)
 
 
+def placement_coordinates(data: ProblemData, keys: Sequence[tuple[str, str]]) -> np.ndarray:
+    """(accelerator number, site number) of every placement, for neighbourhood search."""
+    accelerator = {k: i for i, k in enumerate(data.ACCELERATORS)}
+    site = {s: j for j, s in enumerate(data.SITES)}
+    return np.array([(accelerator[k], site[s]) for k, s in keys], dtype=np.int64).reshape(-1, 2)
+
+
 def internal_rows(matrix_csr, column_group: np.ndarray) -> np.ndarray:
     """For every row, the one placement all its columns belong to, or -1 for rows that tie
     placements together (or touch other columns).

@@ -12,13 +12,17 @@ from optimizer.explain import (
 )
 from optimizer.kpis import plan_kpis
 from optimizer.loader import Instance
-from optimizer.placements import placement_groups, seed_placements
+from optimizer.placements import placement_coordinates, placement_groups, seed_placements
 from optimizer.problem import build_problem_data
 from optimizer.results import Plan
 from optimizer.rounding import round_purchases, round_rest
 from optimizer.solve import highspy_version, solve_model
 from optimizer.status import SolverOptions, SolverResult, Status
 from optimizer.tables import plan_tables
+
+EXPLAIN_SHARE = 0.1
+"""Share of a time limit kept for the explanation (marginal costs and binding caps, two LP
+re-solves) when it is asked for."""
 
 
 def solve(instance: Instance, time_limit: float | None = None, mip_gap: float = 1e-4,
@@ -80,11 +84,17 @@ def solve(instance: Instance, time_limit: float | None = None, mip_gap: float = 
             summary["solver"]["model_status"] = "not run (a fixed decision does not exist here)"
             return _no_plan(Status.INFEASIBLE, summary, [], False)
     build_seconds = time.perf_counter() - began
+    solving = options
+    if explain and time_limit:      # the explanation's LPs run inside the limit too
+        solving = SolverOptions(time_limit=time_limit * (1 - EXPLAIN_SHARE), mip_gap=mip_gap,
+                                threads=threads, seed=seed)
     compiled, result = solve_model(
-        model, options, start,
+        model, solving, start,
         round_purchases=lambda relaxed: round_purchases(data, relaxed),
         round_rest=lambda relaxed: round_rest(data, relaxed),
         placements=lambda columns: _placements(data, columns), started_at=began)
+    if time_limit:
+        compiled.watch.deadline = began + time_limit
     summary = _summary(instance, data, result, options, build_seconds)
     if not result.status.has_plan:
         explanation: list[Relaxation] = []
@@ -138,9 +148,9 @@ def fix_decisions(model: Any, commit: int, values: Mapping[tuple[str, Any], floa
                if key[-1] < commit)
 
 
-def _placements(data: Any, columns: list[Any]) -> tuple[Any, Any]:
+def _placements(data: Any, columns: list[Any]) -> tuple[Any, Any, Any]:
     group, keys = placement_groups(columns)
-    return group, seed_placements(data, keys)
+    return group, seed_placements(data, keys), placement_coordinates(data, keys)
 
 
 def _no_plan(status: Status, summary: dict[str, Any], explanation: list[Relaxation],

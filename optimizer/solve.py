@@ -10,6 +10,7 @@ import contextlib
 import math
 import os
 import sys
+import threading
 import time
 from typing import Any, Callable, Mapping
 
@@ -24,6 +25,7 @@ from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 bool(_scipy_available)
 
 from optimizer.errors import SolverError
+from optimizer.isolated import IsolatedOutcome, model_arrays, run_isolated
 from optimizer.placements import internal_rows, used_placements
 from optimizer.status import SolverOptions, SolverResult, Status, outcome_of
 
@@ -56,6 +58,48 @@ def new_highs() -> highspy.Highs:
         highs = highspy.Highs()
         highs.setOptionValue("output_flag", False)
     return highs
+
+
+class StopWatch:
+    """When a HiGHS run must stop, checked in HiGHS's interrupt callbacks (simplex, interior
+    point and branch and bound): a wall-clock deadline, a cancel flag, and a target objective
+    (stop once an incumbent is at or below it).
+
+    HiGHS's own ``time_limit`` counts an LP's time on the instance's cumulative clock and does
+    not stop a MIP's root LP; the deadline here is wall time from ``time.perf_counter()``.
+    The MIP's root LP solve itself is not interruptible in HiGHS 1.16: callers only start a full
+    MIP when its root LP is expected to fit in the time left.
+    """
+
+    def __init__(self, cancel: threading.Event | None = None) -> None:
+        self.deadline: float | None = None
+        self.cancel = cancel if cancel is not None else threading.Event()
+        self.target: float | None = None
+        self.reached = False
+
+    def attach(self, highs: highspy.Highs) -> None:
+        """Watch every run of ``highs``."""
+        highs.cbSimplexInterrupt += self._check
+        highs.cbIpmInterrupt += self._check
+        highs.cbMipInterrupt += self._check
+        highs.cbMipImprovingSolution += self._improving
+
+    def left(self) -> float | None:
+        """Seconds before the deadline (None: no deadline)."""
+        return None if self.deadline is None else self.deadline - time.perf_counter()
+
+    def expired(self) -> bool:
+        return self.cancel.is_set() or (self.deadline is not None
+                                        and time.perf_counter() >= self.deadline)
+
+    def _check(self, event: Any) -> None:
+        # set the flag both ways: HiGHS keeps it between runs, so a run after an interrupted
+        # one would stop at its first check otherwise
+        event.interrupt(self.reached or self.expired())
+
+    def _improving(self, event: Any) -> None:
+        if self.target is not None and event.data_out.objective_function_value <= self.target:
+            self.reached = True
 
 
 class CompiledModel:
@@ -110,6 +154,11 @@ class CompiledModel:
                                else highspy.HighsVarType.kContinuous for flag in integer]
         self.highs = new_highs()
         self.highs.passModel(lp)
+        self.watch = StopWatch()
+        self.watch.attach(self.highs)
+        self.options = SolverOptions()
+        self.pending_start: np.ndarray | tuple[np.ndarray, np.ndarray] | None = None
+        self.relaxation_seconds = 0.0     # the (priced) LP relaxation's solve time
         self.matrix, self.row_lower, self.row_upper = a_matrix, row_lower, row_upper
         self.first_plan_values: np.ndarray | None = None
         self.relaxation_bound: float | None = None
@@ -123,18 +172,10 @@ class CompiledModel:
         self.lower, self.upper = lower, upper
 
     def set_options(self, options: SolverOptions) -> None:
-        h = self.highs
-        if self.stats["columns"] >= LARGE_MODEL_COLUMNS:
-            # measured on the benchmark's large size: interior point solves the root LP about
-            # twice as fast as dual simplex, and more heuristic effort finds plans sooner
-            h.setOptionValue("mip_lp_solver", MIP_LP_SOLVER_LARGE)
-            h.setOptionValue("mip_heuristic_effort", MIP_HEURISTIC_EFFORT_LARGE)
-        h.setOptionValue("mip_rel_gap", float(options.mip_gap))
-        h.setOptionValue("time_limit", float(options.time_limit) if options.time_limit else INF)
-        if options.threads:
-            h.setOptionValue("threads", int(options.threads))
-        if options.seed is not None:
-            h.setOptionValue("random_seed", int(options.seed))
+        self.options = options
+        for name, value in self.highs_options(options).items():
+            self.highs.setOptionValue(name, value)
+        self.highs.setOptionValue("time_limit", INF)     # wall time is kept by self.watch
 
     def set_start(self, values: Mapping[str, float]) -> int:
         """Offer a (partial) MIP start: variable name -> value. HiGHS completes the missing
@@ -147,6 +188,7 @@ class CompiledModel:
                 vals.append(min(max(float(x), self.lower[j]), self.upper[j]))
         if cols:
             self.highs.setSolution(len(cols), np.array(cols, dtype=np.int32), np.array(vals))
+            self.pending_start = (np.array(cols, dtype=np.int32), np.array(vals))
         return len(cols)
 
     def relaxation_start(self, lp_solver: str = "choose",
@@ -187,6 +229,7 @@ class CompiledModel:
         found = False
         fixed_out = np.array([], dtype=np.int32)
         try:
+            lp_began = time.perf_counter()
             if column_group is not None and seed is not None:
                 fixed_out, self.relaxation_bound, self.placements_active = \
                     self.priced_relaxation(column_group, seed, lp_solver)
@@ -195,6 +238,7 @@ class CompiledModel:
                 h.run()
                 if h.getModelStatus() == highspy.HighsModelStatus.kOptimal:
                     self.relaxation_bound = float(h.getInfo().objective_function_value)
+            self.relaxation_seconds = time.perf_counter() - lp_began
             h.setOptionValue("solver", "choose")
             if h.getModelStatus() == highspy.HighsModelStatus.kOptimal:
                 self.relaxation_values = np.asarray(h.getSolution().col_value).copy()
@@ -308,65 +352,80 @@ class CompiledModel:
         return np.array([], dtype=np.int32), bound, np.ones(len(active), dtype=bool)
 
     def restricted_run(self, keep: np.ndarray, column_group: np.ndarray,
-                       options: SolverOptions, time_limit: float | None
-                       ) -> tuple[np.ndarray, float] | None:
-        """Branch and bound over the placements in ``keep`` only (the rest fixed at 0).
+                       options: SolverOptions, time_limit: float | None,
+                       start: np.ndarray | None = None) -> tuple[np.ndarray, float] | None:
+        """Branch and bound over the placements in ``keep`` only (the rest fixed at 0), in a
+        child process (:mod:`optimizer.isolated`) so that it ends at its deadline.
 
         A heuristic: the LP relaxation's support is small (at the benchmark's large size 27 of
         600 placements), and HiGHS solves the MIP restricted to it in seconds where the full
-        model's root alone takes minutes. The current MIP start (the first plan) is offered.
+        model's root alone takes minutes. ``start`` (default: the first plan) is offered; it
+        must use only placements in ``keep``. Stops early at the watch's target.
 
         Returns:
             The plan's column values (full length) and objective, or None without a plan.
         """
-        h = self.highs
-        out = np.flatnonzero((column_group >= 0) & ~keep[np.maximum(column_group, 0)]
-                             ).astype(np.int32)
-        h.changeColsBounds(len(out), out, np.zeros(len(out)), np.zeros(len(out)))
-        if self.first_plan_values is not None:
-            self.offer_start(self.first_plan_values)
-        self.set_options(options)
-        h.setOptionValue("time_limit", float(time_limit) if time_limit else INF)
-        try:
-            h.run()
-            info = h.getInfo()
-            if info.primal_solution_status != highspy.SolutionStatus.kSolutionStatusFeasible:
-                return None
-            return (np.asarray(h.getSolution().col_value).copy(),
-                    float(info.objective_function_value))
-        finally:
-            h.changeColsBounds(len(out), out, self.lower[out], self.upper[out])
-            h.clearSolver()
+        out = np.flatnonzero((column_group >= 0) & ~keep[np.maximum(column_group, 0)])
+        lower, upper = self.lower.copy(), self.upper.copy()
+        lower[out] = upper[out] = 0.0
+        start = self.first_plan_values if start is None else start
+        outcome = self.isolated_mip(options, start, lower, upper, time_limit)
+        if outcome.values is None:
+            return None
+        return outcome.values, outcome.objective
+
+    def isolated_mip(self, options: SolverOptions, start: np.ndarray | None,
+                     lower: np.ndarray, upper: np.ndarray, time_limit: float | None = None
+                     ) -> IsolatedOutcome:
+        """Branch and bound on this model with column bounds ``lower``/``upper`` in a child
+        process, until the gap, the watch's deadline (or ``time_limit`` from now, the earlier),
+        a cancel, or the watch's target."""
+        ends = self.watch.deadline
+        if time_limit is not None:
+            ends = time.perf_counter() + time_limit if ends is None else min(
+                ends, time.perf_counter() + time_limit)
+        arrays = model_arrays(self.highs.getLp(), self.integer)
+        arrays["col_lower"], arrays["col_upper"] = lower, upper
+        highs_options = self.highs_options(options)
+        if ends is not None:
+            highs_options["time_limit"] = max(ends - time.perf_counter(), 0.0)
+
+        def should_stop() -> bool:
+            return self.watch.expired() or (ends is not None and time.perf_counter() >= ends)
+        outcome = run_isolated(arrays, highs_options, start, should_stop, self.watch.target)
+        self.watch.reached = outcome.reason == "target reached"
+        return outcome
+
+    def highs_options(self, options: SolverOptions) -> dict[str, Any]:
+        """The HiGHS options of a MIP run with ``options`` (as :meth:`set_options` sets)."""
+        values: dict[str, Any] = {"mip_rel_gap": float(options.mip_gap)}
+        if self.stats["columns"] >= LARGE_MODEL_COLUMNS:
+            values.update(mip_lp_solver=MIP_LP_SOLVER_LARGE,
+                          mip_heuristic_effort=MIP_HEURISTIC_EFFORT_LARGE)
+        if options.threads:
+            values["threads"] = int(options.threads)
+        if options.seed is not None:
+            values["random_seed"] = int(options.seed)
+        return values
 
     def offer_start(self, values: np.ndarray) -> None:
         """Offer full column values to HiGHS as the MIP start."""
+        self.pending_start = values
         solution = highspy.HighsSolution()
         solution.col_value = values
         solution.value_valid = True
         self.highs.setSolution(solution)
 
-    def fix_and_run(self, values: Mapping[str, float], options: SolverOptions) -> SolverResult:
-        """Solve again with the named columns fixed at ``values`` (bounds restored after)."""
-        index = {var.name: j for j, var in enumerate(self.columns)}
-        cols = np.array([index[name] for name in values if name in index], dtype=np.int32)
-        vals = np.array([float(values[self.columns[j].name]) for j in cols])
-        h = self.highs
-        h.changeColsBounds(len(cols), cols, vals, vals)
-        self.set_options(options)
-        try:
-            return self.run()
-        finally:
-            h.changeColsBounds(len(cols), cols, self.lower[cols], self.upper[cols])
-
     def plan_result(self, values: np.ndarray, options: SolverOptions, seconds: float,
-                    how: str) -> SolverResult:
-        """A plan found outside a full HiGHS run (first plan, restricted MIP) as the result,
-        with the LP relaxation as its proven bound."""
+                    how: str, bound: float | None = None) -> SolverResult:
+        """A plan as the result, with ``bound`` (default: the LP relaxation's) as its proven
+        bound."""
         cost = np.asarray(self.highs.getLp().col_cost_)
         objective = float(cost @ values) + self.offset
-        bound = gap = None
-        if self.relaxation_bound is not None:     # no proven bound: no gap, never optimal
-            bound = min(self.relaxation_bound, objective)
+        bound = self.relaxation_bound if bound is None else bound
+        gap = None
+        if bound is not None:     # no proven bound: no gap, never optimal
+            bound = min(bound, objective)
             gap = max(objective - bound, 0.0) / max(abs(objective), 1e-12)
         self.last_values = values
         self._load(values)
@@ -384,10 +443,22 @@ class CompiledModel:
         return {self.columns[j].name: float(round(values[j]))
                 for j in np.flatnonzero(self.integer)}
 
+    @property
+    def isolate(self) -> bool:
+        """Large MIPs run in a child process (:mod:`optimizer.isolated`): their root LP cannot
+        be interrupted in-process."""
+        return bool(self.integer.any()) and self.stats["columns"] >= LARGE_MODEL_COLUMNS
+
     def run(self) -> SolverResult:
-        """Solve; write the incumbent (if any) into the Pyomo variables."""
+        """Solve (until the gap, the watch's deadline, its target or a cancel); write the
+        incumbent (if any) into the Pyomo variables."""
+        if self.isolate:
+            return self._run_isolated()
         h = self.highs
         start = time.perf_counter()
+        left = self.watch.left()
+        h.setOptionValue("time_limit", INF if left is None else max(left, 0.0))
+        self.watch.reached = False
         h.run()
         seconds = time.perf_counter() - start
         model_status = h.getModelStatus()
@@ -409,6 +480,33 @@ class CompiledModel:
                 gap = float(info.mip_gap) if math.isfinite(info.mip_gap) else None
             else:
                 best_bound, gap = objective, 0.0
+        return SolverResult(status=status, objective=objective, best_bound=best_bound,
+                            mip_gap=gap, transfer_seconds=self.transfer_seconds,
+                            solve_seconds=seconds, highs_status=name,
+                            solver_version=highspy_version(), stats=dict(self.stats))
+
+    def _run_isolated(self) -> SolverResult:
+        began = time.perf_counter()
+        outcome = self.isolated_mip(self.options, self.pending_start, self.lower, self.upper)
+        self.pending_start = None
+        seconds = time.perf_counter() - began
+        has_plan = outcome.values is not None
+        status = outcome_of("kInterrupt" if outcome.stopped else outcome.status, has_plan)
+        if status is None:
+            raise SolverError(f"HiGHS failed ({outcome.reason or outcome.status}); no plan "
+                              "was found")
+        objective = best_bound = gap = None
+        if has_plan:
+            self.last_values = outcome.values
+            self._load(outcome.values)
+            objective = outcome.objective
+            best_bound = outcome.bound
+            if best_bound is not None:
+                best_bound = min(best_bound, objective)
+                gap = max(objective - best_bound, 0.0) / max(abs(objective), 1e-12)
+            if status is Status.OPTIMAL and (gap is None or gap > self.options.mip_gap):
+                status = Status.FEASIBLE
+        name = outcome.status if not outcome.stopped else f"kInterrupt ({outcome.reason})"
         return SolverResult(status=status, objective=objective, best_bound=best_bound,
                             mip_gap=gap, transfer_seconds=self.transfer_seconds,
                             solve_seconds=seconds, highs_status=name,
@@ -551,6 +649,7 @@ class _PricingLP:
         lp.a_matrix_.value_ = sub.data
         self.highs = new_highs()
         self.highs.passModel(lp)
+        compiled.watch.attach(self.highs)
 
     def solve(self, reduced_cost: np.ndarray) -> np.ndarray | None:
         """Every placement's best reduced cost (<= 0; 0 for placements already active), or
@@ -594,41 +693,50 @@ PRICING_TOLERANCE = 1e-7
 between the LP and its proven bound at which pricing stops."""
 
 
+FULL_ROOT_LP_FACTOR = 8.0
+"""A full MIP's root LP is expected to take at most this many times the priced relaxation
+(measured 4.3x at the benchmark's large size, 6.3x at xl); under a time limit the full model
+runs only when that fits, because HiGHS 1.16 cannot interrupt a MIP's root LP."""
+FULL_ROOT_LP_FACTOR_UNPRICED = 2.0
+"""The same against a relaxation solved on the full model itself (presolve and cuts add to
+the root)."""
+
+
 def solve_model(model: pyo.ConcreteModel, options: SolverOptions,
                 start: Mapping[str, float] | None = None,
                 first_plan: bool | None = None,
                 round_purchases: Callable[[dict[Any, float]], dict[Any, float]] | None = None,
                 round_rest: Callable[[dict[Any, float]], dict[Any, float]] | None = None,
                 placements: Callable[[list[Any]], tuple[np.ndarray, np.ndarray]] | None = None,
-                started_at: float | None = None,
+                started_at: float | None = None, cancel: threading.Event | None = None,
                 ) -> tuple[CompiledModel, SolverResult]:
     """Compile ``model`` into HiGHS, solve it with ``options`` and load the plan back.
 
     Large models (``LARGE_MODEL_COLUMNS``) with ``placements`` go: relaxation by pricing
     placements -> rounded first plan -> branch and bound over the placements the relaxation
-    or the first plan use. Under a time limit that plan is the answer, with the LP relaxation
-    as its proven bound (HiGHS 1.16's root cut loop on the full model was measured to run
-    minutes past its time limit); without one, it starts a full HiGHS run that proves the gap.
+    or the first plan use -> the full model from the best plan, while the time lasts and the
+    plan is not within the gap of the relaxation's proven bound. Under a time limit the full
+    model runs only when its root LP is expected to fit (``FULL_ROOT_LP_FACTOR``).
 
     Args:
         start: a MIP start by variable name (e.g. the previous variant's plan).
         first_plan: offer the rounded LP relaxation as a MIP start (default: for models with
             at least ``FIRST_PLAN_MIN_INTEGERS`` integers and no ``start``).
         placements: HiGHS columns (Pyomo variables) -> (placement of every column,
-            placements to start the LP with), from :mod:`optimizer.placements`.
+            placements to start the LP with, (accelerator, site) numbers of every
+            placement), from :mod:`optimizer.placements`.
         started_at: ``time.perf_counter()`` when the caller started; ``options.time_limit``
             counts from then (default: from this call).
+        cancel: set from another thread to stop at once (the best plan so far is returned).
 
     Returns the compiled model (for re-solves) and the result.
     """
     started_at = time.perf_counter() if started_at is None else started_at
-
-    def remaining() -> float | None:
-        if not options.time_limit:
-            return None
-        return max(options.time_limit - (time.perf_counter() - started_at), 0.01)
-
     compiled = CompiledModel(model)
+    if cancel is not None:
+        compiled.watch.cancel = cancel
+    if options.time_limit:
+        compiled.watch.deadline = started_at + options.time_limit
     compiled.set_options(options)
     large = compiled.stats["columns"] >= LARGE_MODEL_COLUMNS
     groups = placements(compiled.columns) if large and placements is not None else None
@@ -639,54 +747,137 @@ def solve_model(model: pyo.ConcreteModel, options: SolverOptions,
     if start:
         compiled.set_start(start)
     elif first_plan or (first_plan is None and compiled.stats["integers"] >= FIRST_PLAN_MIN_INTEGERS):
-        group, seed = groups if priced else (None, None)
+        group, seed = groups[:2] if priced else (None, None)
         start_found, start_seconds = compiled.relaxation_start(
             lp_solver="ipm" if large else "choose", round_purchases=round_purchases,
             round_rest=round_rest, column_group=group, seed=seed)
         compiled.set_options(options)
     if priced and compiled.relaxation_values is not None:
-        result = _restricted_then_full(compiled, groups[0], options, remaining)
-    elif start_found and options.time_limit and large:
-        result = compiled.plan_result(compiled.first_plan_values, options, 0.0,
-                                      "first plan (rounded LP relaxation)")
+        result = _restricted_then_full(compiled, groups[0], groups[2] if len(groups) > 2
+                                       else None, options)
+    elif start_found and large:
+        # a first plan: improve it with the full model while it is not within the gap
+        result = _improve(compiled, options, compiled.first_plan_values,
+                          "first plan (rounded LP relaxation)", 0.0,
+                          FULL_ROOT_LP_FACTOR_UNPRICED)
     else:
-        if options.time_limit:
-            compiled.highs.setOptionValue("time_limit", float(remaining()))
         result = compiled.run()
     result.start_seconds = start_seconds
     result.start_found = start_found
     return compiled, result
 
 
+def _target(bound: float | None, gap: float) -> float | None:
+    """The objective at which a plan is within ``gap`` of a proven (positive) ``bound``."""
+    if bound is None or bound <= 0:
+        return None
+    return bound / max(1.0 - gap, 1e-12)
+
+
 def _restricted_then_full(compiled: CompiledModel, column_group: np.ndarray,
-                          options: SolverOptions, remaining: Callable[[], float | None]
+                          coordinates: np.ndarray | None, options: SolverOptions
                           ) -> SolverResult:
-    """Branch and bound over the placements the relaxation or the first plan use; the better
-    of that and the first plan is the answer under a time limit (or once within the gap),
-    otherwise the MIP start of a full run."""
+    """Branch and bound over the placements the relaxation or the first plan use, stopped once
+    within the gap of the relaxation's bound. Then, without a deadline, the full model from
+    the better of that and the first plan (which proves the gap); under a deadline (where the
+    full model's root LP would not fit: minutes at the benchmark's large size), branch and
+    bound over growing neighbourhoods of the best plan (:func:`_neighbourhoods`) until the gap
+    or the deadline."""
     began = time.perf_counter()
+    cost = np.asarray(compiled.highs.getLp().col_cost_)
     plans = []
     if compiled.first_plan_values is not None:
-        plans.append((compiled.first_plan_values,
-                      "first plan (rounded LP relaxation)"))
+        plans.append((compiled.first_plan_values, "first plan (rounded LP relaxation)"))
     support = [v for v in (compiled.relaxation_values, compiled.first_plan_values)
                if v is not None]
     keep = used_placements(column_group, *support)
-    restricted = compiled.restricted_run(keep, column_group, options, remaining())
-    if restricted is not None:
-        plans.append((restricted[0], f"branch and bound over {int(keep.sum())} of "
-                                     f"{len(keep)} placements"))
+    compiled.watch.target = _target(compiled.relaxation_bound, options.mip_gap)
+    deadline = compiled.watch.deadline is not None
+    rounds = 1 + (NEIGHBOURHOODS if deadline and coordinates is not None else 0)
+    tried: list[np.ndarray] = []
+    hood: np.ndarray | None = keep
+    for round_number in range(rounds):
+        if compiled.watch.expired() or hood is None:
+            break
+        best = min(plans, key=lambda plan: float(cost @ plan[0]))[0] if plans else None
+        share = None
+        if deadline:      # the support's round gets half, the neighbourhoods share the rest
+            left = compiled.watch.left()
+            share = left * FIRST_ROUND_SHARE if round_number == 0 and rounds > 1 else \
+                left / (rounds - round_number)
+        outcome = compiled.restricted_run(hood, column_group, options, share, best)
+        tried.append(hood)
+        if outcome is not None:
+            plans.append((outcome[0], f"branch and bound over {int(hood.sum())} of "
+                                      f"{len(hood)} placements"))
+        if compiled.watch.reached or round_number + 1 >= rounds or not plans:
+            break
+        best = min(plans, key=lambda plan: float(cost @ plan[0]))[0]
+        hoods = _neighbourhoods(keep, used_placements(column_group, best), coordinates)
+        hood = next((h for h in hoods[round_number:]
+                     if not any(np.array_equal(h, seen) for seen in tried)), None)
     seconds = time.perf_counter() - began
     if not plans:
-        compiled.highs.setOptionValue("time_limit", float(remaining() or INF))
+        compiled.watch.target = None
         return compiled.run()
-    cost = np.asarray(compiled.highs.getLp().col_cost_)
     values, how = min(plans, key=lambda plan: float(cost @ plan[0]))
+    if deadline:
+        if len(tried) > 1:
+            how = f"{how} (best of {len(tried)} neighbourhoods)"
+        return compiled.plan_result(values, options, seconds, how)
+    return _improve(compiled, options, values, how, seconds, FULL_ROOT_LP_FACTOR)
+
+
+NEIGHBOURHOODS = 3
+"""Rounds of branch and bound around the best plan under a deadline (see _neighbourhoods)."""
+FIRST_ROUND_SHARE = 0.5
+"""Share of the time left that the first round (the relaxation's support) may use."""
+
+
+def _neighbourhoods(keep: np.ndarray, used: np.ndarray, coordinates: np.ndarray
+                    ) -> list[np.ndarray]:
+    """Growing sets of placements around a plan that uses ``used``: every pair of the plan's
+    accelerators and sites; then every accelerator at the plan's sites; then the plan's
+    accelerators at every site. Each holds ``keep`` and the plan (so the plan is a start).
+
+    Args:
+        coordinates: (accelerator number, site number) of every placement.
+    """
+    accelerator, site = coordinates[:, 0], coordinates[:, 1]
+    base = keep | used
+    plan_accelerators = np.isin(accelerator, accelerator[used])
+    plan_sites = np.isin(site, site[used])
+    cross = base | (plan_accelerators & plan_sites)
+    return [cross, cross | plan_sites, cross | plan_sites | plan_accelerators]
+
+
+def _full_run_fits(compiled: CompiledModel, factor: float) -> bool:
+    """Whether a full MIP's root LP is expected to end before the deadline."""
+    left = compiled.watch.left()
+    return left is None or left > factor * compiled.relaxation_seconds
+
+
+def _improve(compiled: CompiledModel, options: SolverOptions, values: np.ndarray, how: str,
+             seconds: float, factor: float) -> SolverResult:
+    """The plan ``values`` as the result, improved by a full HiGHS run from it as the MIP
+    start while it is not within the gap, the time lasts and the root LP fits; the better plan
+    and the best proven bound (the relaxation's or HiGHS's) are reported."""
     result = compiled.plan_result(values, options, seconds, how)
-    if options.time_limit or result.status is Status.OPTIMAL:
+    if (result.status is Status.OPTIMAL or compiled.watch.expired()
+            or not _full_run_fits(compiled, factor)):
         return result
     compiled.offer_start(values)
     compiled.set_options(options)
+    compiled.watch.target = _target(compiled.relaxation_bound, options.mip_gap)
     full = compiled.run()
     full.solve_seconds += seconds
-    return full
+    bounds = [b for b in (full.best_bound, compiled.relaxation_bound)
+              if b is not None and math.isfinite(b)]
+    bound = max(bounds) if bounds else None
+    if full.status.has_plan and full.objective <= result.objective:
+        chosen_values = compiled.last_values
+        how = f"{how}, improved by the full model ({full.highs_status})"
+    else:
+        chosen_values = values
+        how = f"{how}; the full model found no better plan ({full.highs_status})"
+    return compiled.plan_result(chosen_values, options, full.solve_seconds, how, bound=bound)

@@ -201,3 +201,34 @@ def test_bundled_scenario_instance_shows_finite_vss_and_evpi():
     assert stochastic["eev"] is not None and stochastic["vss"] > -slack
     assert stochastic["ws"] is not None and stochastic["evpi"] > -slack
     assert stochastic["ws"] <= plan.objective + slack <= stochastic["eev"] + 2 * slack
+
+
+@pytest.fixture(scope="module")
+def scenario_instance_file(tmp_path_factory):
+    """A generated instance (6 sites, 10 accelerators, 6 periods, 3 workloads) with three
+    demand futures: its extensive form and its value of information take far longer than a
+    few seconds to prove."""
+    from optimizer.generator import generate_instance, instance_yaml
+    data = generate_instance(6, 10, 6, 3, seed=2)
+    data["scenarios"] = {"low": {"probability": 0.3, "demand_scale": 0.7},
+                         "base": {"probability": 0.4, "demand_scale": 1.0},
+                         "high": {"probability": 0.3, "demand_scale": 1.3},
+                         "commit_periods": 2}
+    path = tmp_path_factory.mktemp("scenarios") / "scenarios.yaml"
+    path.write_text(instance_yaml(data))
+    return path
+
+
+@pytest.mark.parametrize("method", ["extensive", "decomposed"])
+def test_a_stochastic_run_keeps_its_time_limit(scenario_instance_file, method):
+    # the limit is for the whole command: every sub-solve shares it (not a wall-time benchmark:
+    # a contract check with a margin for start-up on a busy machine)
+    import time
+    from conftest import run_cli
+    limit = 6.0
+    began = time.perf_counter()
+    result = run_cli("solve", str(scenario_instance_file), "--time-limit", str(limit),
+                     "--mip-gap", "1e-7", "--stochastic", method, "--workers", "2", "--json")
+    wall = time.perf_counter() - began
+    assert result.returncode in (0, 1), result.stderr
+    assert wall < limit * 1.05 + 3.0, wall
