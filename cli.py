@@ -6,7 +6,12 @@ how to report it). No traceback reaches the user (set ACCELPLAN_DEBUG=1 to see o
 """
 from __future__ import annotations
 
-import functools
+import time
+
+STARTED_AT = time.perf_counter()
+"""When this command started: a --time-limit is for the whole command."""
+
+import functools  # noqa: E402
 import json
 import os
 import sys
@@ -151,7 +156,7 @@ def solve(file: str, output: str | None, force: bool, with_report: bool,
     try:
         plan = solve_plan(instance, time_limit=time_limit, mip_gap=mip_gap, threads=threads,
                           seed=seed, stochastic_method=stochastic_method, workers=workers,
-                          bundle_size=bundle_size)
+                          bundle_size=bundle_size, started_at=STARTED_AT)
     except InfeasibleError as exc:
         plan = getattr(exc, "plan", None)
         if output is not None and plan is not None:

@@ -31,7 +31,6 @@ from __future__ import annotations
 import math
 import os
 import time
-from concurrent.futures import as_completed
 from typing import Any, Mapping
 
 import pandas as pd
@@ -44,7 +43,7 @@ from optimizer.scenario_solves import (
     run_scenario_solve, scenario_instances, scenario_overrides, total_demand,
 )
 from optimizer.status import Status
-from optimizer.workers import worker_pool
+from optimizer.workers import completed_by, worker_pool
 
 BUNDLE_SIZE = 3
 """Scenarios per bundle (neighbours by total demand)."""
@@ -97,10 +96,11 @@ def _evaluate(jobs: list[ScenarioSolve], probability: Mapping[str, float],
                 if beaten(candidate):
                     dropped.add(candidate)
         return done, dropped
+    deadline = min((job.deadline for job in jobs if job.deadline is not None), default=None)
     with worker_pool(workers, len(jobs)) as pool:
         futures = {pool.submit(run_scenario_solve, job): job for job in jobs}
-        for future in as_completed(futures):
-            if future.cancelled():
+        for future in completed_by(pool, futures, deadline):
+            if future.cancelled() or future.exception() is not None:
                 continue
             out = future.result()
             done[out["key"]] = out
@@ -121,7 +121,8 @@ def _same(a: Mapping, b: Mapping) -> bool:
 def solve_decomposed(instance: Instance, time_limit: float | None = None, mip_gap: float = 1e-4,
                      threads: int | None = None, seed: int | None = None,
                      workers: int | None = None, bundle_size: int = BUNDLE_SIZE,
-                     raise_on_infeasible: bool = True) -> Plan:
+                     raise_on_infeasible: bool = True,
+                     started_at: float | None = None) -> Plan:
     """Plan a scenario instance by decomposition (see the module docstring).
 
     Args:
@@ -132,8 +133,8 @@ def solve_decomposed(instance: Instance, time_limit: float | None = None, mip_ga
             HiGHS thread unless ``threads`` says otherwise.
         bundle_size: scenarios per bundle; 1 gives the wait-and-see bound and EVPI.
     """
-    began = time.perf_counter()
-    deadline = time.time() + time_limit if time_limit else None
+    began = time.perf_counter() if started_at is None else started_at
+    deadline = (time.time() - (time.perf_counter() - began) + time_limit) if time_limit else None
     workers = workers or os.cpu_count() or 1
     if workers > 1 and threads is None:
         threads = 1

@@ -31,7 +31,8 @@ def solve(instance: Instance, time_limit: float | None = None, mip_gap: float = 
           start: Mapping[str, float] | None = None, scenarios: bool = True,
           stochastic_method: str = "extensive", workers: int | None = None,
           bundle_size: int = 3,
-          fix_first_stage: tuple[int, Mapping[tuple[str, Any], float]] | None = None) -> Plan:
+          fix_first_stage: tuple[int, Mapping[tuple[str, Any], float]] | None = None,
+          started_at: float | None = None) -> Plan:
     """Build and solve the planning MILP of ``instance``.
 
     Args:
@@ -51,6 +52,8 @@ def solve(instance: Instance, time_limit: float | None = None, mip_gap: float = 
             :mod:`optimizer.decomposition`).
         fix_first_stage: (commit periods, (variable, index) -> value): purchases, builds and
             openings of the first periods fixed at these values (0 where none is given).
+        started_at: ``time.perf_counter()`` when the caller's clock started (a command's
+            start); ``time_limit`` counts from then (default: from this call).
 
     Returns:
         The plan (``status`` optimal, feasible or no_solution).
@@ -64,13 +67,14 @@ def solve(instance: Instance, time_limit: float | None = None, mip_gap: float = 
             return solve_decomposed(instance, time_limit=time_limit, mip_gap=mip_gap,
                                     threads=threads, seed=seed, workers=workers,
                                     bundle_size=bundle_size,
-                                    raise_on_infeasible=raise_on_infeasible)
+                                    raise_on_infeasible=raise_on_infeasible,
+                                    started_at=started_at)
         from optimizer.stochastic import solve_stochastic
         return solve_stochastic(instance, time_limit=time_limit, mip_gap=mip_gap,
                                 threads=threads, seed=seed,
-                                raise_on_infeasible=raise_on_infeasible)
+                                raise_on_infeasible=raise_on_infeasible, started_at=started_at)
     options = SolverOptions(time_limit=time_limit, mip_gap=mip_gap, threads=threads, seed=seed)
-    began = time.perf_counter()
+    began = time.perf_counter() if started_at is None else started_at
     data = build_problem_data(instance)
     obvious = precheck(data)
     if obvious:

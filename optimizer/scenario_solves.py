@@ -10,17 +10,18 @@ share ``time_limit`` says.
 from __future__ import annotations
 
 import time
-from concurrent.futures import as_completed
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from optimizer.loader import Instance, instance_from_raw
 from optimizer.overrides import DEMAND_SCALE
 from optimizer.status import Status
-from optimizer.workers import worker_pool
+from optimizer.workers import completed_by, worker_pool
 
 MIN_SOLVE_SECONDS = 0.05
 """A job whose remaining time is below this is not started (it reports no_solution)."""
+REPORT_RESERVE_SECONDS = 0.5
+"""Time a job keeps before the deadline to turn its plan into tables and report it."""
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ class ScenarioSolve:
         """The time this solve may take from now: its share, capped by the deadline."""
         if self.deadline is None:
             return self.time_limit
-        left = self.deadline - time.time()
+        left = self.deadline - REPORT_RESERVE_SECONDS - time.time()
         return left if self.time_limit is None else min(self.time_limit, left)
 
 
@@ -65,8 +66,7 @@ def run_scenario_solve(job: ScenarioSolve) -> dict[str, Any]:
     from optimizer.stochastic import solve_stochastic
     seconds = job.seconds()
     if seconds is not None and seconds < MIN_SOLVE_SECONDS:
-        return {"key": job.key, "status": Status.NO_SOLUTION, "objective": None,
-                "best_bound": None, "first_stage": {}, "plan": None, "kpis": {}}
+        return _timed_out(job)
     raw = job.raw
     stochastic = job.bundle is not None and len(job.bundle) > 1
     if stochastic:
@@ -95,7 +95,8 @@ def run_scenario_solve(job: ScenarioSolve) -> dict[str, Any]:
 def run_all(jobs: list[ScenarioSolve], workers: int,
             on_result: Callable[[dict[str, Any]], None] | None = None
             ) -> dict[tuple, dict[str, Any]]:
-    """Run independent solves (in worker processes when ``workers`` > 1), in order."""
+    """Run independent solves (in worker processes when ``workers`` > 1), in order; jobs
+    still running at their deadline end with it (and report nothing)."""
     if workers <= 1 or len(jobs) <= 1:
         done = {}
         for job in jobs:
@@ -104,13 +105,24 @@ def run_all(jobs: list[ScenarioSolve], workers: int,
                 on_result(out)
         return done
     done = {}
+    deadline = min((job.deadline for job in jobs if job.deadline is not None), default=None)
     with worker_pool(workers, len(jobs)) as pool:
-        for future in as_completed([pool.submit(run_scenario_solve, job) for job in jobs]):
+        futures = [pool.submit(run_scenario_solve, job) for job in jobs]
+        for future in completed_by(pool, futures, deadline):
+            if future.cancelled() or future.exception() is not None:
+                continue
             out = future.result()
             done[out["key"]] = out
             if on_result:
                 on_result(out)
+    for job in jobs:       # stopped at the deadline: no plan in time
+        done.setdefault(job.key, _timed_out(job))
     return done
+
+
+def _timed_out(job: ScenarioSolve) -> dict[str, Any]:
+    return {"key": job.key, "status": Status.NO_SOLUTION, "objective": None,
+            "best_bound": None, "first_stage": {}, "plan": None, "kpis": {}}
 
 
 def scenario_overrides(instance: Instance) -> dict[str, tuple[float, float, dict[str, Any]]]:

@@ -91,7 +91,8 @@ def build_extensive_form(instance: Instance) -> tuple[pyo.ConcreteModel, list[Sc
 
 def solve_stochastic(instance: Instance, time_limit: float | None = None, mip_gap: float = 1e-4,
                      threads: int | None = None, seed: int | None = None,
-                     raise_on_infeasible: bool = True, value_of_information: bool = True) -> Plan:
+                     raise_on_infeasible: bool = True, value_of_information: bool = True,
+                     started_at: float | None = None) -> Plan:
     """Solve the extensive form of a scenario instance; report VSS and EVPI.
 
     Args:
@@ -106,8 +107,8 @@ def solve_stochastic(instance: Instance, time_limit: float | None = None, mip_ga
 
     options = SolverOptions(time_limit=time_limit, mip_gap=mip_gap, threads=threads, seed=seed)
     commit = instance.spec.scenarios.commit_periods
-    began = time.perf_counter()
-    deadline = time.time() + time_limit if time_limit else None
+    began = time.perf_counter() if started_at is None else started_at
+    deadline = (time.time() - (time.perf_counter() - began) + time_limit) if time_limit else None
     master, scenarios = build_extensive_form(instance)
     build_seconds = time.perf_counter() - began
     share = EXTENSIVE_SHARE if value_of_information else 1.0

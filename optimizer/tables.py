@@ -38,7 +38,7 @@ def plan_tables(model: pyo.ConcreteModel, data: ProblemData) -> dict[str, pd.Dat
     except ``discounted_total`` (the period's share of the NPV)."""
     spec = data.instance.spec
     accs, sites = spec.accelerators, spec.sites
-    periods, years, money = data.periods, data.period_years, data.money_unit
+    periods = data.periods
     n = data.n_periods
 
     purchases = []
