@@ -22,7 +22,7 @@ import click
 from optimizer.errors import (
     AccelplanError, InfeasibleError, InstanceError, SolverError, UsageError,
 )
-from optimizer.overrides import parse_assignment
+from optimizer.instance.overrides import parse_assignment
 
 EXIT_OK, EXIT_NO_PLAN, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -93,7 +93,7 @@ def parse_overrides(assignments: tuple[str, ...]) -> dict[str, Any]:
 
 
 def _load(path: str, assignments: tuple[str, ...], override_files: tuple[str, ...]):
-    from optimizer.loader import load_instance
+    from optimizer.instance.loader import load_instance
     return load_instance(path, overrides=parse_overrides(assignments),
                          override_files=override_files)
 
@@ -113,12 +113,12 @@ def main() -> None:
 def validate(file: str, assignments: tuple[str, ...], override_files: tuple[str, ...],
              as_json: bool) -> None:
     """Load and check an instance FILE; print what it holds."""
-    from optimizer.describe import describe_instance
+    from optimizer.instance.describe import describe_instance
     description = describe_instance(_load(file, assignments, override_files))
     if as_json:
         click.echo(json.dumps(description, indent=2))
         return
-    from optimizer.display import print_description
+    from optimizer.output.display import print_description
     print_description(description)
 
 
@@ -149,7 +149,7 @@ def solve(file: str, output: str | None, force: bool, with_report: bool,
           threads: int | None, seed: int | None, as_json: bool) -> None:
     """Build and solve the plan of instance FILE; print a summary; write the results directory."""
     from optimizer.planning import solve as solve_plan
-    from optimizer.results import check_destination, summary_json
+    from optimizer.output.results import check_destination, summary_json
     instance = _load(file, assignments, override_files)
     if output is not None:
         check_destination(output, force)
@@ -167,14 +167,14 @@ def solve(file: str, output: str | None, force: bool, with_report: bool,
     if output is not None:
         plan.write(output, force=force)
         if with_report:
-            from optimizer.report import write_report
+            from optimizer.output.report import write_report
             write_report(output)
     elif with_report:
         raise UsageError("--report needs a results directory (-o DIR)")
     if as_json:
         click.echo(summary_json(plan.summary))
     else:
-        from optimizer.display import print_plan
+        from optimizer.output.display import print_plan
         print_plan(plan, output)
     sys.exit(plan.status.exit_code)
 
@@ -200,13 +200,13 @@ def sweep(file: str, varies: tuple[str, ...], output: str, force: bool, workers:
           override_files: tuple[str, ...], time_limit: float | None, mip_gap: float,
           threads: int | None, seed: int | None, as_json: bool) -> None:
     """Solve one variant of FILE per combination of --vary values; write sweep.csv."""
-    from optimizer.sweep import parse_vary, run_sweep, variant_grid
+    from optimizer.studies.sweep import parse_vary, run_sweep, variant_grid
     variations = [parse_vary(text) for text in varies]
     base = parse_overrides(assignments)
     _load(file, assignments, override_files)     # the base must be valid before any work
     solver = {"time_limit": time_limit, "mip_gap": mip_gap, "threads": threads, "seed": seed}
     total = len(variant_grid(variations))
-    from optimizer.display import sweep_progress
+    from optimizer.output.display import sweep_progress
     with sweep_progress(total, enabled=not as_json) as advance:
         frame = run_sweep(file, variations, output, base_overrides=base,
                           override_files=override_files, solver=solver, workers=workers,
@@ -214,7 +214,7 @@ def sweep(file: str, varies: tuple[str, ...], output: str, force: bool, workers:
     if as_json:
         click.echo(frame.to_json(orient="records"))
     else:
-        from optimizer.display import print_sweep
+        from optimizer.output.display import print_sweep
         print_sweep(frame, [v.path for v in variations], output)
     has_plan = frame["status"].isin(["optimal", "feasible"])
     sys.exit(EXIT_OK if has_plan.any() else EXIT_NO_PLAN)
@@ -227,13 +227,13 @@ def sweep(file: str, varies: tuple[str, ...], output: str, force: bool, workers:
 @guarded
 def compare(dir_a: str, dir_b: str, as_json: bool) -> None:
     """What changed between two results directories: KPIs, purchases, sites."""
-    from optimizer.compare import compare_results
+    from optimizer.studies.compare import compare_results
     comparison = compare_results(dir_a, dir_b)
     if as_json:
-        from optimizer.results import summary_json
+        from optimizer.output.results import summary_json
         click.echo(summary_json(comparison))
         return
-    from optimizer.display import print_comparison
+    from optimizer.output.display import print_comparison
     print_comparison(comparison)
 
 
@@ -245,7 +245,7 @@ def compare(dir_a: str, dir_b: str, as_json: bool) -> None:
 @guarded
 def report(directory: str, formats: str) -> None:
     """Write a self-contained report of a results (or sweep) DIRECTORY."""
-    from optimizer.report import write_report, write_workbook
+    from optimizer.output.report import write_report, write_workbook
     if formats in ("html", "both"):
         click.echo(f"wrote {write_report(directory)}")
     if formats in ("xlsx", "both"):
@@ -258,7 +258,7 @@ def report(directory: str, formats: str) -> None:
 @guarded
 def export(directory: str, xlsx: bool) -> None:
     """Export a results DIRECTORY as one Excel workbook (a sheet per table)."""
-    from optimizer.report import write_workbook
+    from optimizer.output.report import write_workbook
     click.echo(f"wrote {write_workbook(directory)}")
 
 
@@ -280,7 +280,7 @@ def generate(sites: int, accelerators: int, periods: int, workloads: int, seed: 
     """Write a synthetic instance of a given size (for benchmarks and tests)."""
     from pathlib import Path
 
-    from optimizer.generator import generate_instance, instance_yaml
+    from optimizer.instance.generator import generate_instance, instance_yaml
     target = Path(output)
     if target.exists() and not force:
         raise UsageError(f"{target}: exists; use --force to replace it")

@@ -43,7 +43,7 @@ print(json.dumps({{"status": s["status"], "model": s["model"], "build_seconds": 
 
 
 def run(name: str, seed: int, directory: Path) -> dict:
-    from optimizer.generator import generate_instance, instance_yaml
+    from optimizer.instance.generator import generate_instance, instance_yaml
     size, limit, gap = SIZES[name]
     path = directory / f"{name}.yaml"
     path.write_text(instance_yaml(generate_instance(*size, seed=seed)))

@@ -27,11 +27,11 @@ sys.path.insert(0, {repo!r})
 from optimizer import load_instance
 began = time.perf_counter()
 if {method!r} == "decomposed":
-    from optimizer.decomposition import solve_decomposed
+    from optimizer.scenarios.decomposition import solve_decomposed
     plan = solve_decomposed(load_instance({path!r}), time_limit={limit}, mip_gap={gap},
                             raise_on_infeasible=False)
 else:
-    from optimizer.stochastic import solve_stochastic
+    from optimizer.scenarios.extensive import solve_stochastic
     plan = solve_stochastic(load_instance({path!r}), time_limit={limit}, mip_gap={gap},
                             raise_on_infeasible=False, value_of_information=False)
 s = plan.summary
@@ -55,7 +55,7 @@ def main() -> None:
     parser.add_argument("--method", choices=["extensive", "decomposed"], default="extensive")
     args = parser.parse_args()
     sys.path.insert(0, str(REPO))
-    from optimizer.generator import generate_instance
+    from optimizer.instance.generator import generate_instance
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for count in args.scenarios:

@@ -1,39 +1,41 @@
-"""The planning MILP of shared/design/model.md as a Pyomo model, one family per function."""
+"""The planning MILP of shared/design/model.md as a Pyomo model, one family per function.
+
+Families are listed, with their inequality and how explanations read them, in
+:mod:`formulations.registry`; they read only the problem data (:mod:`optimizer.problem`).
+"""
 from __future__ import annotations
 
-import gc
+from typing import Any, Callable, Iterable, Union
 
 import pyomo.environ as pyo
 
-from formulations.facilities import (
-    add_cooling_capacity, add_exclusive_cooling, add_fleet_definition, add_grid, add_site_cards,
-    add_site_open,
-)
 from formulations.objective import add_objective
-from formulations.policies import add_max_vendor_share, add_min_share, add_policy_fleet
-from formulations.purchasing import add_budget, add_supply
-from formulations.serving import add_average_load, add_demand, add_serving_capacity
+from formulations.registry import FAMILIES, Family
 from formulations.variables import add_sets, add_variables
 from optimizer.problem import ProblemData
 
-FAMILIES = (add_fleet_definition, add_demand, add_serving_capacity, add_average_load,
-            add_site_cards, add_cooling_capacity, add_grid, add_site_open, add_exclusive_cooling,
-            add_supply, add_budget, add_policy_fleet, add_min_share, add_max_vendor_share)
-"""Every constraint family, in build order."""
+ExtraConstraints = Iterable[Union[Family, Callable[[Any, Any], None]]]
+"""A user's extra constraint families: Family entries or plain ``f(model, data)``."""
 
 
-def build_model(data: ProblemData) -> pyo.ConcreteModel:
-    """Build the Pyomo model of ``data`` (garbage collector paused while building)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        model = pyo.ConcreteModel(name=data.instance.spec.name or "accelplan")
-        add_sets(model, data)
-        add_variables(model, data)
-        for family in FAMILIES:
-            family(model, data)
-        add_objective(model, data)
-        return model
-    finally:
-        if was_enabled:
-            gc.enable()
+def add_families(model: pyo.ConcreteModel, data: ProblemData,
+                 extra: ExtraConstraints = ()) -> None:
+    """Add every registered family, then the ``extra`` ones, to ``model``."""
+    for family in FAMILIES:
+        family.build(model, data)
+    for family in extra:
+        (family.build if isinstance(family, Family) else family)(model, data)
+
+
+def build_model(data: ProblemData, extra: ExtraConstraints = ()) -> pyo.ConcreteModel:
+    """Build the Pyomo model of ``data``: sets, variables, every family of the registry (and
+    ``extra``), the objective."""
+    model = pyo.ConcreteModel(name=data.name or "accelplan")
+    add_sets(model, data)
+    add_variables(model, data)
+    add_families(model, data, extra)
+    add_objective(model, data)
+    return model
+
+
+__all__ = ["FAMILIES", "Family", "ExtraConstraints", "add_families", "build_model"]

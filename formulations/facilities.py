@@ -50,13 +50,12 @@ def add_site_cards(model: pyo.ConcreteModel, data: ProblemData) -> None:
     """
     if not data.FLEET:
         return
-    spec = data.instance.spec
     groups = _fleet_by(data, model, lambda i: (i[1], i[3]))
     index = sorted(groups)
 
     def rule(m, s, t):
         cards = pyo.quicksum((x for _, x in groups[s, t]))
-        cap = spec.sites[s].max_cards
+        cap = data.max_cards[s]
         return cards <= (cap * m.site_open[s, t] if s in data.OPENABLE else cap)
     model.site_cards = pyo.Constraint(index, rule=rule)
 
@@ -68,19 +67,18 @@ def add_cooling_capacity(model: pyo.ConcreteModel, data: ProblemData) -> None:
 
     Units: kW of IT load on the cooling row, MW on the capacity row.
     """
-    spec = data.instance.spec
     groups = _fleet_by(data, model, lambda i: (i[1], i[2], i[3]))
     index = sorted(groups)
     if index:
         def rule(m, s, c, t):
-            load = pyo.quicksum((spec.accelerators[i[0]].power_kw_per_card * x
+            load = pyo.quicksum((data.power_kw_per_card[i[0]] * x
                                  for i, x in groups[s, c, t]))
             return load <= 1000.0 * m.capacity_mw[s, c, t]
         model.cooling_capacity = pyo.Constraint(index, rule=rule)
     built = set(data.BUILD)
 
     def recursion(m, s, c, t):
-        previous = m.capacity_mw[s, c, t - 1] if t > 0 else spec.sites[s].cooling[c].existing_it_mw
+        previous = m.capacity_mw[s, c, t - 1] if t > 0 else data.existing_it_mw[s, c]
         added = data.build_unit_mw[s, c] * m.build[s, c, t] if (s, c, t) in built else 0.0
         return m.capacity_mw[s, c, t] == previous + added
     model.capacity_definition = pyo.Constraint(model.CAPACITY, rule=recursion)
@@ -95,7 +93,6 @@ def add_grid(model: pyo.ConcreteModel, data: ProblemData) -> None:
     """
     if not data.SC:
         return
-    spec = data.instance.spec
     modes = defaultdict(list)
     for (s, c) in data.SC:
         modes[s].append(c)
@@ -103,8 +100,7 @@ def add_grid(model: pyo.ConcreteModel, data: ProblemData) -> None:
     openable = set(data.OPENABLE)
 
     def rule(m, s, t):
-        facility = pyo.quicksum(spec.sites[s].cooling[c].pue * m.capacity_mw[s, c, t]
-                                for c in modes[s])
+        facility = pyo.quicksum(data.pue[s, c] * m.capacity_mw[s, c, t] for c in modes[s])
         if s in openable:
             return facility - data.grid_mw[s, t] * m.site_open[s, t] <= 0
         return facility <= data.grid_mw[s, t]
@@ -136,7 +132,6 @@ def add_exclusive_cooling(model: pyo.ConcreteModel, data: ProblemData) -> None:
     """
     if not data.EXCLUSIVE:
         return
-    spec = data.instance.spec
     modes = defaultdict(list)
     for (s, c) in data.SC:
         if s in data.EXCLUSIVE:
@@ -146,6 +141,6 @@ def add_exclusive_cooling(model: pyo.ConcreteModel, data: ProblemData) -> None:
     index = [(s, c, t) for s in sorted(modes) for c in modes[s] for t in range(data.n_periods)]
 
     def rule(m, s, c, t):
-        pue = spec.sites[s].cooling[c].pue
-        return m.capacity_mw[s, c, t] <= data.grid_mw[s, t] / pue * m.cooling_mode[s, c]
+        return (m.capacity_mw[s, c, t]
+                <= data.grid_mw[s, t] / data.pue[s, c] * m.cooling_mode[s, c])
     model.exclusive_cooling_capacity = pyo.Constraint(index, rule=rule)

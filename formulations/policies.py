@@ -12,44 +12,22 @@ import pyomo.environ as pyo
 from optimizer.problem import ProblemData
 
 
-def _weights(data: ProblemData, policy: str) -> dict[str, float]:
-    """m_k of a min_share policy, scaled as in the problem data (1, or TFLOPS / largest)."""
-    spec = data.instance.spec
-    rule = spec.policies.min_share[int(policy)]
-    if rule.by != "tflops":
-        return {k: 1.0 for k in data.ACCELERATORS}
-    top = max(acc.peak_tflops for acc in spec.accelerators.values())
-    return {k: spec.accelerators[k].peak_tflops / top for k in data.ACCELERATORS}
-
-
 def add_policy_fleet(model: pyo.ConcreteModel, data: ProblemData) -> None:
     """policy_fleet(group,t): fleet_total[group,t] = sum_{k in group} m_k sum_{s,c} fleet[k,s,c,t]
-    for the groups the policies need: all cards, each vendor's cards, and for each min_share
-    policy its weighted total and weighted tagged cards.
+    for the groups the policies need (:meth:`ProblemData.fleet_groups`): all cards, each
+    vendor's cards, and for each min_share policy its weighted total and weighted tagged cards.
 
     Units: cards (or TFLOPS scaled by the largest peak_tflops for ``by: tflops``).
     """
-    if not data.min_share_rows and not data.vendor_share_rows:
+    rules = data.share_policies
+    if not rules:
         return
-    spec = data.instance.spec
-    periods = sorted({t for _, t, _ in data.min_share_rows + data.vendor_share_rows})
-    groups: dict[str, dict[str, float]] = {}
-    if data.vendor_share_rows:
-        groups["all"] = {k: 1.0 for k in data.ACCELERATORS}
-        for vendor in data.VENDORS:
-            groups[f"vendor:{vendor}"] = {k: 1.0 for k in data.ACCELERATORS
-                                          if spec.accelerators[k].vendor == vendor}
-    for policy in sorted({p for p, _, _ in data.min_share_rows}):
-        weight = _weights(data, policy)
-        tags = set(spec.policies.min_share[int(policy)].tags)
-        groups[f"weighted:{policy}"] = weight
-        groups[f"tagged:{policy}"] = {k: w for k, w in weight.items()
-                                      if tags & set(spec.accelerators[k].tags)}
+    periods = sorted({t for rule in rules for t in range(rule.start, data.n_periods)})
+    groups = data.fleet_groups()
     by_period = defaultdict(list)
     for (k, s, c, t) in data.FLEET:
         by_period[t].append((k, model.fleet[k, s, c, t]))
-    wanted = set(periods)
-    index = [(g, t) for g in groups for t in periods if t in wanted]
+    index = [(g, t) for g in groups for t in periods]
     model.POLICY_GROUPS = pyo.Set(initialize=index, dimen=2, ordered=True)
     model.fleet_total = pyo.Var(model.POLICY_GROUPS, domain=pyo.NonNegativeReals)
 
@@ -67,15 +45,15 @@ def add_min_share(model: pyo.ConcreteModel, data: ProblemData) -> None:
 
     Units: cards (``by: cards``) or TFLOPS scaled by the largest peak_tflops (``by: tflops``).
     """
-    if not data.min_share_rows:
+    if not data.min_share:
         return
-    spec = data.instance.spec
-    index = sorted({(p, t) for p, t, _ in data.min_share_rows})
+    share = {rule.key: rule.share for rule in data.min_share}
+    index = sorted((rule.key, t) for rule in data.min_share
+                   for t in range(rule.start, data.n_periods))
 
     def rule(m, policy, t):
-        share = spec.policies.min_share[int(policy)].share
         return (m.fleet_total[f"tagged:{policy}", t]
-                - share * m.fleet_total[f"weighted:{policy}", t] >= 0)
+                - share[policy] * m.fleet_total[f"weighted:{policy}", t] >= 0)
     model.min_share = pyo.Constraint(index, rule=rule)
 
 
@@ -85,12 +63,12 @@ def add_max_vendor_share(model: pyo.ConcreteModel, data: ProblemData) -> None:
 
     Units: cards.
     """
-    if not data.vendor_share_rows:
+    if not data.vendor_share:
         return
-    rule_spec = data.instance.spec.policies.max_vendor_share
-    share = rule_spec if isinstance(rule_spec, float) else rule_spec.share
-    index = sorted({(v, t) for v, t, _ in data.vendor_share_rows})
+    share = {rule.key: rule.share for rule in data.vendor_share}
+    index = sorted((rule.key, t) for rule in data.vendor_share
+                   for t in range(rule.start, data.n_periods))
 
     def rule(m, vendor, t):
-        return m.fleet_total[f"vendor:{vendor}", t] - share * m.fleet_total["all", t] <= 0
+        return m.fleet_total[f"vendor:{vendor}", t] - share[vendor] * m.fleet_total["all", t] <= 0
     model.max_vendor_share = pyo.Constraint(index, rule=rule)

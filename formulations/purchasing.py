@@ -6,6 +6,8 @@ from collections import defaultdict
 import pyomo.environ as pyo
 
 from optimizer.problem import ProblemData
+from optimizer.problem.costs import CAPEX_KINDS
+from optimizer.problem.entries import decision_entries
 
 
 def add_supply(model: pyo.ConcreteModel, data: ProblemData) -> None:
@@ -28,25 +30,21 @@ def add_supply(model: pyo.ConcreteModel, data: ProblemData) -> None:
     model.supply = pyo.Constraint(index, rule=rule)
 
 
+CAPEX_DECISIONS = (("units_bought", "BUY"), ("build", "BUILD"), ("site_open", "OPENING"))
+"""Decision families that carry capex, with their index set on the model."""
+
+
 def capex_by_period(model: pyo.ConcreteModel, data: ProblemData) -> dict[int, list]:
-    """Undiscounted capex terms of each period in ``money_unit``: cards, cooling builds, site
-    openings (open_cost * (site_open[s,t] - site_open[s,t-1]))."""
-    spec = data.instance.spec
+    """Undiscounted capex terms of each period in ``money_unit``, from the cost entries
+    (optimizer.problem.entries): cards, cooling builds, site openings (open_cost on
+    site_open[s,t] - site_open[s,t-1])."""
     terms: dict[int, list] = defaultdict(list)
-    for (k, s, c, t) in data.BUY:
-        terms[t].append(data.price_per_card[k, t] * data.cards_per_unit[k] / data.money_unit
-                        * model.units_bought[k, s, c, t])
-    for (s, c, t) in data.BUILD:
-        cost = spec.sites[s].cooling[c].build_cost_per_mw * data.build_unit_mw[s, c]
-        if cost:
-            terms[t].append(cost / data.money_unit * model.build[s, c, t])
-    for s in data.OPENABLE:
-        cost = spec.sites[s].open_cost / data.money_unit
-        if cost:
-            for t in range(data.n_periods):
-                terms[t].append(cost * model.site_open[s, t])
-                if t > 0:
-                    terms[t].append(-cost * model.site_open[s, t - 1])
+    for family, index_set in CAPEX_DECISIONS:
+        variable = getattr(model, family)
+        for key in getattr(model, index_set):
+            for t, kind, money in decision_entries(data, family, key, reported=False):
+                if kind in CAPEX_KINDS and money:
+                    terms[t].append(money / data.money_unit * variable[key])
     return terms
 
 

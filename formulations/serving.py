@@ -18,7 +18,7 @@ def add_demand(model: pyo.ConcreteModel, data: ProblemData) -> None:
     serves = defaultdict(list)
     for (w, k, s, t) in data.SERVE:
         serves[w, t].append(model.serve[w, k, s, t])
-    unmet = set(data.cost_unmet)
+    unmet = set(data.UNMET)
 
     def rule(m, w, t):
         terms = serves.get((w, t), [])
@@ -38,7 +38,6 @@ def add_serving_capacity(model: pyo.ConcreteModel, data: ProblemData) -> None:
     """
     if not data.SERVE:
         return
-    spec = data.instance.spec
     served = defaultdict(list)
     for (w, k, s, t) in data.SERVE:
         served[k, s, t].append((data.token_unit / data.throughput[k, w], model.serve[w, k, s, t]))
@@ -48,9 +47,8 @@ def add_serving_capacity(model: pyo.ConcreteModel, data: ProblemData) -> None:
     index = sorted(served)
 
     def rule(m, k, s, t):
-        availability = spec.accelerators[k].availability
         return (pyo.quicksum((a * x for a, x in served[k, s, t]))
-                <= availability * pyo.quicksum(fleets[k, s, t]))
+                <= data.availability[k] * pyo.quicksum(fleets[k, s, t]))
     model.serving_capacity = pyo.Constraint(index, rule=rule)
 
 
@@ -62,7 +60,6 @@ def add_average_load(model: pyo.ConcreteModel, data: ProblemData) -> None:
     """
     if not data.BUSY:
         return
-    spec = data.instance.spec
     load = defaultdict(list)
     for (w, k, s, t) in data.SERVE:
         load[k, s, t].append((data.token_unit / (data.throughput[k, w] * data.peak_to_average[w]),
@@ -78,5 +75,5 @@ def add_average_load(model: pyo.ConcreteModel, data: ProblemData) -> None:
     model.average_load = pyo.Constraint(index, rule=rule)
 
     def limit(m, k, s, c, t):
-        return m.busy[k, s, c, t] <= spec.accelerators[k].availability * m.fleet[k, s, c, t]
+        return m.busy[k, s, c, t] <= data.availability[k] * m.fleet[k, s, c, t]
     model.busy_limit = pyo.Constraint(model.BUSY, rule=limit)

@@ -9,6 +9,14 @@ FIRST_STAGE = ("units_bought", "build", "site_open")
 """Decisions a stochastic plan commits to in its first periods and every scenario shares:
 purchases, cooling builds, site openings."""
 
+PLACEMENT_POSITIONS = {"units_bought": (0, 1), "fleet": (0, 1), "busy": (0, 1),
+                       "serve": (1, 2)}
+"""Variable families that belong to an (accelerator, site) placement, and where accelerator
+and site sit in their index (for column generation over placements)."""
+
+PURCHASES = "units_bought"
+"""The purchase counts (rounded first when a first plan is made from the relaxation)."""
+
 
 def add_sets(model: pyo.ConcreteModel, data: ProblemData) -> None:
     """Sparse index sets: only tuples that can carry a decision exist."""
@@ -25,7 +33,7 @@ def add_sets(model: pyo.ConcreteModel, data: ProblemData) -> None:
                                         for t in range(data.n_periods)], dimen=2, ordered=True)
     model.MODE_CHOICE = pyo.Set(initialize=[(s, c) for (s, c) in data.SC
                                             if s in data.EXCLUSIVE], dimen=2, ordered=True)
-    model.UNMET = pyo.Set(initialize=sorted(data.cost_unmet), dimen=2, ordered=True)
+    model.UNMET = pyo.Set(initialize=data.UNMET, dimen=2, ordered=True)
 
 
 def add_variables(model: pyo.ConcreteModel, data: ProblemData) -> None:
@@ -42,8 +50,7 @@ def add_variables(model: pyo.ConcreteModel, data: ProblemData) -> None:
     - ``cooling_mode[s,c]``: 1 when an exclusive-cooling site uses mode c.
     - ``unmet[w,t]``: peak demand not served, in ``token_unit`` tokens/s.
     """
-    spec = data.instance.spec
-    max_cards = {s: spec.sites[s].max_cards for s in data.SITES}
+    max_cards = data.max_cards
     model.units_bought = pyo.Var(model.BUY, domain=pyo.NonNegativeIntegers,
                                  bounds=lambda m, k, s, c, t: (0, data.buy_units_max[k, s, c, t]))
     model.fleet = pyo.Var(model.FLEET, domain=pyo.NonNegativeReals,
@@ -54,9 +61,8 @@ def add_variables(model: pyo.ConcreteModel, data: ProblemData) -> None:
     # no upper bound from the grid here: the grid row implies it, and a duplicate bound would
     # take the grid's shadow price away from the grid row
     model.capacity_mw = pyo.Var(model.CAPACITY, domain=pyo.NonNegativeReals)
-    stepped = {(s, c) for (s, c) in data.SC if spec.sites[s].cooling[c].build_step_mw}
     model.build = pyo.Var(model.BUILD, within=lambda m, s, c, t: (
-        pyo.NonNegativeIntegers if (s, c) in stepped else pyo.NonNegativeReals))
+        pyo.NonNegativeIntegers if (s, c) in data.STEPPED else pyo.NonNegativeReals))
     model.site_open = pyo.Var(model.OPENING, domain=pyo.Binary)
     model.cooling_mode = pyo.Var(model.MODE_CHOICE, domain=pyo.Binary)
     model.unmet = pyo.Var(model.UNMET, domain=pyo.NonNegativeReals)

@@ -3,42 +3,44 @@
     from optimizer import load_instance, solve
     instance = load_instance("instances/quickstart.yaml", overrides={"demand_scale": 1.5})
     plan = solve(instance, time_limit=60, mip_gap=1e-4)
+    plan.status, plan.objective, plan.kpis.cost_per_million_tokens
     plan.tables["purchases"]
     plan.write("out/")
 
+    plan = read_plan("out/")                  # a results directory, without solving again
+    instance = instance_from_mapping({...})   # an instance built in code (e.g. a spreadsheet)
+
 The solving half (Pyomo, HiGHS) is imported on first use, so loading and validating stay fast.
+Solves are safe to run in threads of one process (nothing process-wide changes).
 """
 from __future__ import annotations
 
 import importlib
-import sys
-import types
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from optimizer.errors import AccelplanError, InfeasibleError, InstanceError, Relaxation
-from optimizer.loader import Instance, load_instance
+from optimizer.errors import (
+    AccelplanError, InfeasibleError, InstanceError, Relaxation, SolverError, UsageError,
+)
+from optimizer.instance.loader import Instance, instance_from_mapping, load_instance
+from optimizer.status import Status
 
-_LAZY = {"solve": "optimizer.planning", "Plan": "optimizer.results", "Status": "optimizer.status"}
+try:
+    __version__ = version("accelplan")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0"
 
-__all__ = ["AccelplanError", "InfeasibleError", "InstanceError", "Relaxation", "Instance",
-           "Plan", "Status", "load_instance", "solve"]
+_LAZY = {"solve": "optimizer.planning", "Plan": "optimizer.output.results",
+         "Decisions": "optimizer.output.results", "read_plan": "optimizer.output.results",
+         "KPIs": "optimizer.analysis.kpis"}
 
-
-class _Package(types.ModuleType):
-    """The ``optimizer`` package: exports resolved on first use, and the submodule
-    ``optimizer.solve`` (the HiGHS layer) never shadows the function ``solve``."""
-
-    def __getattr__(self, name: str) -> Any:
-        if name in _LAZY:
-            value = getattr(importlib.import_module(_LAZY[name]), name)
-            self.__dict__[name] = value
-            return value
-        raise AttributeError(f"module 'optimizer' has no attribute {name!r}")
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in _LAZY and isinstance(value, types.ModuleType):
-            return  # the import system binding a submodule of the same name
-        super().__setattr__(name, value)
+__all__ = ["AccelplanError", "InfeasibleError", "InstanceError", "SolverError", "UsageError",
+           "Relaxation", "Instance", "Plan", "Decisions", "KPIs", "Status", "load_instance",
+           "instance_from_mapping", "read_plan", "solve", "__version__"]
 
 
-sys.modules[__name__].__class__ = _Package
+def __getattr__(name: str) -> Any:
+    """The solving half of the API, imported on first use."""
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'optimizer' has no attribute {name!r}")

@@ -149,7 +149,7 @@ def test_grid_counts_provisioned_power_times_pue(tmp_path):
 def medium_instance(tmp_path_factory):
     """A generated medium instance (10 sites, 12 accelerators, 8 periods, 4 workloads): its
     optimum to 0.01 % takes minutes, so a short limit stops HiGHS before the proof."""
-    from optimizer.generator import generate_instance, instance_yaml
+    from optimizer.instance.generator import generate_instance, instance_yaml
     path = tmp_path_factory.mktemp("medium") / "medium.yaml"
     path.write_text(instance_yaml(generate_instance(10, 12, 8, 4, seed=1)))
     return path
@@ -180,7 +180,7 @@ def test_time_limit_before_any_plan_ends_no_solution(medium_instance, tmp_path):
 def test_bundled_instance_solves_to_the_independent_optimum(name):
     # the independent model.md formulation of test_differential gives the optimum
     from optimizer import load_instance, solve
-    from optimizer.safe_yaml import read_yaml_file
+    from optimizer.instance.safe_yaml import read_yaml_file
     from test_differential import independent_optimum
     path = INSTANCES / f"{name}.yaml"
     status, expected = independent_optimum(read_yaml_file(path))

@@ -7,10 +7,12 @@ from click.testing import CliRunner
 from cli import main
 from conftest import assert_feasible_for_model
 from optimizer import load_instance, solve
-from optimizer.generator import generate_instance
+from optimizer.instance.generator import generate_instance
 from optimizer.problem import build_problem_data
 from formulations import build_model
-from optimizer.solve import CompiledModel
+from optimizer.solver.compile import StandardForm
+from optimizer.solver.highs import HighsModel
+from optimizer.solver.strategy import relaxation_start
 
 
 @pytest.mark.parametrize("size,seed", [((1, 1, 1, 1), 0), ((2, 3, 3, 2), 1), ((3, 5, 4, 2), 1),
@@ -45,7 +47,8 @@ def test_first_plan_is_feasible_for_the_model(tmp_path, seed):
     import yaml
     path = tmp_path / "g.yaml"
     path.write_text(yaml.safe_dump(generate_instance(4, 6, 5, 3, seed=seed)))
-    compiled = CompiledModel(build_model(build_problem_data(load_instance(path))))
-    found, _ = compiled.relaxation_start()
+    compiled = HighsModel(StandardForm(build_model(build_problem_data(load_instance(path))))
+                          .arrays)
+    found, _ = relaxation_start(compiled)
     assert found
     assert_feasible_for_model(compiled, compiled.first_plan_values)

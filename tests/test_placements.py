@@ -14,14 +14,26 @@ import scipy.sparse as sp
 import yaml
 
 from formulations import build_model
+from formulations.variables import PLACEMENT_POSITIONS
 from optimizer import load_instance, solve
-from optimizer.generator import generate_instance
-from optimizer.placements import internal_rows, placement_groups, seed_placements, used_placements
+from optimizer.instance.generator import generate_instance
+from optimizer.pipeline import plan_hooks
 from optimizer.problem import build_problem_data
-from optimizer.rounding import round_purchases, round_rest
-from optimizer.solve import CompiledModel
+from optimizer.solver.compile import StandardForm
+from optimizer.solver.highs import HighsModel
+from optimizer.solver.pricing import (
+    internal_rows, placement_groups, priced_duals, restricted_run, seed_placements,
+    used_placements,
+)
+from optimizer.solver.strategy import relaxation_start
 from optimizer.status import SolverOptions
 from conftest import assert_feasible_for_model
+
+
+def compiled_model(data) -> tuple[StandardForm, HighsModel]:
+    """The model of ``data`` compiled and loaded into HiGHS."""
+    form = StandardForm(build_model(data))
+    return form, HighsModel(form.arrays)
 
 
 def _data(tmp_path, size, seed):
@@ -30,13 +42,13 @@ def _data(tmp_path, size, seed):
     return build_problem_data(load_instance(path))
 
 
-def _priced_start(data, per_workload: int = 3) -> tuple[CompiledModel, np.ndarray, list]:
+def _priced_start(data, per_workload: int = 3) -> tuple[HighsModel, np.ndarray, list]:
     """The compiled model after the relaxation by pricing and the rounded first plan."""
-    compiled = CompiledModel(build_model(data))
-    group, keys = placement_groups(compiled.columns)
-    compiled.relaxation_start(round_purchases=lambda r: round_purchases(data, r),
-                              round_rest=lambda r: round_rest(data, r), column_group=group,
-                              seed=seed_placements(data, keys, per_workload=per_workload))
+    form, compiled = compiled_model(data)
+    hooks = plan_hooks(form, data, large=True)
+    group, keys = placement_groups(form.column_keys(), PLACEMENT_POSITIONS)
+    hooks.seed = seed_placements(data, keys, per_workload=per_workload)
+    relaxation_start(compiled, hooks)
     return compiled, group, keys
 
 
@@ -58,10 +70,9 @@ def test_internal_rows_by_hand():
 
 def test_placements_of_the_model(tmp_path):
     data = _data(tmp_path, (3, 5, 4, 2), seed=1)
-    compiled = CompiledModel(build_model(data))
-    group, keys = placement_groups(compiled.columns)
-    for var, g in zip(compiled.columns, group):
-        name, index = var.parent_component().local_name, var.index()
+    form, _ = compiled_model(data)
+    group, keys = placement_groups(form.column_keys(), PLACEMENT_POSITIONS)
+    for (name, index), g in zip(form.column_keys(), group):
         if name == "serve":
             assert keys[g] == (index[1], index[2])
         elif name in ("units_bought", "fleet", "busy"):
@@ -79,8 +90,8 @@ def test_priced_relaxation_proves_the_full_lp(tmp_path, size, seed):
     assert priced.first_plan_values is not None
     assert_feasible_for_model(priced, priced.first_plan_values)
     # the full LP, solved by HiGHS on every column
-    full = CompiledModel(build_model(data))
-    full.relaxation_start()
+    _, full = compiled_model(data)
+    relaxation_start(full)
     assert priced.relaxation_bound == pytest.approx(full.relaxation_bound, rel=1e-7)
     assert priced.placements_active.sum() < len(keys)      # it really was a restricted LP
     if size == (6, 13, 4, 4):
@@ -92,8 +103,7 @@ def test_restricted_branch_and_bound_is_a_plan_of_the_full_model(tmp_path, monke
     # the optimum of the full MIP, by HiGHS on the whole model
     exact = solve(data.instance, mip_gap=1e-3, explain=False)
     # the large-model path on the same instance
-    # (optimizer.solve names the function; the module comes from importlib)
-    monkeypatch.setattr(importlib.import_module("optimizer.solve"), "LARGE_MODEL_COLUMNS", 0)
+    monkeypatch.setattr(importlib.import_module("optimizer.solver.highs"), "LARGE_MODEL_COLUMNS", 0)
     plan = solve(data.instance, time_limit=60, mip_gap=1e-3, explain=False)
     assert plan.summary["solver"]["model_status"].startswith(("branch and bound over",
                                                                "first plan"))
@@ -109,8 +119,8 @@ def test_restricted_run_plan_satisfies_every_row(tmp_path):
     data = _data(tmp_path, (4, 6, 5, 3), seed=1)
     compiled, group, _ = _priced_start(data)
     keep = used_placements(group, compiled.relaxation_values)
-    outcome = compiled.restricted_run(keep, group, SolverOptions(time_limit=30, mip_gap=1e-3),
-                                      30)
+    outcome = restricted_run(compiled, keep, group, SolverOptions(time_limit=30, mip_gap=1e-3),
+                             30)
     assert outcome is not None
     values, objective = outcome
     assert_feasible_for_model(compiled, values)
@@ -119,8 +129,7 @@ def test_restricted_run_plan_satisfies_every_row(tmp_path):
     assert np.all(values[placed & ~keep[np.maximum(group, 0)]] == 0)
     assert objective >= compiled.relaxation_bound - 1e-6
     # no worse than the first plan it started from
-    cost = np.asarray(compiled.highs.getLp().col_cost_)
-    assert objective <= float(cost @ compiled.first_plan_values) + compiled.offset + 1e-6
+    assert objective <= compiled.objective_of(compiled.first_plan_values) + 1e-6
 
 
 def test_priced_duals_match_the_full_lp(tmp_path):
@@ -130,9 +139,9 @@ def test_priced_duals_match_the_full_lp(tmp_path):
     compiled, group, _ = _priced_start(data, per_workload=1)
     values = compiled.first_plan_values
     compiled.column_group = group
-    priced = compiled.lp_duals(values, fix="binaries")
-    compiled.column_group = None
-    full = compiled.lp_duals(values, fix="binaries")
+    form = StandardForm(build_model(data))
+    priced = form.keyed_duals(priced_duals(compiled, values, fix="binaries"))
+    full = form.keyed_duals(compiled.lp_duals(values, fix="binaries"))
     demand = [key for key in full if key[0] == "demand"]
     assert demand
     for key in demand:

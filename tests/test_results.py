@@ -132,6 +132,6 @@ def test_bundled_instances_validate(name):
 def test_solve_function_is_not_shadowed_by_the_highs_module():
     import types
 
-    import optimizer.solve  # noqa: F401 - the HiGHS layer, same name as the function
+    import optimizer.solver.highs  # noqa: F401 - the HiGHS layer, same name as the function
     from optimizer import solve
     assert callable(solve) and not isinstance(solve, types.ModuleType)

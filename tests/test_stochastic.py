@@ -208,7 +208,7 @@ def scenario_instance_file(tmp_path_factory):
     """A generated instance (6 sites, 10 accelerators, 6 periods, 3 workloads) with three
     demand futures: its extensive form and its value of information take far longer than a
     few seconds to prove."""
-    from optimizer.generator import generate_instance, instance_yaml
+    from optimizer.instance.generator import generate_instance, instance_yaml
     data = generate_instance(6, 10, 6, 3, seed=2)
     data["scenarios"] = {"low": {"probability": 0.3, "demand_scale": 0.7},
                          "base": {"probability": 0.4, "demand_scale": 1.0},

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from cli import main
 from conftest import accelerator, instance, site, write_instance
 from optimizer import load_instance, solve
-from optimizer.sweep import parse_vary, run_sweep, variant_grid
+from optimizer.studies.sweep import parse_vary, run_sweep, variant_grid
 
 
 def grid_instance(tmp_path):

@@ -62,11 +62,12 @@ def test_a_plan_without_a_proven_bound_is_not_optimal(tmp_path):
     from formulations import build_model
     from optimizer import load_instance
     from optimizer.problem import build_problem_data
-    from optimizer.solve import CompiledModel
+    from optimizer.solver.compile import StandardForm
+    from optimizer.solver.highs import HighsModel
     from optimizer.status import SolverOptions
     data = build_problem_data(load_instance(write_instance(tmp_path, instance(
         {"A": accelerator(price=100)}))))
-    compiled = CompiledModel(build_model(data))
+    compiled = HighsModel(StandardForm(build_model(data)).arrays)
     compiled.highs.run()
     values = np.asarray(compiled.highs.getSolution().col_value).copy()
     result = compiled.plan_result(values, SolverOptions(), 0.0, "a plan")
@@ -105,9 +106,9 @@ def test_levelised_cost_counts_demand_met_not_spare_serving(tmp_path):
     # NPV by the tokens of demand met, 10 token/s-years = 315.36 M tokens, not 504.58 M.
     from formulations import build_model
     from optimizer import load_instance
-    from optimizer.kpis import plan_kpis
+    from optimizer.analysis.kpis import plan_kpis
     from optimizer.problem import build_problem_data
-    from optimizer.tables import plan_tables
+    from optimizer.analysis.tables import plan_tables
     data = build_problem_data(load_instance(write_instance(tmp_path, instance(
         {"A": accelerator(price=100, cards_per_unit=8)}))))
     model = build_model(data)

@@ -13,10 +13,11 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from optimizer.loader import Instance, instance_from_raw
-from optimizer.overrides import DEMAND_SCALE
+from optimizer.instance.loader import Instance, instance_from_raw
+from optimizer.instance.overrides import DEMAND_SCALE
+from optimizer.output.results import Decisions
+from optimizer.parallel import completed_by, worker_pool
 from optimizer.status import Status
-from optimizer.workers import completed_by, worker_pool
 
 MIN_SOLVE_SECONDS = 0.05
 """A job whose remaining time is below this is not started (it reports no_solution)."""
@@ -34,7 +35,7 @@ class ScenarioSolve:
         raw, path, overrides: the instance as read and the overrides that make the scenario.
         time_limit: this solve's share of the time (seconds), None for no limit.
         deadline: wall-clock time (``time.time()``) the whole command must end by.
-        fixed: (variable, index) -> value of the first stage to fix, with ``commit``.
+        fixed: the first stage to fix (decisions of the first ``commit`` periods).
         bundle: scenario -> probability within the bundle (an extensive form of several).
     """
 
@@ -47,7 +48,7 @@ class ScenarioSolve:
     threads: int | None
     seed: int | None
     commit: int
-    fixed: Mapping[tuple[str, Any], float] | None = None
+    fixed: Decisions | None = None
     bundle: Mapping[str, float] | None = None
     deadline: float | None = None
 
@@ -62,8 +63,8 @@ class ScenarioSolve:
 def run_scenario_solve(job: ScenarioSolve) -> dict[str, Any]:
     """Solve one scenario or bundle; the outcome as a mapping (never an exception for a
     scenario without a plan)."""
-    from optimizer.planning import solve
-    from optimizer.stochastic import solve_stochastic
+    from optimizer.pipeline import solve_deterministic
+    from optimizer.scenarios.extensive import solve_stochastic
     seconds = job.seconds()
     if seconds is not None and seconds < MIN_SOLVE_SECONDS:
         return _timed_out(job)
@@ -82,11 +83,11 @@ def run_scenario_solve(job: ScenarioSolve) -> dict[str, Any]:
                                 threads=job.threads, seed=job.seed, raise_on_infeasible=False,
                                 value_of_information=False)
     else:
-        plan = solve(instance, time_limit=seconds, mip_gap=job.mip_gap,
-                     threads=job.threads, seed=job.seed, explain=False,
-                     raise_on_infeasible=False, scenarios=False,
-                     fix_first_stage=None if job.fixed is None else (job.commit, job.fixed))
-    first = {key: value for key, value in plan.decisions.items() if key[1][-1] < job.commit}
+        plan = solve_deterministic(
+            instance, time_limit=seconds, mip_gap=job.mip_gap, threads=job.threads,
+            seed=job.seed, explain=False, raise_on_infeasible=False,
+            fix_first_stage=None if job.fixed is None else (job.commit, job.fixed))
+    first = plan.decisions.before(list(instance.spec.horizon.periods[:job.commit]))
     return {"key": job.key, "status": plan.status, "objective": plan.objective,
             "best_bound": plan.best_bound, "first_stage": first,
             "plan": None if stochastic else plan, "kpis": plan.summary.get("kpis", {})}
@@ -122,7 +123,7 @@ def run_all(jobs: list[ScenarioSolve], workers: int,
 
 def _timed_out(job: ScenarioSolve) -> dict[str, Any]:
     return {"key": job.key, "status": Status.NO_SOLUTION, "objective": None,
-            "best_bound": None, "first_stage": {}, "plan": None, "kpis": {}}
+            "best_bound": None, "first_stage": Decisions(), "plan": None, "kpis": {}}
 
 
 def scenario_overrides(instance: Instance) -> dict[str, tuple[float, float, dict[str, Any]]]:
@@ -163,7 +164,7 @@ def mean_overrides(instance: Instance,
     return overrides
 
 
-def evaluation_jobs(candidate: int, first_stage: Mapping[tuple[str, Any], float],
+def evaluation_jobs(candidate: int, first_stage: Decisions,
                     scenarios: Mapping[str, tuple[float, float, Mapping[str, Any]]],
                     order: list[str], **common: Any) -> list[ScenarioSolve]:
     """The solves that evaluate one first stage: every scenario (in ``order``) with the first
@@ -181,7 +182,7 @@ def expected_npv(outcomes: Mapping[str, dict[str, Any] | None],
     return sum(probability[name] * outcomes[name]["objective"] for name in probability)
 
 
-def evaluate_first_stage(instance: Instance, first_stage: Mapping[tuple[str, Any], float],
+def evaluate_first_stage(instance: Instance, first_stage: Decisions,
                          workers: int = 1, **common: Any
                          ) -> tuple[float | None, dict[str, dict[str, Any]]]:
     """E[NPV] of fixing ``first_stage`` (purchases, cooling builds and openings of the commit

@@ -51,20 +51,6 @@ class IsolatedOutcome:
     reason: str = ""
 
 
-def model_arrays(lp: Any, integrality: np.ndarray) -> dict[str, np.ndarray | float | int]:
-    """A ``highspy.HighsLp`` (and which columns are integer) as picklable arrays."""
-    a = lp.a_matrix_
-    return {"num_col": int(lp.num_col_), "num_row": int(lp.num_row_),
-            "col_cost": np.asarray(lp.col_cost_).copy(),
-            "col_lower": np.asarray(lp.col_lower_).copy(),
-            "col_upper": np.asarray(lp.col_upper_).copy(),
-            "row_lower": np.asarray(lp.row_lower_).copy(),
-            "row_upper": np.asarray(lp.row_upper_).copy(),
-            "offset": float(lp.offset_), "start": np.asarray(a.start_).copy(),
-            "index": np.asarray(a.index_).copy(), "value": np.asarray(a.value_).copy(),
-            "integer": np.asarray(integrality, dtype=bool).copy()}
-
-
 def _send(channel: BinaryIO, message: tuple) -> None:
     payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
     channel.write(struct.pack("<Q", len(payload)) + payload)
@@ -132,7 +118,7 @@ def child_main() -> None:
 
 _PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
 _CHILD_CODE = ("import sys; sys.path.insert(0, {root!r}); "
-               "from optimizer.isolated import child_main; child_main()")
+               "from optimizer.solver.isolated import child_main; child_main()")
 
 
 def run_isolated(arrays: Mapping[str, Any], options: Mapping[str, Any],

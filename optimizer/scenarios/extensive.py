@@ -19,21 +19,24 @@ from typing import Any
 import pandas as pd
 import pyomo.environ as pyo
 
-from formulations import FAMILIES
+from formulations import add_families
 from formulations.objective import add_objective
-from formulations.variables import FIRST_STAGE, add_sets, add_variables
+from formulations.variables import FIRST_STAGE, PURCHASES, add_sets, add_variables
 from optimizer.errors import InfeasibleError
-from optimizer.kpis import plan_kpis
-from optimizer.loader import Instance
+from optimizer.analysis.kpis import plan_kpis
+from optimizer.instance.loader import Instance
 from optimizer.problem import ProblemData, build_problem_data
-from optimizer.results import Plan
-from optimizer.scenario_solves import (
+from optimizer.output.results import Plan
+from optimizer.scenarios.evaluation import (
     ScenarioSolve, evaluate_first_stage, expected_kpis, mean_overrides, run_scenario_solve,
     scenario_instances,
 )
 from optimizer.status import SolverOptions, Status
-from optimizer.planning import decision_values
-from optimizer.tables import plan_tables
+from optimizer.pipeline import _summary, decisions_of
+from optimizer.solver.compile import StandardForm
+from optimizer.solver.highs import HighsModel
+from optimizer.solver.strategy import PlanHooks, solve_arrays
+from optimizer.analysis.tables import plan_tables
 
 EXTENSIVE_SHARE = 0.6
 """Share of a time limit the extensive form may use when the value of information (2 S + 1
@@ -61,8 +64,7 @@ def build_extensive_form(instance: Instance) -> tuple[pyo.ConcreteModel, list[Sc
         master.add_component(f"scenario_{i}", block)
         add_sets(block, data)
         add_variables(block, data)
-        for family in FAMILIES:
-            family(block, data)
+        add_families(block, data)
         add_objective(block, data)
         block.npv.deactivate()
         reference_money = reference_money or data.money_unit
@@ -102,9 +104,6 @@ def solve_stochastic(instance: Instance, time_limit: float | None = None, mip_ga
         value_of_information: also solve the mean-value plan and evaluate its first stage in
             every scenario (for VSS) and each scenario alone (for EVPI): 2 S + 1 more solves.
     """
-    from optimizer.planning import _summary
-    from optimizer.solve import solve_model
-
     options = SolverOptions(time_limit=time_limit, mip_gap=mip_gap, threads=threads, seed=seed)
     commit = instance.spec.scenarios.commit_periods
     began = time.perf_counter() if started_at is None else started_at
@@ -114,7 +113,13 @@ def solve_stochastic(instance: Instance, time_limit: float | None = None, mip_ga
     share = EXTENSIVE_SHARE if value_of_information else 1.0
     extensive = SolverOptions(time_limit=time_limit * share if time_limit else None,
                               mip_gap=mip_gap, threads=threads, seed=seed)
-    compiled, result = solve_model(master, extensive, started_at=began)
+    form = StandardForm(master)
+    highs = HighsModel(form.arrays)
+    result = solve_arrays(highs, extensive, hooks=PlanHooks(purchases=form.columns_of(PURCHASES)),
+                          started_at=began)
+    result.transfer_seconds = form.seconds + highs.transfer_seconds
+    if result.status.has_plan:
+        form.load(highs.last_values)
     money = master.money_unit
     # the deterministic summary, in the reference (first) scenario's units
     summary = _summary(instance, scenarios[0].data, result, options, build_seconds)
@@ -128,7 +133,7 @@ def solve_stochastic(instance: Instance, time_limit: float | None = None, mip_ga
             raise error
         return plan
     expected = result.objective * money
-    decisions = decision_values(scenarios[0].block)   # before any re-solve loads other values
+    decisions = decisions_of(scenarios[0].block, scenarios[0].data)
 
     tables: dict[str, list[pd.DataFrame]] = {}
     scenario_rows = []

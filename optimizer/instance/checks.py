@@ -7,9 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Mapping
 
-from optimizer.derived import per_period, rack_fits, throughput_tokens_per_s
+from optimizer.instance.derived import per_period, rack_fits, throughput_tokens_per_s
 from optimizer.errors import InstanceError
-from optimizer.schema import InstanceSpec
+from optimizer.instance.schema import InstanceSpec
 
 PROBABILITY_TOLERANCE = 1e-6
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from optimizer.derived import per_period
-from optimizer.loader import Instance
+from optimizer.instance.derived import per_period
+from optimizer.instance.loader import Instance
 
 
 def describe_instance(instance: Instance) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from optimizer.errors import InstanceError
-from optimizer.safe_yaml import parse_yaml_text, read_yaml_file
+from optimizer.instance.safe_yaml import parse_yaml_text, read_yaml_file
 
 OVERRIDE_SOURCE = "<override>"
 """The ``path`` of an :class:`InstanceError` raised by a bad ``--set``."""

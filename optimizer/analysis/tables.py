@@ -6,7 +6,9 @@ from collections import defaultdict
 import pandas as pd
 import pyomo.environ as pyo
 
-from optimizer.problem import DAYS_PER_YEAR, HOURS_PER_YEAR, SECONDS_PER_DAY, ProblemData
+from optimizer.problem import DAYS_PER_YEAR, SECONDS_PER_DAY, ProblemData
+from optimizer.problem.costs import CAPEX_KINDS, OPEX_KINDS
+from optimizer.problem.entries import decision_entries
 
 TABLE_COLUMNS: dict[str, list[str]] = {
     "purchases": ["period", "accelerator", "vendor", "site", "cooling", "units", "cards", "capex"],
@@ -36,8 +38,6 @@ def _value(var) -> float:
 def plan_tables(model: pyo.ConcreteModel, data: ProblemData) -> dict[str, pd.DataFrame]:
     """The result tables of the solved ``model``; costs undiscounted in the instance currency
     except ``discounted_total`` (the period's share of the NPV)."""
-    spec = data.instance.spec
-    accs, sites = spec.accelerators, spec.sites
     periods = data.periods
     n = data.n_periods
 
@@ -46,7 +46,7 @@ def plan_tables(model: pyo.ConcreteModel, data: ProblemData) -> dict[str, pd.Dat
         units = round(_value(model.units_bought[k, s, c, t]))
         if units:
             cards = units * data.cards_per_unit[k]
-            purchases.append([periods[t], k, accs[k].vendor, s, c, units, cards,
+            purchases.append([periods[t], k, data.vendor[k], s, c, units, cards,
                               cards * data.price_per_card[k, t]])
 
     fleet_rows, cards_at = [], defaultdict(float)
@@ -54,9 +54,9 @@ def plan_tables(model: pyo.ConcreteModel, data: ProblemData) -> dict[str, pd.Dat
     for (k, s, c, t) in data.FLEET:
         cards = _value(model.fleet[k, s, c, t])
         cards_at[s, c, t] += cards
-        it_kw_used[s, c, t] += cards * accs[k].power_kw_per_card
+        it_kw_used[s, c, t] += cards * data.power_kw_per_card[k]
         if cards > EPS:
-            fleet_rows.append([periods[t], k, accs[k].vendor, s, c, round(cards)])
+            fleet_rows.append([periods[t], k, data.vendor[k], s, c, round(cards)])
 
     serving = []
     for (w, k, s, t) in data.SERVE:
@@ -70,7 +70,7 @@ def plan_tables(model: pyo.ConcreteModel, data: ProblemData) -> dict[str, pd.Dat
         served_tokens_per_day[periods.index(label)] += served
 
     unmet_rows = []
-    for (w, t) in data.cost_unmet:
+    for (w, t) in data.UNMET:
         peak = _value(model.unmet[w, t]) * data.token_unit
         if peak > EPS * data.token_unit:
             unmet_rows.append([periods[t], w, peak, peak / data.peak_to_average[w] * SECONDS_PER_DAY])
@@ -78,16 +78,16 @@ def plan_tables(model: pyo.ConcreteModel, data: ProblemData) -> dict[str, pd.Dat
     built = {i: _value(model.build[i]) * data.build_unit_mw[i[0], i[1]] for i in data.BUILD}
     site_rows = []
     for (s, c) in data.SC:
-        pue = sites[s].cooling[c].pue
+        pue = data.pue[s, c]
         for t in range(n):
             capacity = _value(model.capacity_mw[s, c, t])
             used = it_kw_used[s, c, t] / 1000.0
             is_open = (round(_value(model.site_open[s, t])) if s in data.OPENABLE else 1)
             site_rows.append([periods[t], s, c, capacity, used, pue * capacity, data.grid_mw[s, t],
-                              round(cards_at[s, c, t]), sites[s].max_cards,
+                              round(cards_at[s, c, t]), data.max_cards[s],
                               built.get((s, c, t), 0.0), pue * used, is_open])
 
-    costs = _cost_rows(model, data, built, served_tokens_per_day)
+    costs = _cost_rows(model, data, served_tokens_per_day)
     frames = {
         "purchases": purchases, "fleet": fleet_rows, "serving": serving, "sites": site_rows,
         "costs": costs, "unmet": unmet_rows, "utilisation": _utilisation_rows(model, data),
@@ -99,12 +99,11 @@ def plan_tables(model: pyo.ConcreteModel, data: ProblemData) -> dict[str, pd.Dat
 def _utilisation_rows(model, data: ProblemData) -> list[list]:
     """Per period: cards installed, available (x availability), needed at peak, busy on
     average."""
-    spec = data.instance.spec
     rows = {t: [0.0, 0.0, 0.0, 0.0] for t in range(data.n_periods)}
     for (k, s, c, t) in data.FLEET:
         cards = _value(model.fleet[k, s, c, t])
         rows[t][0] += cards
-        rows[t][1] += cards * spec.accelerators[k].availability
+        rows[t][1] += cards * data.availability[k]
     for (w, k, s, t) in data.SERVE:
         peak_cards = _value(model.serve[w, k, s, t]) * data.token_unit / data.throughput[k, w]
         rows[t][2] += peak_cards
@@ -127,76 +126,38 @@ def _demand_rows(model, data: ProblemData) -> list[list]:
     return rows
 
 
-def _cost_rows(model, data: ProblemData, built: dict, served_tokens_per_day: dict) -> list[list]:
-    """Cost per period by kind, undiscounted, plus the discounted total (sums to the NPV)."""
-    spec = data.instance.spec
-    accs, sites = spec.accelerators, spec.sites
-    n, years = data.n_periods, data.period_years
-    hours = HOURS_PER_YEAR * years
-    rows = {t: defaultdict(float) for t in range(n)}
-    salvage = 0.0
-    for (k, s, c, tau) in data.BUY:
-        units = round(_value(model.units_bought[k, s, c, tau]))
-        if not units:
-            continue
-        paid = units * data.cards_per_unit[k] * data.price_per_card[k, tau]
-        rows[tau]["capex_cards"] += paid
-        acc = accs[k]
-        for t in range(tau, n):
-            if (t - tau) * years < acc.lifetime_years:
-                rows[t]["maintenance"] += acc.maintenance_rate * years * paid
-        salvage += paid * max(0.0, 1 - (n - tau) * years / acc.lifetime_years)
-        for t in range(tau, n):   # straight line over the card's life, inside the horizon
-            used = min(years, max(0.0, acc.lifetime_years - (t - tau) * years))
-            rows[t]["depreciation"] += paid * used / acc.lifetime_years
-    for (k, s, c, t), cards in data.existing_cards.items():
-        rows[t]["maintenance"] += accs[k].maintenance_rate * years * data.price_per_card[k, 0] * cards
-    for (s, c, tau), mw in built.items():
-        mode = sites[s].cooling[c]
-        cost = mw * mode.build_cost_per_mw
-        rows[tau]["capex_cooling"] += cost
-        salvage += cost * max(0.0, 1 - (n - tau) * years / mode.lifetime_years)
-        for t in range(tau, n):
-            used = min(years, max(0.0, mode.lifetime_years - (t - tau) * years))
-            rows[t]["depreciation"] += cost * used / mode.lifetime_years
-    elec = {s: sites[s].electricity_price_per_mwh for s in data.SITES}
-    for (k, s, c, t) in data.FLEET:
-        acc = accs[k]
-        cards = _value(model.fleet[k, s, c, t])
-        busy = _value(model.busy[k, s, c, t]) if (k, s, c, t) in model.busy else 0.0
-        price = elec[s][data.periods[t]] if isinstance(elec[s], dict) else elec[s]
-        mwh = hours * sites[s].cooling[c].pue * acc.power_kw_per_card / 1000.0 * (
-            acc.idle_power_fraction * cards + (1 - acc.idle_power_fraction) * busy)
-        rows[t]["energy"] += mwh * price
-    for s in data.SITES:
-        site = sites[s]
-        for t in range(n):
-            is_open = 1 if site.open else round(_value(model.site_open[s, t]))
-            rows[t]["fixed"] += site.fixed_cost_per_year * years * is_open
-            if not site.open:
-                before = round(_value(model.site_open[s, t - 1])) if t > 0 else 0
-                rows[t]["capex_sites"] += site.open_cost * (is_open - before)
-    unmet_price = spec.policies.unmet_demand_cost_per_million_tokens
-    for (w, t) in data.cost_unmet:
-        peak = _value(model.unmet[w, t]) * data.token_unit
-        tokens = peak / data.peak_to_average[w] * SECONDS_PER_DAY * DAYS_PER_YEAR * years
-        rows[t]["unmet"] += tokens / 1e6 * unmet_price
-    rows[n - 1]["salvage"] = salvage
+COSTED = (("units_bought", "BUY"), ("build", "BUILD"), ("fleet", "FLEET"), ("busy", "BUSY"),
+          ("site_open", "OPENING"), ("unmet", "UNMET"))
+"""Decision families that carry cost entries, with their index set on the model."""
 
+
+def _cost_rows(model, data: ProblemData, served_tokens_per_day: dict) -> list[list]:
+    """Cost per period by kind, undiscounted: the plan's decisions times their cost entries
+    (the same entries the objective is made of), plus the discounted total (the NPV's share
+    of the period)."""
+    n = data.n_periods
+    rows = {t: defaultdict(float) for t in range(n)}
+    for t, kind, money in data.costs.constant:
+        rows[t][kind] += money
+    for family, index_set in COSTED:
+        variable = getattr(model, family)
+        for key in getattr(model, index_set):
+            amount = _value(variable[key])
+            if abs(amount) <= 1e-12:
+                continue
+            for t, kind, money in decision_entries(data, family, key):
+                rows[t][kind] += amount * money
     table = []
-    capex_kinds = ("capex_cards", "capex_cooling", "capex_sites")
-    opex_kinds = ("energy", "maintenance", "fixed", "unmet")
     for t in range(n):
         r = rows[t]
-        capex = sum(r[x] for x in capex_kinds)
-        opex = sum(r[x] for x in opex_kinds)
+        capex = sum(r[x] for x in CAPEX_KINDS)
+        opex = sum(r[x] for x in OPEX_KINDS)
         total = capex + opex - r["salvage"]
-        discounted = (data.discount_start[t] * capex + data.discount_mid[t] * opex
-                      - data.discount_end * r["salvage"])
-        tokens_m = served_tokens_per_day.get(t, 0.0) * DAYS_PER_YEAR * years / 1e6
+        discounted = sum(data.costs.discount(kind, t) * money for kind, money in r.items())
+        tokens_m = served_tokens_per_day.get(t, 0.0) * DAYS_PER_YEAR * data.period_years / 1e6
         # period cost with capex spread straight-line (site openings at once)
         spread = r["depreciation"] + r["capex_sites"] + opex
-        table.append([data.periods[t]] + [r[x] for x in capex_kinds + opex_kinds]
+        table.append([data.periods[t]] + [r[x] for x in CAPEX_KINDS + OPEX_KINDS]
                      + [r["salvage"], total, discounted, r["depreciation"], tokens_m,
                         spread / tokens_m if tokens_m else None])
     return table

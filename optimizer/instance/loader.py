@@ -1,9 +1,11 @@
 """Load an instance: safe YAML -> CSV tables -> overrides -> schema -> semantic checks."""
 from __future__ import annotations
 
+import copy
 import csv
 import difflib
 import hashlib
+import json
 import math
 import typing
 from dataclasses import dataclass, field
@@ -12,11 +14,11 @@ from typing import Any, Iterable, Mapping
 
 from pydantic import BaseModel, ValidationError
 
-from optimizer.checks import check_instance
+from optimizer.instance.checks import check_instance
 from optimizer.errors import InstanceError
-from optimizer.overrides import apply_overrides, deep_merge, read_override_file
-from optimizer.safe_yaml import MAX_FILE_BYTES, read_yaml_file
-from optimizer.schema import InstanceSpec
+from optimizer.instance.overrides import apply_overrides, deep_merge, read_override_file
+from optimizer.instance.safe_yaml import MAX_FILE_BYTES, read_yaml_file
+from optimizer.instance.schema import InstanceSpec
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,32 @@ def load_instance(path: str | Path, overrides: Mapping[str, Any] | None = None,
     """
     raw, file_digest = read_raw_instance(path, override_files)
     return instance_from_raw(raw, path, overrides, file_digest)
+
+
+def instance_from_mapping(data: Mapping[str, Any], base_dir: str | Path | None = None,
+                          overrides: Mapping[str, Any] | None = None,
+                          name: str = "<mapping>") -> Instance:
+    """An instance from a mapping (e.g. built from a spreadsheet), validated like a file.
+
+    Args:
+        data: the instance as ``load_instance`` would read it from YAML.
+        base_dir: where CSV tables it names are read from (default: the working directory).
+        overrides: dotted path -> value, as for :func:`load_instance`.
+        name: how errors name the source.
+
+    Raises:
+        InstanceError: naming ``name`` and the field at fault.
+    """
+    if not isinstance(data, Mapping):
+        raise InstanceError(name, "", f"expected a mapping, found {type(data).__name__}")
+    raw = copy.deepcopy(dict(data))
+    try:
+        text = json.dumps(raw, sort_keys=True, default=str)
+    except TypeError:                      # keys of mixed types cannot be sorted
+        text = repr(raw)
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    path = Path(base_dir if base_dir is not None else Path.cwd()) / name
+    return instance_from_raw(raw, path, overrides, digest)
 
 
 def instance_from_raw(raw: dict, path: str | Path, overrides: Mapping[str, Any] | None = None,

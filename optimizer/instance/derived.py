@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
-from optimizer.schema import Accelerator, CoolingMode, Workload
+from optimizer.instance.schema import Accelerator, CoolingMode, Workload
 
 
 def throughput_tokens_per_s(accelerator: Accelerator, workload_name: str,

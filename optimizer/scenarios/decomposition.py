@@ -36,14 +36,14 @@ from typing import Any, Mapping
 import pandas as pd
 
 from optimizer.errors import InfeasibleError
-from optimizer.loader import Instance
-from optimizer.results import Plan
-from optimizer.scenario_solves import (
+from optimizer.instance.loader import Instance
+from optimizer.output.results import Plan
+from optimizer.scenarios.evaluation import (
     ScenarioSolve, evaluation_jobs, expected_kpis, expected_npv, mean_overrides, run_all,
     run_scenario_solve, scenario_instances, scenario_overrides, total_demand,
 )
 from optimizer.status import Status
-from optimizer.workers import completed_by, worker_pool
+from optimizer.parallel import completed_by, worker_pool
 
 BUNDLE_SIZE = 3
 """Scenarios per bundle (neighbours by total demand)."""
@@ -111,11 +111,6 @@ def _evaluate(jobs: list[ScenarioSolve], probability: Mapping[str, float],
                         if job.key[1] == candidate:
                             other.cancel()
     return done, dropped
-
-
-def _same(a: Mapping, b: Mapping) -> bool:
-    keys = set(a) | set(b)
-    return all(abs(a.get(k, 0.0) - b.get(k, 0.0)) < 1e-6 for k in keys)
 
 
 def solve_decomposed(instance: Instance, time_limit: float | None = None, mip_gap: float = 1e-4,
@@ -195,7 +190,7 @@ def solve_decomposed(instance: Instance, time_limit: float | None = None, mip_ga
     middle = (len(bundles) - 1) / 2
     for b in sorted(range(len(bundles)), key=lambda b: (abs(b - middle), -b)):
         first = solved["bundle", b]["first_stage"]
-        if not any(_same(first, other) for _, other in candidates):
+        if not any(first.same_as(other) for _, other in candidates):
             candidates.append((f"plan for {'+'.join(bundles[b])}", first))
     mean_ok = solved["mean",]["status"].has_plan
     if mean_ok:

@@ -20,9 +20,9 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import pandas as pd
 
 from optimizer.errors import AccelplanError, InfeasibleError, InstanceError, UsageError
-from optimizer.overrides import OVERRIDE_SOURCE
-from optimizer.safe_yaml import parse_yaml_text
-from optimizer.workers import worker_pool
+from optimizer.instance.overrides import OVERRIDE_SOURCE
+from optimizer.instance.safe_yaml import parse_yaml_text
+from optimizer.parallel import worker_pool
 
 SWEEP_FILE = "sweep.csv"
 VARIANTS_DIR = "variants"
@@ -107,7 +107,7 @@ def solve_job(job: SweepJob) -> list[dict[str, Any]]:
     The instance file is read once per worker process; each variant's plan is offered to the
     next as a MIP start.
     """
-    from optimizer.loader import instance_from_raw, read_raw_instance
+    from optimizer.instance.loader import instance_from_raw, read_raw_instance
     from optimizer.planning import solve
 
     key = (job.instance_path, job.override_files)
@@ -183,8 +183,8 @@ def run_sweep(instance_path: str | Path, variations: Sequence[Variation],
             a LocalCluster with ``workers`` workers).
         progress: called with (variants done, variants in all).
     """
-    from optimizer.loader import read_raw_instance
-    from optimizer.results import check_destination, promote, staging_directory
+    from optimizer.instance.loader import read_raw_instance
+    from optimizer.output.results import check_destination, promote, staging_directory
 
     read_raw_instance(instance_path, override_files)        # bad files fail here, before any work
     target = check_destination(output_dir, force) if output_dir is not None else None

@@ -5,7 +5,7 @@ strict (no strings, no booleans) and finite. Units are in the field names; money
 instance's ``currency``. Defaults are those of ``shared/design/instance-format.md``.
 
 Cross-references (periods, workloads, cooling modes ...) are checked afterwards by
-:mod:`optimizer.checks`; this module checks types, ranges and shapes only.
+:mod:`optimizer.instance.checks`; this module checks types, ranges and shapes only.
 """
 from __future__ import annotations
 

@@ -24,23 +24,21 @@ def _step_ceil(mw: float, existing: float, step: float | None) -> float:
 def round_purchases(data: ProblemData, relaxed: Mapping[KSCT, float]) -> dict[KSCT, float]:
     """Whole purchase units near ``relaxed`` that respect max_cards, supply and the grid
     (with cooling built in whole steps)."""
-    spec = data.instance.spec
-    years = data.period_years
-    life = {k: math.ceil(spec.accelerators[k].lifetime_years / years - 1e-9)
-            for k in data.ACCELERATORS}
+    life = {k: data.timeline.life_periods(data.lifetime_years[k]) for k in data.ACCELERATORS}
+    kw = data.power_kw_per_card
     rounded = {key: math.floor(value + 1e-6) for key, value in relaxed.items()}
     cards_at = defaultdict(float)          # (site, t) -> cards
     load_mw = defaultdict(float)           # (site, mode, t) -> IT MW of the cards
     for (k, s, c, t), cards in data.existing_cards.items():
         cards_at[s, t] += cards
-        load_mw[s, c, t] += cards * spec.accelerators[k].power_kw_per_card / 1000
+        load_mw[s, c, t] += cards * kw[k] / 1000
     bought = defaultdict(float)            # (accelerator, t) -> cards
     for (k, s, c, tau), units in rounded.items():
         u = data.cards_per_unit[k]
         bought[k, tau] += units * u
         for t in range(tau, min(data.n_periods, tau + life[k])):
             cards_at[s, t] += units * u
-            load_mw[s, c, t] += units * u * spec.accelerators[k].power_kw_per_card / 1000
+            load_mw[s, c, t] += units * u * kw[k] / 1000
     modes = defaultdict(list)
     for (s, c) in data.SC:
         modes[s].append(c)
@@ -48,11 +46,11 @@ def round_purchases(data: ProblemData, relaxed: Mapping[KSCT, float]) -> dict[KS
     def facility_mw(s: str, t: int, extra: tuple[str, float] = ("", 0.0)) -> float:
         total = 0.0
         for c in modes[s]:
-            mode = spec.sites[s].cooling[c]
             load = max(load_mw[s, c, tau] for tau in range(t + 1))  # capacity never shrinks
             if c == extra[0]:
                 load = max(load, load_mw[s, c, t] + extra[1])
-            total += mode.pue * _step_ceil(load, mode.existing_it_mw, mode.build_step_mw)
+            step = data.build_unit_mw[s, c] if (s, c) in data.STEPPED else None
+            total += data.pue[s, c] * _step_ceil(load, data.existing_it_mw[s, c], step)
         return total
     fractions = sorted(((value - rounded[key], key) for key, value in relaxed.items()
                         if value - rounded[key] > 1e-6), reverse=True)
@@ -64,9 +62,9 @@ def round_purchases(data: ProblemData, relaxed: Mapping[KSCT, float]) -> dict[KS
         k, s, c, tau = key
         u = data.cards_per_unit[k]
         alive = range(tau, min(data.n_periods, tau + life[k]))
-        added_mw = u * spec.accelerators[k].power_kw_per_card / 1000
+        added_mw = u * kw[k] / 1000
         if rounded[key] + 1 > data.buy_units_max[key] or any(
-                cards_at[s, t] + u > spec.sites[s].max_cards
+                cards_at[s, t] + u > data.max_cards[s]
                 or facility_mw(s, t, (c, added_mw)) > data.grid_mw[s, t] + 1e-9 for t in alive):
             return False
         rounded[key] += 1
@@ -85,8 +83,8 @@ def round_purchases(data: ProblemData, relaxed: Mapping[KSCT, float]) -> dict[KS
             continue
         # no room where the relaxation put it: place the unit at another site with room,
         # one of the same region first
-        region = spec.sites[s].region
-        for other in sorted(options[k, tau], key=lambda o: spec.sites[o[1]].region != region):
+        region = data.region[s]
+        for other in sorted(options[k, tau], key=lambda o: data.region[o[1]] != region):
             if other != key and add_unit(other):
                 break
     return rounded

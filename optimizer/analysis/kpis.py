@@ -1,7 +1,8 @@
-"""Key figures of a plan (the ``kpis`` block of summary.json)."""
+"""Key figures of a plan (the ``kpis`` block of summary.json), and their typed form."""
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Mapping
 
 import pandas as pd
 
@@ -14,7 +15,6 @@ def plan_kpis(tables: dict[str, pd.DataFrame], data: ProblemData, npv: float) ->
     ``cost_per_million_tokens`` = NPV / sum_t d_m(t) * (tokens served over period t) / 1e6,
     counting the tokens of demand met (capacity the plan holds beyond demand serves nothing).
     """
-    spec = data.instance.spec
     costs = tables["costs"]
     capex = float(costs[["capex_cards", "capex_cooling", "capex_sites"]].to_numpy().sum())
     opex = float(costs[["energy", "maintenance", "fixed", "unmet"]].to_numpy().sum())
@@ -28,10 +28,10 @@ def plan_kpis(tables: dict[str, pd.DataFrame], data: ProblemData, npv: float) ->
     final = fleet[fleet["period"] == last]
     cards_final = int(final["cards"].sum())
     by_vendor = {v: int(final[final["vendor"] == v]["cards"].sum()) for v in data.VENDORS}
-    tags = sorted({tag for acc in spec.accelerators.values() for tag in acc.tags})
+    tags = sorted({tag for k in data.ACCELERATORS for tag in data.tags[k]})
     tag_shares = {}
     for tag in tags:
-        tagged = [k for k, acc in spec.accelerators.items() if tag in acc.tags]
+        tagged = [k for k in data.ACCELERATORS if tag in data.tags[k]]
         count = int(final[final["accelerator"].isin(tagged)]["cards"].sum())
         tag_shares[tag] = count / cards_final if cards_final else 0.0
     sites = tables["sites"]
@@ -55,3 +55,45 @@ def plan_kpis(tables: dict[str, pd.DataFrame], data: ProblemData, npv: float) ->
     if unmet is not None and len(unmet):
         kpis["unmet_tokens_total"] = float(unmet["average_tokens_per_day"].sum() * days)
     return kpis
+
+
+@dataclass(frozen=True)
+class KPIs:
+    """A plan's key figures, the same fields for deterministic and scenario plans (a scenario
+    plan's are probability-weighted means; its own figures come last). Money in the
+    instance's currency, undiscounted except the NPV; tokens over the horizon.
+    """
+
+    npv_total: float | None = None
+    capex_total: float | None = None
+    opex_total: float | None = None
+    salvage_total: float | None = None
+    cost_per_million_tokens: float | None = None
+    tokens_served_total: float | None = None
+    cards_final_period: float | None = None
+    cards_bought_total: float | None = None
+    domestic_share: float | None = None
+    unmet_tokens_total: float | None = None
+    cards_by_vendor_final_period: dict[str, float] = field(default_factory=dict)
+    tag_shares_final_period: dict[str, float] = field(default_factory=dict)
+    facility_mw_final_period: dict[str, float] = field(default_factory=dict)
+    expected_npv: float | None = None
+    first_stage_capex: float | None = None
+    vss: float | None = None
+    evpi: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any] | None) -> "KPIs":
+        """The typed figures of a summary's ``kpis`` block (unknown keys kept in ``extra``)."""
+        values = dict(values or {})
+        names = {f.name for f in fields(cls)} - {"extra"}
+        known = {k: values.pop(k) for k in list(values) if k in names}
+        return cls(**known, extra=values)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The summary's ``kpis`` block (figures that are not known are left out)."""
+        out = {k: v for k, v in asdict(self).items() if k != "extra" and v is not None
+               and v != {}}
+        out.update(self.extra)
+        return out

@@ -1,0 +1,102 @@
+"""What must give when no plan exists: an elastic re-solve that finds the smallest (weighted)
+relaxation of the rows the registry marks ``relax`` (demand, grid, cards, supply, budget,
+policies), turned into sentences a planner reads."""
+from __future__ import annotations
+
+from typing import Any
+
+import pyomo.environ as pyo
+
+from formulations.registry import RELAXABLE
+from optimizer.analysis.binding import share_rule
+from optimizer.errors import Relaxation
+from optimizer.problem import ProblemData
+
+
+def _label(index: Any) -> tuple:
+    return index if isinstance(index, tuple) else (index,)
+
+
+def elastic_weights(data: ProblemData, row_keys: list[tuple[str, Any, int]]) -> dict[int, float]:
+    """Row position -> cost of one unit of relaxation, relative to the row's size, so that the
+    smallest relative relaxation is found; demand is relaxed only as a last resort."""
+    fleet_scale = max(1.0, float(sum(data.max_cards.values())))
+    weights: dict[int, float] = {}
+    for position, (family, index, sense) in enumerate(row_keys):
+        if sense == 0 or family not in RELAXABLE:
+            continue
+        if family == "demand":
+            weights[position] = 100.0 / max(data.demand_peak[index], 1e-9)
+        elif family == "grid":
+            weights[position] = 1.0 / max(data.grid_mw[index], 1e-3)
+        elif family == "site_cards":
+            weights[position] = 1.0 / max(data.max_cards[index[0]], 1.0)
+        elif family == "supply":
+            weights[position] = 1.0 / max(data.supply_cards[index],
+                                          data.cards_per_unit[index[0]])
+        elif family == "budget":
+            weights[position] = 1.0 / max(data.budget[index], 1e-6)
+        elif family in ("min_share", "max_vendor_share"):
+            weights[position] = 1.0 / fleet_scale
+    return weights
+
+
+def describe_relaxations(model: pyo.ConcreteModel, data: ProblemData,
+                         row_keys: list[tuple[str, Any, int]], slack: dict[int, float]
+                         ) -> list[Relaxation]:
+    """Turn the elastic solve's slacks into planner-facing relaxations."""
+    currency = data.currency
+    found: list[Relaxation] = []
+    for position, amount in sorted(slack.items(), key=lambda item: -item[1]):
+        family, index, _ = row_keys[position]
+        key = _label(index)
+        period = data.periods[key[-1]]
+        if family == "demand":
+            w = key[0]
+            peak = amount * data.token_unit
+            found.append(Relaxation("demand", (w, period), peak, "tokens/s",
+                                    f"{w} demand in {period}: {peak:,.0f} tokens/s (peak) "
+                                    "cannot be served"))
+        elif family == "grid":
+            cap = data.grid_mw[index]
+            if key[0] in data.OPENABLE and round(model.site_open[index].value or 0) == 0:
+                cap = 0.0
+            found.append(Relaxation("grid", (key[0], period), amount, "MW",
+                                    f"site {key[0]} grid: needs {cap + amount:.3f} MW, cap "
+                                    f"{cap:.3f} MW in {period}"))
+        elif family == "site_cards":
+            cap = data.max_cards[key[0]]
+            found.append(Relaxation("site_cards", (key[0], period), amount, "cards",
+                                    f"site {key[0]} card slots: needs {cap + amount:,.0f}, "
+                                    f"max_cards {cap:,} in {period}"))
+        elif family == "supply":
+            cap = data.supply_cards[index]
+            found.append(Relaxation("supply", (key[0], period), amount, "cards",
+                                    f"{key[0]} supply: needs {cap + amount:,.0f} cards, cap "
+                                    f"{cap:,.0f} in {period}"))
+        elif family == "budget":
+            cap = data.budget[index] * data.money_unit
+            need = amount * data.money_unit
+            found.append(Relaxation("budget", (period,), need, currency,
+                                    f"capex budget: needs {cap + need:,.0f} {currency}, cap "
+                                    f"{cap:,.0f} {currency} in {period}"))
+        elif family in ("min_share", "max_vendor_share"):
+            rule = share_rule(data, family, key[0])
+            t = key[-1]
+            total = members = 0.0
+            for (k, s, c, tt) in data.FLEET:
+                if tt == t:
+                    weighted = rule.weight[k] * (model.fleet[k, s, c, tt].value or 0.0)
+                    total += weighted
+                    members += weighted if k in rule.members else 0.0
+            reached = members / total if total else 0.0
+            if family == "min_share":
+                found.append(Relaxation("min_share", (key[0], period), rule.share - reached,
+                                        "share", f"policy {rule.description}: reaches only "
+                                        f"{reached:.1%} in {period}"))
+            else:
+                found.append(Relaxation("max_vendor_share", (key[0], period),
+                                        reached - rule.share, "share",
+                                        f"policy {rule.description}: {key[0]} needs "
+                                        f"{reached:.1%} in {period}"))
+    return found

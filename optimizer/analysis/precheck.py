@@ -1,0 +1,48 @@
+"""Obvious reasons no plan can exist, found before the model is built."""
+from __future__ import annotations
+
+from collections import defaultdict
+
+from optimizer.errors import Relaxation
+from optimizer.problem import ProblemData
+
+
+def precheck(data: ProblemData) -> list[Relaxation]:
+    """Obvious reasons no plan can exist, found before building the model.
+
+    - a workload has demand in a period where no accelerator can serve it (none bought yet,
+      none with a throughput, none allowed at the sites of its regions);
+    - demand above what every card slot of its regions could serve with the best accelerator.
+
+    Soft demand (``unmet_demand_cost_per_million_tokens`` set) always has a plan: what cannot be
+    served is unmet and priced, so nothing is reported.
+    """
+    found: list[Relaxation] = []
+    if data.unmet_price_per_million_tokens is not None:
+        return found
+    serving = defaultdict(list)
+    for (w, k, s, t) in data.SERVE:
+        serving[w, t].append((k, s))
+    for (w, t) in data.DEMAND:
+        peak = data.demand_peak[w, t] * data.token_unit
+        options = serving.get((w, t))
+        if not options:
+            found.append(Relaxation("demand", (w, data.periods[t]), peak, "tokens/s",
+                                    f"{w} demand in {data.periods[t]}: {peak:,.0f} tokens/s "
+                                    "(peak) cannot be served: no accelerator that serves it "
+                                    "can be installed at a site of its regions by then"))
+            continue
+        best = {}
+        for k, s in options:
+            rate = data.throughput[k, w] * data.availability[k]
+            best[s] = max(best.get(s, 0.0), rate)
+        ceiling = sum(rate * data.max_cards[s] for s, rate in best.items())
+        if peak > ceiling * (1 + 1e-9):
+            found.append(Relaxation("demand", (w, data.periods[t]), peak - ceiling, "tokens/s",
+                                    f"{w} demand in {data.periods[t]}: {peak:,.0f} tokens/s "
+                                    f"(peak) but every card slot of its sites filled with the "
+                                    f"fastest card serves {ceiling:,.0f}; "
+                                    f"{peak - ceiling:,.0f} tokens/s cannot be served"))
+    return found
+
+

@@ -1,0 +1,221 @@
+"""A solved plan: its tables, its summary and the atomic results directory."""
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from optimizer.analysis.kpis import KPIs
+from optimizer.errors import Relaxation, UsageError
+from optimizer.status import Status
+
+RESULT_FILES = ("purchases", "fleet", "serving", "sites", "costs", "marginal_costs", "binding",
+                "unmet")
+"""Tables written as ``<name>.csv`` (when the plan has them)."""
+
+
+@dataclass(frozen=True)
+class Decisions:
+    """What a plan decides, keyed by readable labels (period labels, not positions).
+
+    Attributes:
+        purchases: (accelerator, site, cooling, period) -> purchase units bought.
+        builds_mw: (site, cooling, period) -> IT MW of cooling built.
+        openings: (site, period) -> 1 where a site that may open is open.
+    """
+
+    purchases: dict[tuple[str, str, str, str], float] = field(default_factory=dict)
+    builds_mw: dict[tuple[str, str, str], float] = field(default_factory=dict)
+    openings: dict[tuple[str, str], float] = field(default_factory=dict)
+
+    def before(self, periods: list[str]) -> "Decisions":
+        """The decisions of the given periods only (the first stage of a scenario plan)."""
+        keep = set(periods)
+        return Decisions({k: v for k, v in self.purchases.items() if k[-1] in keep},
+                         {k: v for k, v in self.builds_mw.items() if k[-1] in keep},
+                         {k: v for k, v in self.openings.items() if k[-1] in keep})
+
+    def same_as(self, other: "Decisions", tolerance: float = 1e-6) -> bool:
+        """Whether both decide the same (up to ``tolerance``)."""
+        return all(
+            all(abs(mine.get(k, 0.0) - theirs.get(k, 0.0)) < tolerance
+                for k in set(mine) | set(theirs))
+            for mine, theirs in ((self.purchases, other.purchases),
+                                 (self.builds_mw, other.builds_mw),
+                                 (self.openings, other.openings)))
+
+
+@dataclass
+class Plan:
+    """The outcome of :func:`optimizer.solve`.
+
+    Attributes:
+        status: optimal, feasible, infeasible or no_solution.
+        objective: NPV of total cost of ownership in the instance currency (None without plan).
+        best_bound: proven lower bound on the NPV (currency).
+        mip_gap: relative gap between objective and bound.
+        tables: result tables (pandas DataFrames) by name, columns as in the CSV files.
+        summary: the content of summary.json.
+        explanation: what would have to give, when infeasible.
+        start_values: the plan's integer decisions by variable name (a MIP start for the
+            next solve of a similar instance).
+        decisions: every purchase, cooling build and site opening (what a stochastic plan
+            commits to, and what a re-plan keeps).
+    """
+
+    status: Status
+    objective: float | None
+    best_bound: float | None
+    mip_gap: float | None
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+    explanation: list[Relaxation] = field(default_factory=list)
+    start_values: dict[str, float] = field(default_factory=dict, repr=False)
+    decisions: Decisions = field(default_factory=Decisions, repr=False)
+
+    @property
+    def kpis(self) -> KPIs:
+        """The key figures (the same fields for deterministic and scenario plans)."""
+        return KPIs.from_mapping(self.summary.get("kpis"))
+
+    @property
+    def termination(self) -> str:
+        """Why the solve ended, in HiGHS's or the strategy's words."""
+        return str(self.summary.get("solver", {}).get("model_status", ""))
+
+    def write(self, directory: str | Path, force: bool = False) -> Path:
+        """Write the results directory atomically (a temporary folder beside it, renamed into
+        place when complete). An existing directory is replaced only with ``force``."""
+        return write_results(directory, self.summary, self.tables, force=force)
+
+
+def check_destination(directory: str | Path, force: bool) -> Path:
+    """Refuse an existing results directory unless ``force`` (checked before solving).
+
+    Raises:
+        UsageError: the directory exists (or is a file) and ``force`` is not set.
+    """
+    target = Path(directory)
+    if target.exists() and not target.is_dir():
+        raise UsageError(f"{target}: exists and is not a directory")
+    if target.exists() and not force:
+        raise UsageError(f"{target}: results directory exists; use --force to replace it")
+    return target
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, Status):
+        return value.value
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def clean_json(value: Any) -> Any:
+    """Replace NaN and infinities (not valid JSON) by None, recursively."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: clean_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [clean_json(v) for v in value]
+    return value
+
+
+def summary_json(summary: dict[str, Any]) -> str:
+    """summary.json's text."""
+    return json.dumps(clean_json(summary), indent=2, default=_json_default)
+
+
+def staging_directory(target: Path) -> Path:
+    """An empty folder beside ``target`` to write into before :func:`promote`."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+
+
+def promote(staging: Path, target: Path) -> None:
+    """Put a complete ``staging`` folder in place of ``target`` (renames only)."""
+    if target.exists():
+        retired = staging.with_name(staging.name + ".old")
+        target.rename(retired)
+        staging.rename(target)
+        shutil.rmtree(retired, ignore_errors=True)
+    else:
+        staging.rename(target)
+
+
+def write_results(directory: str | Path, summary: dict[str, Any],
+                  tables: dict[str, pd.DataFrame], force: bool = False) -> Path:
+    """Write ``summary.json`` and one CSV per table into ``directory``, atomically."""
+    target = check_destination(directory, force)
+    staging = staging_directory(target)
+    try:
+        (staging / "summary.json").write_text(summary_json(summary) + "\n")
+        for name, frame in tables.items():
+            frame.to_csv(staging / f"{name}.csv", index=False, float_format="%.10g")
+        promote(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target
+
+
+def read_plan(directory: str | Path) -> Plan:
+    """A :class:`Plan` from a results directory (status, objective, tables, KPIs, the
+    explanation and the decisions), to compare or re-plan without solving again.
+
+    Raises:
+        UsageError: not a results directory, or its summary is not valid JSON.
+    """
+    directory = Path(directory)
+    summary_path = directory / "summary.json"
+    if not summary_path.is_file():
+        raise UsageError(f"{directory}: not a results directory (no summary.json)")
+    try:
+        summary = json.loads(summary_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{summary_path}: not valid JSON ({exc})") from None
+    tables = {}
+    for path in sorted(directory.glob("*.csv")):
+        try:
+            tables[path.stem] = pd.read_csv(path, dtype={"period": str})
+        except pd.errors.EmptyDataError:
+            tables[path.stem] = pd.DataFrame()
+    try:
+        status = Status(summary.get("status"))
+    except ValueError:
+        raise UsageError(f"{summary_path}: unknown status {summary.get('status')!r}") from None
+    explanation = [Relaxation(r["constraint"], tuple(r["index"]), r["amount"], r["unit"],
+                              r["message"]) for r in summary.get("explanation") or []]
+    return Plan(status=status, objective=summary.get("objective"),
+                best_bound=summary.get("best_bound"), mip_gap=summary.get("mip_gap"),
+                tables=tables, summary=summary, explanation=explanation,
+                decisions=decisions_from_tables(tables))
+
+
+def decisions_from_tables(tables: dict[str, pd.DataFrame]) -> Decisions:
+    """The decisions a results directory's tables record (purchases.csv, sites.csv)."""
+    purchases: dict = {}
+    frame = tables.get("purchases")
+    if frame is not None and len(frame) and "scenario" not in frame:
+        for row in frame.itertuples(index=False):
+            key = (row.accelerator, row.site, row.cooling, str(row.period))
+            purchases[key] = purchases.get(key, 0.0) + float(row.units)
+    builds: dict = {}
+    openings: dict = {}
+    sites = tables.get("sites")
+    if sites is not None and len(sites) and "scenario" not in sites:
+        for row in sites.itertuples(index=False):
+            if getattr(row, "it_mw_built", 0.0):
+                builds[row.site, row.cooling, str(row.period)] = float(row.it_mw_built)
+            if "open" in sites.columns:
+                openings[row.site, str(row.period)] = float(row.open)
+    return Decisions(purchases, builds, openings)

@@ -1,0 +1,160 @@
+"""The problem data: everything the formulation reads, indexed sparsely.
+
+Index sets are sorted lists of tuples (UPPERCASE); parameters are dicts keyed by them, with the
+unit in the name or the docstring. Period indices are ints 0..n-1. Scaling:
+
+- money in ``money_unit`` (a power of ten near the median price of a card);
+- serving in ``token_unit`` tokens/s (a power of ten near the typical card throughput);
+- power in kW on card rows and MW on site rows; cards in cards.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from optimizer.problem.costs import CostModel
+from optimizer.problem.time import Timeline
+
+KSC = tuple[str, str, str]          # accelerator, site, cooling mode
+KSCT = tuple[str, str, str, int]    # ... and period index
+
+
+@dataclass(frozen=True)
+class SharePolicy:
+    """A share row family: ``min_share`` (tagged >= share) or ``max_vendor_share`` (vendor <=
+    share), from period ``start`` on.
+
+    Attributes:
+        key: the policy's index in the rows (the min_share list position, or the vendor).
+        share: the share as a fraction.
+        start: first period index the rule holds in.
+        weight: accelerator -> m_k (1 per card, or peak TFLOPS / the largest peak TFLOPS).
+        members: the accelerators counted on the left side (tagged, or of the vendor).
+        description: the rule as a planner states it (``domestic share >= 50 % from 2027``).
+    """
+
+    key: str
+    share: float
+    start: int
+    weight: dict[str, float]
+    members: frozenset[str]
+    description: str
+
+
+@dataclass
+class ProblemData:
+    """Everything the formulation needs, indexed sparsely (see the module docstring)."""
+
+    instance: Any                      # the validated Instance (for reports, never formulas)
+    timeline: Timeline
+    money_unit: float
+    token_unit: float
+    costs: CostModel
+    currency: str
+    name: str
+    ACCELERATORS: list[str]
+    SITES: list[str]
+    WORKLOADS: list[str]
+    VENDORS: list[str]
+    # sparse index sets (sorted)
+    KSC: list[KSC] = field(default_factory=list)
+    BUY: list[KSCT] = field(default_factory=list)
+    FLEET: list[KSCT] = field(default_factory=list)
+    BUSY: list[KSCT] = field(default_factory=list)
+    SERVE: list[tuple[str, str, str, int]] = field(default_factory=list)   # w, k, s, t
+    DEMAND: list[tuple[str, int]] = field(default_factory=list)            # w, t with D > 0
+    SC: list[tuple[str, str]] = field(default_factory=list)                # site, mode
+    BUILD: list[tuple[str, str, int]] = field(default_factory=list)
+    OPENABLE: list[str] = field(default_factory=list)
+    EXCLUSIVE: list[str] = field(default_factory=list)
+    # accelerators
+    vendor: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, frozenset[str]] = field(default_factory=dict)
+    cards_per_unit: dict[str, int] = field(default_factory=dict)
+    price_per_card: dict[tuple[str, int], float] = field(default_factory=dict)     # currency
+    power_kw_per_card: dict[str, float] = field(default_factory=dict)
+    availability: dict[str, float] = field(default_factory=dict)
+    lifetime_years: dict[str, float] = field(default_factory=dict)
+    maintenance_rate: dict[str, float] = field(default_factory=dict)       # share a year
+    idle_power_fraction: dict[str, float] = field(default_factory=dict)
+    throughput: dict[tuple[str, str], float] = field(default_factory=dict)    # tokens/s, (k, w)
+    supply_cards: dict[tuple[str, int], float] = field(default_factory=dict)  # finite only
+    buy_units_max: dict[KSCT, float] = field(default_factory=dict)
+    # fleet
+    fleet_retires: dict[KSCT, KSCT] = field(default_factory=dict)   # (k,s,c,t) -> buy ending
+    fleet_first: dict[KSC, int] = field(default_factory=dict)       # first period with cards
+    existing_cards: dict[KSCT, float] = field(default_factory=dict)
+    # workloads
+    demand_peak: dict[tuple[str, int], float] = field(default_factory=dict)   # token_unit
+    peak_to_average: dict[str, float] = field(default_factory=dict)
+    # sites and cooling
+    region: dict[str, str] = field(default_factory=dict)
+    max_cards: dict[str, int] = field(default_factory=dict)
+    grid_mw: dict[tuple[str, int], float] = field(default_factory=dict)
+    electricity_price_per_mwh: dict[tuple[str, int], float] = field(default_factory=dict)
+    open_cost: dict[str, float] = field(default_factory=dict)
+    fixed_cost_per_year: dict[str, float] = field(default_factory=dict)
+    pue: dict[tuple[str, str], float] = field(default_factory=dict)
+    existing_it_mw: dict[tuple[str, str], float] = field(default_factory=dict)
+    build_unit_mw: dict[tuple[str, str], float] = field(default_factory=dict)   # MW per unit
+    build_cost_per_mw: dict[tuple[str, str], float] = field(default_factory=dict)
+    cooling_lifetime_years: dict[tuple[str, str], float] = field(default_factory=dict)
+    STEPPED: set[tuple[str, str]] = field(default_factory=set)    # built in whole steps
+    # policies
+    budget: dict[int, float] = field(default_factory=dict)                      # money_unit
+    min_share: list[SharePolicy] = field(default_factory=list)
+    vendor_share: list[SharePolicy] = field(default_factory=list)
+    unmet_price_per_million_tokens: float | None = None
+    UNMET: list[tuple[str, int]] = field(default_factory=list)      # w, t when demand is soft
+    # objective coefficients: the discounted cost entries of optimizer.problem.entries
+    cost_buy: dict[KSCT, float] = field(default_factory=dict)        # money_unit, discounted
+    cost_build: dict[tuple[str, str, int], float] = field(default_factory=dict)
+    cost_fleet_idle: dict[KSCT, float] = field(default_factory=dict)
+    cost_busy: dict[KSCT, float] = field(default_factory=dict)
+    cost_open: dict[tuple[str, int], float] = field(default_factory=dict)   # on open[s,t]
+    cost_unmet: dict[tuple[str, int], float] = field(default_factory=dict)
+    cost_constant: float = 0.0
+
+    @property
+    def periods(self) -> list[str]:
+        return list(self.timeline.periods)
+
+    @property
+    def period_years(self) -> float:
+        return self.timeline.years
+
+    @property
+    def n_periods(self) -> int:
+        return self.timeline.n
+
+    @property
+    def discount_start(self) -> list[float]:
+        return [self.timeline.start(t) for t in range(self.timeline.n)]
+
+    @property
+    def discount_mid(self) -> list[float]:
+        return [self.timeline.middle(t) for t in range(self.timeline.n)]
+
+    @property
+    def discount_end(self) -> float:
+        return self.timeline.end
+
+    @property
+    def share_policies(self) -> list[SharePolicy]:
+        """Every share rule (min_share first, then vendor caps)."""
+        return self.min_share + self.vendor_share
+
+    def fleet_groups(self) -> dict[str, dict[str, float]]:
+        """Per-period fleet aggregates the share rows are written on: group -> accelerator ->
+        weight. ``all`` and ``vendor:V`` for vendor caps; ``weighted:P`` and ``tagged:P`` for
+        min_share policy P."""
+        groups: dict[str, dict[str, float]] = {}
+        if self.vendor_share:
+            groups["all"] = {k: 1.0 for k in self.ACCELERATORS}
+            for rule in self.vendor_share:
+                groups[f"vendor:{rule.key}"] = {k: 1.0 for k in rule.members}
+        for rule in self.min_share:
+            groups[f"weighted:{rule.key}"] = dict(rule.weight)
+            groups[f"tagged:{rule.key}"] = {k: w for k, w in rule.weight.items()
+                                            if k in rule.members}
+        return groups

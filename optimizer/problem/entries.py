@@ -1,0 +1,85 @@
+"""The cost entries of each decision family, from the problem data (see
+:mod:`optimizer.problem.costs`). The objective's coefficients and ``costs.csv`` both come from
+here: ``decision_entries(data, family, index)``."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from optimizer.problem.costs import Entry
+from optimizer.problem.data import ProblemData
+
+
+def purchase_entries(data: ProblemData, key: tuple, reported: bool = True) -> list[Entry]:
+    """One unit of units_bought[k,s,c,tau]: cards_per_unit(k) cards at the period's price."""
+    k, _, _, tau = key
+    return data.costs.purchase(tau, data.price_per_card[k, tau] * data.cards_per_unit[k],
+                               data.lifetime_years[k], data.maintenance_rate[k], reported)
+
+
+def fleet_entries(data: ProblemData, key: tuple, reported: bool = True) -> list[Entry]:
+    """One card of fleet[k,s,c,t]: its idle power through the period."""
+    k, s, c, t = key
+    return data.costs.energy(t, data.electricity_price_per_mwh[s, t], data.pue[s, c],
+                             data.power_kw_per_card[k], data.idle_power_fraction[k])
+
+
+def busy_entries(data: ProblemData, key: tuple, reported: bool = True) -> list[Entry]:
+    """One card of busy[k,s,c,t]: the rest of its power (1 - idle share)."""
+    k, s, c, t = key
+    return data.costs.energy(t, data.electricity_price_per_mwh[s, t], data.pue[s, c],
+                             data.power_kw_per_card[k], 1 - data.idle_power_fraction[k])
+
+
+def build_entries(data: ProblemData, key: tuple, reported: bool = True) -> list[Entry]:
+    """One unit of build[s,c,t]: build_unit_mw(s,c) MW of cooling."""
+    s, c, t = key
+    cost = data.build_cost_per_mw[s, c] * data.build_unit_mw[s, c]
+    if not cost:
+        return []
+    return data.costs.build(t, cost, data.cooling_lifetime_years[s, c], reported)
+
+
+def opening_entries(data: ProblemData, key: tuple, reported: bool = True) -> list[Entry]:
+    """site_open[s,t] = 1: the period's fixed cost and the opening cost on the difference of
+    consecutive opens."""
+    s, t = key
+    return data.costs.opening(t, data.open_cost[s], data.fixed_cost_per_year[s])
+
+
+def unmet_entries(data: ProblemData, key: tuple, reported: bool = True) -> list[Entry]:
+    """One token_unit tokens/s of unmet[w,t]: the tokens it stands for over the period at the
+    unmet-demand price."""
+    w, t = key
+    tokens = data.costs.tokens_per_peak_unit(data.token_unit, data.peak_to_average[w])
+    return data.costs.unmet(t, tokens, data.unmet_price_per_million_tokens)
+
+
+ENTRIES: dict[str, Callable[..., list[Entry]]] = {
+    "units_bought": purchase_entries, "fleet": fleet_entries, "busy": busy_entries,
+    "build": build_entries, "site_open": opening_entries, "unmet": unmet_entries,
+}
+"""Decision family (the variable's name) -> its cost entries per unit."""
+
+
+def decision_entries(data: ProblemData, family: str, index: Any,
+                     reported: bool = True) -> list[Entry]:
+    """The cost entries of one unit of a decision (``reported``: with depreciation)."""
+    return ENTRIES[family](data, index, reported)
+
+
+def objective_coefficients(data: ProblemData) -> None:
+    """The objective's coefficients (money_unit, discounted) from the entries, and the
+    constant (costs no decision changes)."""
+    costs, money = data.costs, data.money_unit
+
+    def coefficients(family: str, index: list) -> dict:
+        function = ENTRIES[family]
+        return {key: costs.npv(function(data, key, False)) / money for key in index}
+    data.cost_buy = coefficients("units_bought", data.BUY)
+    data.cost_build = coefficients("build", data.BUILD)
+    data.cost_fleet_idle = coefficients("fleet", data.FLEET)
+    data.cost_busy = coefficients("busy", data.BUSY)
+    data.cost_open = coefficients("site_open", [(s, t) for s in data.OPENABLE
+                                                for t in range(data.n_periods)])
+    data.cost_unmet = coefficients("unmet", data.UNMET)
+    data.cost_constant = costs.npv(costs.constant) / money

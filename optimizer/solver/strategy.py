@@ -1,0 +1,298 @@
+"""The solve strategy: how a model goes from arrays to a plan within its time.
+
+Small models: one HiGHS run (a first plan from the rounded relaxation as the MIP start when
+they have many integers). Large models (``LARGE_MODEL_COLUMNS``) with placements: relaxation
+by pricing placements -> rounded first plan -> branch and bound over the placements the
+relaxation or the first plan use (stopped once within the gap of the relaxation's proven
+bound) -> under a deadline, branch and bound over growing neighbourhoods of the best plan;
+without one, the full model from it (which proves the gap).
+
+The strategy knows columns by position only; what a column means comes from the caller in
+:class:`PlanHooks` (which columns are purchases, how to round, which placement each is in).
+"""
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from optimizer.solver.highs import HighsModel
+from optimizer.solver.pricing import priced_relaxation, restricted_run, used_placements
+from optimizer.status import SolverOptions, SolverResult, Status
+
+Rounding = Callable[[np.ndarray, np.ndarray], np.ndarray]
+"""(columns, relaxed values) -> whole values of those columns."""
+
+
+@dataclass
+class PlanHooks:
+    """What the strategy needs to know about a model's columns.
+
+    Attributes:
+        purchases: positions of the purchase counts (rounded first, so that cooling and
+            openings follow the rounded fleet).
+        round_purchases, round_rest: roundings of the purchases and of the other integers
+            (default: round up).
+        column_group: the placement of every column (-1: none), for large models.
+        seed: the placements the priced relaxation starts with.
+        coordinates: (accelerator number, site number) of every placement (neighbourhoods).
+    """
+
+    purchases: np.ndarray
+    round_purchases: Rounding | None = None
+    round_rest: Rounding | None = None
+    column_group: np.ndarray | None = None
+    seed: np.ndarray | None = None
+    coordinates: np.ndarray | None = None
+
+
+def relaxation_start(model: HighsModel, hooks: PlanHooks | None = None,
+                     lp_solver: str = "choose") -> tuple[bool, float]:
+    """A fast first plan, offered to HiGHS as a MIP start when it is a real plan.
+
+    (A) solve the LP relaxation (over the placements in ``hooks.seed``, priced for the rest,
+    when ``hooks.column_group`` is given: see :func:`~optimizer.solver.pricing.
+    priced_relaxation`); (B) round the purchases and solve the LP again with cooling builds,
+    openings and modes still relaxed, so that cooling follows the rounded fleet; (C) round
+    those too and solve the LP of the continuous rest. Only a feasible (C) becomes the start.
+    The relaxation's optimum is kept as ``model.relaxation_bound`` (a proven bound) and its
+    values as ``model.relaxation_values``.
+
+    Args:
+        lp_solver: HiGHS ``solver`` for the relaxation (``ipm`` is faster on large models).
+    Returns:
+        Whether a start was set, and the seconds spent.
+    """
+    began = time.perf_counter()
+    hooks = hooks if hooks is not None else PlanHooks(purchases=np.array([], dtype=np.int32))
+    columns = np.flatnonzero(model.integer).astype(np.int32)
+    if not len(columns):
+        return False, 0.0
+    model.relax_integers(columns)
+    found = False
+    fixed_out = np.array([], dtype=np.int32)
+    start = None
+    try:
+        lp_began = time.perf_counter()
+        if hooks.column_group is not None and hooks.seed is not None:
+            fixed_out, model.relaxation_bound, model.placements_active = priced_relaxation(
+                model, hooks.column_group, hooks.seed, lp_solver)
+        elif model.run_lp(lp_solver):
+            model.relaxation_bound = model.lp_objective()
+        model.relaxation_seconds = time.perf_counter() - lp_began
+        if model.lp_optimal():
+            model.relaxation_values = model.lp_values()
+        live = np.setdiff1d(columns, fixed_out).astype(np.int32)
+        purchases = np.intersect1d(live, hooks.purchases).astype(np.int32)
+        others = np.setdiff1d(live, purchases).astype(np.int32)
+        for stage, rounding in ((purchases, hooks.round_purchases), (others, hooks.round_rest)):
+            if not model.lp_optimal():
+                break
+            if len(stage):
+                relaxed = model.lp_values()[stage]
+                if rounding is None:
+                    rounded = np.minimum(np.ceil(relaxed - 1e-6), model.upper[stage])
+                else:
+                    rounded = np.minimum(np.asarray(rounding(stage, relaxed), dtype=float),
+                                         model.upper[stage])
+                model.set_bounds(stage, rounded, rounded)
+            model.run_lp()
+        if model.lp_optimal():
+            start = model.lp_values()
+            start[columns] = np.round(start[columns])
+            found = True
+    finally:
+        model.restore_bounds(np.union1d(columns, fixed_out).astype(np.int32))
+        model.restore_integers(columns)
+        model.clear_solver()
+    if found:
+        model.first_plan_values = start
+        model.offer_start(start)
+    return found, time.perf_counter() - began
+
+FIRST_PLAN_MIN_INTEGERS = 200
+"""Models with at least this many integers get the rounded-relaxation first plan."""
+
+
+FULL_ROOT_LP_FACTOR = 8.0
+"""A full MIP's root LP is expected to take at most this many times the priced relaxation
+(measured 4.3x at the benchmark's large size, 6.3x at xl); under a time limit the full model
+runs only when that fits, because HiGHS 1.16 cannot interrupt a MIP's root LP."""
+FULL_ROOT_LP_FACTOR_UNPRICED = 2.0
+"""The same against a relaxation solved on the full model itself (presolve and cuts add to
+the root)."""
+
+
+def solve_arrays(model: HighsModel, options: SolverOptions,
+                 start: tuple[np.ndarray, np.ndarray] | None = None,
+                 hooks: PlanHooks | None = None, first_plan: bool | None = None,
+                 started_at: float | None = None, cancel: threading.Event | None = None,
+                 ) -> SolverResult:
+    """Solve ``model`` with ``options``; the plan's values are ``model.last_values``.
+
+    Args:
+        start: a (partial) MIP start as (columns, values), e.g. the previous variant's plan.
+        hooks: what the columns mean (purchases, roundings, placements).
+        first_plan: offer the rounded LP relaxation as a MIP start (default: for models with
+            at least ``FIRST_PLAN_MIN_INTEGERS`` integers and no ``start``).
+        started_at: ``time.perf_counter()`` when the caller started; ``options.time_limit``
+            counts from then (default: from this call).
+        cancel: set from another thread to stop at once (the best plan so far is returned).
+    """
+    started_at = time.perf_counter() if started_at is None else started_at
+    if cancel is not None:
+        model.watch.cancel = cancel
+    if options.time_limit:
+        model.watch.deadline = started_at + options.time_limit
+    model.set_options(options)
+    priced = model.large and hooks is not None and hooks.column_group is not None
+    if priced:
+        model.column_group = hooks.column_group
+    start_seconds, start_found = 0.0, False
+    if start is not None and len(start[0]):
+        model.offer_start(start)
+    elif first_plan or (first_plan is None
+                        and model.stats["integers"] >= FIRST_PLAN_MIN_INTEGERS):
+        start_found, start_seconds = relaxation_start(
+            model, hooks if priced else _without_placements(hooks),
+            lp_solver="ipm" if model.large else "choose")
+        model.set_options(options)
+    if priced and model.relaxation_values is not None:
+        result = _restricted_then_full(model, hooks.column_group, hooks.coordinates, options)
+    elif start_found and model.large:
+        # a first plan: improve it with the full model while it is not within the gap
+        result = _improve(model, options, model.first_plan_values,
+                          "first plan (rounded LP relaxation)", 0.0,
+                          FULL_ROOT_LP_FACTOR_UNPRICED)
+    else:
+        result = model.run()
+    result.start_seconds = start_seconds
+    result.start_found = start_found
+    return result
+
+
+def _without_placements(hooks: PlanHooks | None) -> PlanHooks | None:
+    if hooks is None:
+        return None
+    return PlanHooks(purchases=hooks.purchases, round_purchases=hooks.round_purchases,
+                     round_rest=hooks.round_rest)
+
+
+def _target(bound: float | None, gap: float) -> float | None:
+    """The objective at which a plan is within ``gap`` of a proven (positive) ``bound``."""
+    if bound is None or bound <= 0:
+        return None
+    return bound / max(1.0 - gap, 1e-12)
+
+
+def _restricted_then_full(compiled: HighsModel, column_group: np.ndarray,
+                          coordinates: np.ndarray | None, options: SolverOptions
+                          ) -> SolverResult:
+    """Branch and bound over the placements the relaxation or the first plan use, stopped once
+    within the gap of the relaxation's bound. Then, without a deadline, the full model from
+    the better of that and the first plan (which proves the gap); under a deadline (where the
+    full model's root LP would not fit: minutes at the benchmark's large size), branch and
+    bound over growing neighbourhoods of the best plan (:func:`_neighbourhoods`) until the gap
+    or the deadline."""
+    began = time.perf_counter()
+    cost = compiled.cost()
+    plans = []
+    if compiled.first_plan_values is not None:
+        plans.append((compiled.first_plan_values, "first plan (rounded LP relaxation)"))
+    support = [v for v in (compiled.relaxation_values, compiled.first_plan_values)
+               if v is not None]
+    keep = used_placements(column_group, *support)
+    compiled.watch.target = _target(compiled.relaxation_bound, options.mip_gap)
+    deadline = compiled.watch.deadline is not None
+    rounds = 1 + (NEIGHBOURHOODS if deadline and coordinates is not None else 0)
+    tried: list[np.ndarray] = []
+    hood: np.ndarray | None = keep
+    for round_number in range(rounds):
+        if compiled.watch.expired() or hood is None:
+            break
+        best = min(plans, key=lambda plan: float(cost @ plan[0]))[0] if plans else None
+        share = None
+        if deadline:      # the support's round gets half, the neighbourhoods share the rest
+            left = compiled.watch.left()
+            share = left * FIRST_ROUND_SHARE if round_number == 0 and rounds > 1 else \
+                left / (rounds - round_number)
+        outcome = restricted_run(compiled, hood, column_group, options, share, best)
+        tried.append(hood)
+        if outcome is not None:
+            plans.append((outcome[0], f"branch and bound over {int(hood.sum())} of "
+                                      f"{len(hood)} placements"))
+        if compiled.watch.reached or round_number + 1 >= rounds or not plans:
+            break
+        best = min(plans, key=lambda plan: float(cost @ plan[0]))[0]
+        hoods = _neighbourhoods(keep, used_placements(column_group, best), coordinates)
+        hood = next((h for h in hoods[round_number:]
+                     if not any(np.array_equal(h, seen) for seen in tried)), None)
+    seconds = time.perf_counter() - began
+    if not plans:
+        compiled.watch.target = None
+        return compiled.run()
+    values, how = min(plans, key=lambda plan: float(cost @ plan[0]))
+    if deadline:
+        if len(tried) > 1:
+            how = f"{how} (best of {len(tried)} neighbourhoods)"
+        return compiled.plan_result(values, options, seconds, how)
+    return _improve(compiled, options, values, how, seconds, FULL_ROOT_LP_FACTOR)
+
+
+NEIGHBOURHOODS = 3
+"""Rounds of branch and bound around the best plan under a deadline (see _neighbourhoods)."""
+FIRST_ROUND_SHARE = 0.5
+"""Share of the time left that the first round (the relaxation's support) may use."""
+
+
+def _neighbourhoods(keep: np.ndarray, used: np.ndarray, coordinates: np.ndarray
+                    ) -> list[np.ndarray]:
+    """Growing sets of placements around a plan that uses ``used``: every pair of the plan's
+    accelerators and sites; then every accelerator at the plan's sites; then the plan's
+    accelerators at every site. Each holds ``keep`` and the plan (so the plan is a start).
+
+    Args:
+        coordinates: (accelerator number, site number) of every placement.
+    """
+    accelerator, site = coordinates[:, 0], coordinates[:, 1]
+    base = keep | used
+    plan_accelerators = np.isin(accelerator, accelerator[used])
+    plan_sites = np.isin(site, site[used])
+    cross = base | (plan_accelerators & plan_sites)
+    return [cross, cross | plan_sites, cross | plan_sites | plan_accelerators]
+
+
+def _full_run_fits(compiled: HighsModel, factor: float) -> bool:
+    """Whether a full MIP's root LP is expected to end before the deadline."""
+    left = compiled.watch.left()
+    return left is None or left > factor * compiled.relaxation_seconds
+
+
+def _improve(compiled: HighsModel, options: SolverOptions, values: np.ndarray, how: str,
+             seconds: float, factor: float) -> SolverResult:
+    """The plan ``values`` as the result, improved by a full HiGHS run from it as the MIP
+    start while it is not within the gap, the time lasts and the root LP fits; the better plan
+    and the best proven bound (the relaxation's or HiGHS's) are reported."""
+    result = compiled.plan_result(values, options, seconds, how)
+    if (result.status is Status.OPTIMAL or compiled.watch.expired()
+            or not _full_run_fits(compiled, factor)):
+        return result
+    compiled.offer_start(values)
+    compiled.set_options(options)
+    compiled.watch.target = _target(compiled.relaxation_bound, options.mip_gap)
+    full = compiled.run()
+    full.solve_seconds += seconds
+    bounds = [b for b in (full.best_bound, compiled.relaxation_bound)
+              if b is not None and math.isfinite(b)]
+    bound = max(bounds) if bounds else None
+    if full.status.has_plan and full.objective <= result.objective:
+        chosen_values = compiled.last_values
+        how = f"{how}, improved by the full model ({full.highs_status})"
+    else:
+        chosen_values = values
+        how = f"{how}; the full model found no better plan ({full.highs_status})"
+    return compiled.plan_result(chosen_values, options, full.solve_seconds, how, bound=bound)

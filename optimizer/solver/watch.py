@@ -1,0 +1,55 @@
+"""When a HiGHS run must stop: a wall-clock deadline, a cancel flag and a target objective,
+checked in HiGHS's interrupt callbacks."""
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+
+class StopWatch:
+    """When a HiGHS run must stop, checked in HiGHS's interrupt callbacks (simplex, interior
+    point and branch and bound): a wall-clock deadline, a cancel flag, and a target objective
+    (stop once an incumbent is at or below it).
+
+    HiGHS's own ``time_limit`` counts an LP's time on the instance's cumulative clock and does
+    not stop a MIP's root LP; the deadline here is wall time from ``time.perf_counter()``.
+    Large MIPs run in a child process for that reason (:mod:`optimizer.solver.isolated`).
+
+    Attributes:
+        deadline: ``time.perf_counter()`` value to stop at (None: no deadline).
+        cancel: set from any thread to stop at once.
+        target: objective at or below which a MIP may stop (within the gap of a proven bound).
+        reached: whether the last run reached ``target``.
+    """
+
+    def __init__(self, cancel: threading.Event | None = None) -> None:
+        self.deadline: float | None = None
+        self.cancel = cancel if cancel is not None else threading.Event()
+        self.target: float | None = None
+        self.reached = False
+
+    def attach(self, highs: Any) -> None:
+        """Watch every run of ``highs`` (a ``highspy.Highs``)."""
+        highs.cbSimplexInterrupt += self._check
+        highs.cbIpmInterrupt += self._check
+        highs.cbMipInterrupt += self._check
+        highs.cbMipImprovingSolution += self._improving
+
+    def left(self) -> float | None:
+        """Seconds before the deadline (None: no deadline)."""
+        return None if self.deadline is None else self.deadline - time.perf_counter()
+
+    def expired(self) -> bool:
+        """Whether the run must stop now (cancelled, or past the deadline)."""
+        return self.cancel.is_set() or (self.deadline is not None
+                                        and time.perf_counter() >= self.deadline)
+
+    def _check(self, event: Any) -> None:
+        # set the flag both ways: HiGHS keeps it between runs, so a run after an interrupted
+        # one would stop at its first check otherwise
+        event.interrupt(self.reached or self.expired())
+
+    def _improving(self, event: Any) -> None:
+        if self.target is not None and event.data_out.objective_function_value <= self.target:
+            self.reached = True
