@@ -62,7 +62,7 @@ def solve(instance: Any, time_limit: float | None = None, mip_gap: float = 1e-4,
                                     bundle_size=bundle_size,
                                     raise_on_infeasible=raise_on_infeasible,
                                     started_at=started_at)
-        from optimizer.scenarios.extensive import solve_stochastic
+        from optimizer.scenarios.stochastic import solve_stochastic
         return solve_stochastic(instance, time_limit=time_limit, mip_gap=mip_gap,
                                 threads=threads, seed=seed,
                                 raise_on_infeasible=raise_on_infeasible, started_at=started_at)

@@ -80,6 +80,18 @@ def load_instance(path: str | Path, overrides: Mapping[str, Any] | None = None,
     return instance_from_raw(raw, path, overrides, file_digest)
 
 
+def inline_tables(raw: dict, path: str | Path) -> dict:
+    """``raw`` with every CSV table it names read in (a copy): an instance a worker on another
+    machine can validate without the files.
+
+    Raises:
+        InstanceError: a table that cannot be read, naming its file.
+    """
+    data = copy.deepcopy(raw)
+    _read_demand_tables(data, Path(path), hashlib.sha256())
+    return data
+
+
 def instance_from_mapping(data: Mapping[str, Any], base_dir: str | Path | None = None,
                           overrides: Mapping[str, Any] | None = None,
                           name: str = "<mapping>") -> Instance:

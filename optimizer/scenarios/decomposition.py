@@ -39,8 +39,10 @@ from optimizer.errors import InfeasibleError
 from optimizer.instance.loader import Instance
 from optimizer.output.results import Plan
 from optimizer.scenarios.evaluation import (
-    ScenarioSolve, evaluation_jobs, expected_kpis, expected_npv, mean_overrides, run_all,
-    run_scenario_solve, scenario_instances, scenario_overrides, total_demand,
+    ScenarioSolve, evaluation_jobs, expected_npv, run_all, run_scenario_solve,
+)
+from optimizer.scenarios.scenario_set import (
+    expected_kpis, mean_overrides, scenario_instances, scenario_overrides, total_demand,
 )
 from optimizer.status import Status
 from optimizer.parallel import completed_by, worker_pool

@@ -1,7 +1,7 @@
-"""Solves that stochastic planning is made of, shared by the extensive form and the
-decomposition: the scenarios of an instance, its mean-demand instance, one scenario (or
-bundle) solved in a picklable job, and the evaluation of a fixed first stage in every scenario
-(the EEV of the mean plan, and the candidates of the decomposition).
+"""Solves that stochastic planning is made of, shared by the extensive form's value of
+information and the decomposition: one scenario (or bundle) solved in a picklable job, and the
+evaluation of a fixed first stage in every scenario (the EEV of the mean plan, and the
+candidates of the decomposition).
 
 Time: every job carries the wall-clock ``deadline`` of the whole command (``time.time()``,
 comparable across the local worker processes); a job never runs past it, whatever its own
@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from optimizer.instance.loader import Instance, instance_from_raw
-from optimizer.instance.overrides import DEMAND_SCALE
 from optimizer.output.results import Decisions
+from optimizer.scenarios.scenario_set import scenario_overrides
 from optimizer.parallel import completed_by, worker_pool
 from optimizer.status import Status
 
@@ -64,7 +64,7 @@ def run_scenario_solve(job: ScenarioSolve) -> dict[str, Any]:
     """Solve one scenario or bundle; the outcome as a mapping (never an exception for a
     scenario without a plan)."""
     from optimizer.pipeline import solve_deterministic
-    from optimizer.scenarios.extensive import solve_stochastic
+    from optimizer.scenarios.extensive import solve_extensive
     seconds = job.seconds()
     if seconds is not None and seconds < MIN_SOLVE_SECONDS:
         return _timed_out(job)
@@ -79,9 +79,8 @@ def run_scenario_solve(job: ScenarioSolve) -> dict[str, Any]:
         raw = {**raw, "scenarios": {**block, "commit_periods": job.commit}}
     instance = instance_from_raw(raw, job.path, dict(job.overrides))
     if stochastic:
-        plan = solve_stochastic(instance, time_limit=seconds, mip_gap=job.mip_gap,
-                                threads=job.threads, seed=job.seed, raise_on_infeasible=False,
-                                value_of_information=False)
+        plan = solve_extensive(instance, time_limit=seconds, mip_gap=job.mip_gap,
+                               threads=job.threads, seed=job.seed, raise_on_infeasible=False)
     else:
         plan = solve_deterministic(
             instance, time_limit=seconds, mip_gap=job.mip_gap, threads=job.threads,
@@ -126,44 +125,6 @@ def _timed_out(job: ScenarioSolve) -> dict[str, Any]:
             "best_bound": None, "first_stage": Decisions(), "plan": None, "kpis": {}}
 
 
-def scenario_overrides(instance: Instance) -> dict[str, tuple[float, float, dict[str, Any]]]:
-    """name -> (probability, demand scale, the overrides that make the scenario)."""
-    members = instance.spec.scenarios.members
-    return {name: (s.probability, s.demand_scale,
-                   {**instance.overrides, **s.overrides,
-                    DEMAND_SCALE: instance.demand_scale * s.demand_scale})
-            for name, s in members.items()}
-
-
-def scenario_instances(instance: Instance) -> dict[str, tuple[float, float, Instance]]:
-    """name -> (probability, demand scale, the instance as that scenario sees it)."""
-    return {name: (p, scale, instance_from_raw(instance.raw, instance.path, overrides))
-            for name, (p, scale, overrides) in scenario_overrides(instance).items()}
-
-
-def total_demand(instance: Instance) -> float:
-    """Average tokens per day summed over workloads and periods (orders scenarios)."""
-    return float(sum(sum(series.values()) for series in instance.spec.demand.values()))
-
-
-def mean_overrides(instance: Instance,
-                   scenarios: Mapping[str, tuple[float, float, Instance]] | None = None
-                   ) -> dict[str, Any]:
-    """Overrides that make the mean-demand instance: each workload's demand in each period is
-    the probability-weighted mean of the scenarios' (whether they scale demand or override
-    it period by period); every other field is the instance's own."""
-    scenarios = scenarios if scenarios is not None else scenario_instances(instance)
-    mean: dict[str, dict[str, float]] = {}
-    for probability, _, scenario in scenarios.values():
-        for workload, series in scenario.spec.demand.items():
-            target = mean.setdefault(workload, {})
-            for period, tokens_per_day in series.items():
-                target[period] = target.get(period, 0.0) + probability * tokens_per_day
-    overrides = {k: v for k, v in instance.overrides.items() if k != DEMAND_SCALE}
-    overrides["demand"] = mean
-    return overrides
-
-
 def evaluation_jobs(candidate: int, first_stage: Decisions,
                     scenarios: Mapping[str, tuple[float, float, Mapping[str, Any]]],
                     order: list[str], **common: Any) -> list[ScenarioSolve]:
@@ -197,17 +158,3 @@ def evaluate_first_stage(instance: Instance, first_stage: Decisions,
     return expected_npv(outcomes, probability), outcomes
 
 
-EXPECTED_KPIS = ("npv_total", "capex_total", "opex_total", "salvage_total",
-                 "cost_per_million_tokens", "tokens_served_total", "cards_final_period",
-                 "cards_bought_total", "domestic_share", "unmet_tokens_total")
-"""KPIs a scenario plan reports as probability-weighted means over its scenarios."""
-
-
-def expected_kpis(weighted: list[tuple[float, Mapping[str, Any]]]) -> dict[str, Any]:
-    """The probability-weighted mean of each scenario KPI (those every scenario has)."""
-    out: dict[str, Any] = {}
-    for name in EXPECTED_KPIS:
-        values = [(p, kpis.get(name)) for p, kpis in weighted]
-        if values and all(isinstance(v, (int, float)) for _, v in values):
-            out[name] = float(sum(p * v for p, v in values))
-    return out

@@ -1,4 +1,4 @@
-"""Stochastic planning: buy now, adapt later, under uncertain demand (extensive form).
+"""The extensive form of a stochastic plan: buy now, adapt later, under uncertain demand.
 
 Each scenario is the instance with its ``demand_scale`` and ``overrides`` applied, built as one
 Pyomo block by the same formulation functions as a deterministic plan. Purchases, cooling
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import pandas as pd
 import pyomo.environ as pyo
@@ -27,16 +27,16 @@ from optimizer.analysis.kpis import plan_kpis
 from optimizer.instance.loader import Instance
 from optimizer.problem import ProblemData, build_problem_data
 from optimizer.output.results import Plan
-from optimizer.scenarios.evaluation import (
-    ScenarioSolve, evaluate_first_stage, expected_kpis, mean_overrides, run_scenario_solve,
-    scenario_instances,
-)
+from optimizer.scenarios.scenario_set import expected_kpis, scenario_instances
 from optimizer.status import SolverOptions, Status
 from optimizer.pipeline import _summary, decisions_of
 from optimizer.solver.compile import StandardForm
 from optimizer.solver.highs import HighsModel
 from optimizer.solver.strategy import PlanHooks, solve_arrays
 from optimizer.analysis.tables import plan_tables
+
+ValueOfInformation = Callable[[Instance, float, SolverOptions, "float | None"], dict]
+"""(instance, expected NPV, options, wall-clock deadline) -> value-of-information figures."""
 
 EXTENSIVE_SHARE = 0.6
 """Share of a time limit the extensive form may use when the value of information (2 S + 1
@@ -91,18 +91,20 @@ def build_extensive_form(instance: Instance) -> tuple[pyo.ConcreteModel, list[Sc
     return master, scenarios
 
 
-def solve_stochastic(instance: Instance, time_limit: float | None = None, mip_gap: float = 1e-4,
-                     threads: int | None = None, seed: int | None = None,
-                     raise_on_infeasible: bool = True, value_of_information: bool = True,
-                     started_at: float | None = None) -> Plan:
-    """Solve the extensive form of a scenario instance; report VSS and EVPI.
+def solve_extensive(instance: Instance, time_limit: float | None = None, mip_gap: float = 1e-4,
+                    threads: int | None = None, seed: int | None = None,
+                    raise_on_infeasible: bool = True,
+                    value_of_information: ValueOfInformation | None = None,
+                    started_at: float | None = None) -> Plan:
+    """Solve the extensive form of a scenario instance.
 
     Args:
         time_limit: seconds for the whole (model building, the extensive form and the value of
             information); the extensive form gets ``EXTENSIVE_SHARE`` of it when the value of
             information follows.
-        value_of_information: also solve the mean-value plan and evaluate its first stage in
-            every scenario (for VSS) and each scenario alone (for EVPI): 2 S + 1 more solves.
+        value_of_information: (instance, expected NPV, options, wall-clock deadline) -> the
+            figures of the value of information, added to the summary's ``stochastic`` block
+            (see :mod:`optimizer.scenarios.stochastic`).
     """
     options = SolverOptions(time_limit=time_limit, mip_gap=mip_gap, threads=threads, seed=seed)
     commit = instance.spec.scenarios.commit_periods
@@ -163,8 +165,8 @@ def solve_stochastic(instance: Instance, time_limit: float | None = None, mip_ga
         "first_stage": first_stage.to_dict(orient="records"),
         "first_stage_capex": float(first_stage["capex"].sum()),
     }
-    if value_of_information:
-        stochastic.update(value_of_information_figures(instance, expected, options, deadline))
+    if value_of_information is not None:
+        stochastic.update(value_of_information(instance, expected, options, deadline))
     summary["stochastic"] = stochastic
     summary["kpis"] = {**expected_kpis(weighted_kpis), "npv_total": expected,
                        "expected_npv": expected,
@@ -176,59 +178,3 @@ def solve_stochastic(instance: Instance, time_limit: float | None = None, mip_ga
                 summary=summary, decisions=decisions)
 
 
-def value_of_information_figures(instance: Instance, expected: float, options: SolverOptions,
-                                 deadline: float | None) -> dict[str, Any]:
-    """EV (the mean-demand plan's NPV), EEV (its first stage fixed in every scenario, the
-    recourse planned; the shared first-stage evaluation of the decomposition), VSS = EEV - SP;
-    WS (every scenario planned alone) and EVPI = SP - WS.
-
-    The 2 S + 1 solves share the time left before ``deadline``; a figure whose solves did not
-    finish with a plan is None with a note saying why.
-    """
-    commit = instance.spec.scenarios.commit_periods
-    scenarios = scenario_instances(instance)
-    solves_left = 1 + 2 * len(scenarios)
-
-    def common() -> dict[str, Any]:
-        nonlocal solves_left
-        share = None
-        if deadline is not None:
-            share = max(deadline - time.time(), 0.0) / max(solves_left, 1)
-        solves_left -= 1
-        return dict(raw=instance.raw, path=str(instance.path), time_limit=share,
-                    mip_gap=options.mip_gap, threads=options.threads, seed=options.seed,
-                    commit=commit, deadline=deadline)
-
-    out: dict[str, Any] = {}
-    timed_out = "not computed: the time limit ran out before its solves finished"
-    mean = run_scenario_solve(ScenarioSolve(key=("mean",), overrides=mean_overrides(
-        instance, scenarios), **common()))
-    out["ev_npv"] = mean["objective"]
-    if mean["status"].has_plan:
-        eev, outcomes = evaluate_first_stage(instance, mean["first_stage"], **{
-            k: v for k, v in common().items() if k not in ("raw", "path")})
-        solves_left -= len(scenarios) - 1
-        if eev is not None:
-            out.update(eev=eev, vss=eev - expected)
-        elif any(o["status"] is Status.INFEASIBLE for o in outcomes.values()):
-            out.update(eev=None, vss=None, vss_note="the mean-value plan's first stage leaves "
-                       "some scenario without a plan: its VSS is unbounded")
-        else:
-            out.update(eev=None, vss=None, vss_note=timed_out)
-    else:
-        solves_left -= len(scenarios)
-        out.update(eev=None, vss=None, vss_note="the mean-demand instance has no plan" if
-                   mean["status"] is Status.INFEASIBLE else timed_out)
-    # wait and see: each scenario planned alone
-    ws: float | None = 0.0
-    for name, (probability, _, scenario) in scenarios.items():
-        alone = run_scenario_solve(ScenarioSolve(key=("alone", name), overrides=dict(
-            scenario.overrides), **common()))
-        if not alone["status"].has_plan:
-            ws = None
-            out["evpi_note"] = (f"scenario {name} has no plan on its own"
-                                if alone["status"] is Status.INFEASIBLE else timed_out)
-            break
-        ws += probability * alone["objective"]
-    out.update(ws=ws, evpi=None if ws is None else expected - ws)
-    return out

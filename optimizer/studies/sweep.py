@@ -12,7 +12,7 @@ import os
 import shutil
 import time
 from concurrent.futures import as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
@@ -79,57 +79,52 @@ def variant_grid(variations: Sequence[Variation]) -> list[dict[str, Any]]:
 
 @dataclass(frozen=True)
 class SweepJob:
-    """A batch of variants for one worker (picklable, so it can travel to a process or a
-    Dask worker)."""
+    """A batch of variants for one worker. It carries the instance itself (CSV tables read
+    in), so it can travel to a process or to a Dask worker on another machine, and it brings
+    the plans back: the client writes every results directory.
 
-    instance_path: str
-    override_files: tuple[str, ...]
+    Attributes:
+        raw: the instance as read, its tables inlined; ``path`` names it in messages.
+        digest: SHA-256 of the files read.
+        base_overrides: the sweep's ``--set`` values, under each variant's.
+        variants: (variant number, overrides) in the order they are solved.
+        solver: keyword arguments of :func:`optimizer.solve`.
+        keep_plans: bring back each plan's summary and tables (to write them).
+    """
+
+    raw: Mapping[str, Any]
+    path: str
+    digest: str
     base_overrides: Mapping[str, Any]
     variants: tuple[tuple[int, Mapping[str, Any]], ...]
     solver: Mapping[str, Any]
-    output_dir: str | None
     explain: bool = True
+    keep_plans: bool = True
 
 
-@dataclass
-class _WorkerCache:
-    raw: dict | None = None
-    digest: str = ""
-    key: tuple = field(default_factory=tuple)
-
-
-_CACHE = _WorkerCache()
-
-
-def solve_job(job: SweepJob) -> list[dict[str, Any]]:
-    """Solve a batch of variants; one result row per variant, never an exception.
-
-    The instance file is read once per worker process; each variant's plan is offered to the
-    next as a MIP start.
-    """
-    from optimizer.instance.loader import instance_from_raw, read_raw_instance
+def solve_job(job: SweepJob) -> list[tuple[dict[str, Any], Any]]:
+    """Solve a batch of variants: for each, its sweep row and (with ``keep_plans``) its plan's
+    summary and tables; never an exception. Each variant's plan is offered to the next as a
+    MIP start."""
+    from optimizer.instance.loader import instance_from_raw
     from optimizer.planning import solve
 
-    key = (job.instance_path, job.override_files)
-    if _CACHE.key != key:
-        _CACHE.raw, _CACHE.digest = read_raw_instance(job.instance_path, job.override_files)
-        _CACHE.key = key
-    rows = []
+    out = []
     start_values: dict[str, float] | None = None
     for variant_id, overrides in job.variants:
         began = time.perf_counter()
         row: dict[str, Any] = {"variant": variant_id, **{k: v for k, v in overrides.items()}}
         merged = {**job.base_overrides, **overrides}
+        plan_data = None
         try:
-            instance = instance_from_raw(_CACHE.raw, job.instance_path, merged, _CACHE.digest)
+            instance = instance_from_raw(dict(job.raw), job.path, merged, job.digest)
             plan = solve(instance, raise_on_infeasible=False, explain=job.explain,
                          start=start_values, **job.solver)
             row.update(_plan_row(plan))
             if plan.status.has_plan:
                 start_values = plan.start_values
-            if job.output_dir is not None:
-                directory = Path(job.output_dir) / VARIANTS_DIR / f"{variant_id:04d}"
-                plan.write(directory, force=True)
+            if job.keep_plans:
+                plan_data = (plan.summary, plan.tables)
                 row["results_dir"] = str(Path(VARIANTS_DIR) / f"{variant_id:04d}")
         except InstanceError as exc:
             row.update(status="bad_input", error=str(exc))
@@ -138,8 +133,8 @@ def solve_job(job: SweepJob) -> list[dict[str, Any]]:
         except Exception as exc:  # noqa: BLE001 - one variant must not sink the sweep
             row.update(status="error", error=f"{type(exc).__name__}: {exc}")
         row["seconds"] = time.perf_counter() - began
-        rows.append(row)
-    return rows
+        out.append((row, plan_data))
+    return out
 
 
 def _plan_row(plan: Any) -> dict[str, Any]:
@@ -183,10 +178,14 @@ def run_sweep(instance_path: str | Path, variations: Sequence[Variation],
             a LocalCluster with ``workers`` workers).
         progress: called with (variants done, variants in all).
     """
-    from optimizer.instance.loader import read_raw_instance
-    from optimizer.output.results import check_destination, promote, staging_directory
+    from optimizer.instance.loader import inline_tables, read_raw_instance
+    from optimizer.output.results import (
+        check_destination, promote, staging_directory, write_results,
+    )
 
-    read_raw_instance(instance_path, override_files)        # bad files fail here, before any work
+    # the files are read once, here (bad files fail before any work); the jobs carry them
+    raw, digest = read_raw_instance(instance_path, override_files)
+    raw = inline_tables(raw, instance_path)
     target = check_destination(output_dir, force) if output_dir is not None else None
     grid = variant_grid(variations)
     variants = list(enumerate(grid))
@@ -195,12 +194,16 @@ def run_sweep(instance_path: str | Path, variations: Sequence[Variation],
     if workers > 1 and solver.get("threads") is None:
         solver["threads"] = 1          # processes share the cores; one HiGHS thread each
     staging = staging_directory(target) if target is not None else None
-    jobs = [SweepJob(str(instance_path), tuple(map(str, override_files)),
-                     dict(base_overrides or {}), tuple(batch), solver,
-                     str(staging) if staging else None, explain)
+    jobs = [SweepJob(raw=raw, path=str(instance_path), digest=digest,
+                     base_overrides=dict(base_overrides or {}), variants=tuple(batch),
+                     solver=solver, explain=explain, keep_plans=staging is not None)
             for batch in _batches(variants, workers)]
+
+    def keep(variant: int, summary: dict, tables: dict) -> None:
+        write_results(staging / VARIANTS_DIR / f"{variant:04d}", summary, tables)
     try:
-        rows = _execute(jobs, workers, backend, scheduler, len(variants), progress)
+        rows = _execute(jobs, workers, backend, scheduler, len(variants), progress,
+                        keep if staging is not None else None)
         frame = _sweep_frame(rows, [v.path for v in variations])
         if staging is not None:
             frame.to_csv(staging / SWEEP_FILE, index=False, float_format="%.10g")
@@ -213,11 +216,16 @@ def run_sweep(instance_path: str | Path, variations: Sequence[Variation],
 
 
 def _execute(jobs: list[SweepJob], workers: int, backend: str, scheduler: str | None,
-             total: int, progress: Callable[[int, int], None] | None) -> list[dict]:
+             total: int, progress: Callable[[int, int], None] | None,
+             keep: Callable[[int, dict, dict], None] | None = None) -> list[dict]:
+    """Run the jobs; the client (this process) writes each plan with ``keep`` as it comes."""
     rows: list[dict] = []
 
-    def record(batch_rows: list[dict]) -> None:
-        rows.extend(batch_rows)
+    def record(batch: list[tuple[dict, Any]]) -> None:
+        for row, plan_data in batch:
+            rows.append(row)
+            if keep is not None and plan_data is not None:
+                keep(row["variant"], *plan_data)
         if progress:
             progress(len(rows), total)
 
@@ -236,7 +244,7 @@ def _execute(jobs: list[SweepJob], workers: int, backend: str, scheduler: str | 
 
 
 def _execute_dask(jobs: list[SweepJob], workers: int, scheduler: str | None,
-                  record: Callable[[list[dict]], None]) -> None:
+                  record: Callable[[list], None]) -> None:
     try:
         from dask.distributed import Client, LocalCluster, as_completed as dask_completed
     except ImportError:
