@@ -42,21 +42,25 @@ class CostModel:
     timeline: Timeline
     constant: list[Entry] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        line, n = self.timeline, self.timeline.n
+        start = [line.start(t) for t in range(n)]
+        middle = [line.middle(t) for t in range(n)]
+        self._factors = {kind: start for kind in CAPEX_KINDS}
+        self._factors.update({kind: middle for kind in OPEX_KINDS})
+        self._factors.update({kind: [-line.end] * n for kind in CREDIT_KINDS})
+        self._factors.update({kind: [0.0] * n for kind in REPORTED_KINDS})
+
     # ---- discounting ---------------------------------------------------------------------
 
     def discount(self, kind: str, t: int) -> float:
         """The NPV factor of one unit of money of ``kind`` in period t (negative: a credit)."""
-        if kind in CAPEX_KINDS:
-            return self.timeline.start(t)
-        if kind in OPEX_KINDS:
-            return self.timeline.middle(t)
-        if kind in CREDIT_KINDS:
-            return -self.timeline.end
-        return 0.0
+        return self._factors[kind][t]
 
     def npv(self, entries: list[Entry]) -> float:
         """The NPV of ``entries`` (money)."""
-        return sum(self.discount(kind, t) * money for t, kind, money in entries)
+        factors = self._factors
+        return sum(factors[kind][t] * money for t, kind, money in entries)
 
     # ---- decisions -------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 import pandas as pd
 import pyomo.environ as pyo
+from pyomo.common.gc_manager import PauseGC
 
 from formulations import add_families
 from formulations.objective import add_objective
@@ -53,7 +54,13 @@ class ScenarioModel:
 
 
 def build_extensive_form(instance: Instance) -> tuple[pyo.ConcreteModel, list[ScenarioModel]]:
-    """One block per scenario, non-anticipativity rows, the expected-NPV objective."""
+    """One block per scenario, non-anticipativity rows, the expected-NPV objective (built in
+    Pyomo's scoped garbage-collector pause, as :func:`formulations.build_model`)."""
+    with PauseGC():
+        return _build_extensive_form(instance)
+
+
+def _build_extensive_form(instance: Instance) -> tuple[pyo.ConcreteModel, list[ScenarioModel]]:
     commit = instance.spec.scenarios.commit_periods
     master = pyo.ConcreteModel(name=f"{instance.spec.name or 'accelplan'}-extensive")
     scenarios: list[ScenarioModel] = []
