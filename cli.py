@@ -2,7 +2,8 @@
 
 Exit codes (shared/design/interface.md): 0 a plan was found; 1 no plan exists or none was found
 (in time, or HiGHS failed); 2 bad input or usage; 3 an internal error (a bug: the message says
-how to report it). No traceback reaches the user (set ACCELPLAN_DEBUG=1 to see one).
+how to report it); 130 interrupted (Ctrl-C or SIGTERM; the best plan so far is kept unless
+``--discard-on-interrupt``). No traceback reaches the user (set ACCELPLAN_DEBUG=1 to see one).
 """
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ STARTED_AT = time.perf_counter()
 
 import functools  # noqa: E402
 import json
+import math
 import os
+import signal
 import sys
 from typing import Any, Callable
 
@@ -24,7 +27,7 @@ from optimizer.errors import (
 )
 from optimizer.instance.overrides import parse_assignment
 
-EXIT_OK, EXIT_NO_PLAN, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_OK, EXIT_NO_PLAN, EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
 def _fail(message: str, code: int) -> None:
@@ -46,7 +49,9 @@ def guarded(command: Callable) -> Callable:
             _fail(str(exc), EXIT_BAD_INPUT)
         except AccelplanError as exc:
             _fail(str(exc), EXIT_BAD_INPUT)
-        except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt):
+        except KeyboardInterrupt:
+            _fail("interrupted before a plan was found; nothing was written", EXIT_INTERRUPTED)
+        except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
         except Exception as exc:  # noqa: BLE001 - the last line of defence
             if os.environ.get("ACCELPLAN_DEBUG"):
@@ -58,8 +63,39 @@ def guarded(command: Callable) -> Callable:
 
 # ---- options declared once, reused by every command that needs them -------------------------
 
+class FiniteFloat(click.ParamType):
+    """A finite number within bounds (NaN and infinities refused)."""
+
+    name = "number"
+
+    def __init__(self, low: float, high: float | None = None, low_open: bool = False) -> None:
+        self.low, self.high, self.low_open = low, high, low_open
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        if number < self.low or (self.low_open and number == self.low):
+            self.fail(f"{value} must be {'>' if self.low_open else '>='} {self.low:g}", param,
+                      ctx)
+        if self.high is not None and number > self.high:
+            self.fail(f"{value} must be <= {self.high:g}", param, ctx)
+        return number
+
+
 def instance_options(command: Callable) -> Callable:
-    """``--set PATH=VALUE`` (repeatable) and ``--override FILE`` (repeatable)."""
+    """``--set PATH=VALUE``, ``--override FILE`` (both repeatable), ``--data-dir DIR`` and
+    ``--max-input-mb N``."""
+    command = click.option("--max-input-mb", type=FiniteFloat(0, low_open=True),
+                           default=None, metavar="MB",
+                           help="Largest instance or override file read (default 16 MB).")(
+        command)
+    command = click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+                           help="Also read CSV tables the instance names from this folder "
+                                "(default: only the instance's own folder).")(command)
     command = click.option("--override", "override_files", multiple=True,
                            type=click.Path(dir_okay=False),
                            help="YAML fragment merged over the instance (repeatable).")(command)
@@ -72,9 +108,10 @@ def instance_options(command: Callable) -> Callable:
 def solver_options(command: Callable) -> Callable:
     """Options every solving command takes."""
     for decorator in reversed([
-        click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=None,
-                     help="Stop after this many seconds; the best plan found is returned."),
-        click.option("--mip-gap", type=click.FloatRange(min=0, max=1), default=1e-4,
+        click.option("--time-limit", type=FiniteFloat(0, low_open=True), default=None,
+                     help="Wall time of the whole command, in seconds; the best plan found "
+                          "by then is returned."),
+        click.option("--mip-gap", type=FiniteFloat(0, 1), default=1e-4,
                      show_default=True, help="Relative optimality gap to stop at."),
         click.option("--threads", type=click.IntRange(min=1), default=None,
                      help="Solver threads (default: HiGHS's choice)."),
@@ -92,10 +129,26 @@ def parse_overrides(assignments: tuple[str, ...]) -> dict[str, Any]:
     return dict(parse_assignment(text) for text in assignments)
 
 
-def _load(path: str, assignments: tuple[str, ...], override_files: tuple[str, ...]):
+def _load(path: str, assignments: tuple[str, ...], override_files: tuple[str, ...],
+          data_dir: str | None = None, max_input_mb: float | None = None):
     from optimizer.instance.loader import load_instance
     return load_instance(path, overrides=parse_overrides(assignments),
-                         override_files=override_files)
+                         override_files=override_files, data_dir=data_dir,
+                         max_bytes=None if max_input_mb is None else int(max_input_mb * 2**20))
+
+
+def stop_on_signals(cancel: Any) -> None:
+    """Ctrl-C and SIGTERM stop the solve at once: inside HiGHS by the cancel flag (the best
+    plan so far comes back), in the model build by KeyboardInterrupt. A second one ends the
+    process without waiting."""
+    def handler(signum: int, frame: Any) -> None:
+        if cancel.is_set():
+            os._exit(EXIT_INTERRUPTED)
+        cancel.set()
+        if not cancel.in_solver:
+            raise KeyboardInterrupt
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -111,10 +164,11 @@ def main() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the description as JSON.")
 @guarded
 def validate(file: str, assignments: tuple[str, ...], override_files: tuple[str, ...],
-             as_json: bool) -> None:
+             data_dir: str | None, max_input_mb: float | None, as_json: bool) -> None:
     """Load and check an instance FILE; print what it holds."""
     from optimizer.instance.describe import describe_instance
-    description = describe_instance(_load(file, assignments, override_files))
+    description = describe_instance(_load(file, assignments, override_files, data_dir,
+                                          max_input_mb))
     if as_json:
         click.echo(json.dumps(description, indent=2))
         return
@@ -126,9 +180,14 @@ def validate(file: str, assignments: tuple[str, ...], override_files: tuple[str,
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", "output", type=click.Path(file_okay=False), default=None,
               help="Results directory to write (summary.json and CSV tables).")
-@click.option("--force", is_flag=True, help="Replace an existing results directory.")
+@click.option("--force", is_flag=True,
+              help="Replace an existing results directory (only a previous results "
+                   "directory: a folder with other files is refused).")
 @click.option("--report", "with_report", is_flag=True,
               help="Also write report.html into the results directory.")
+@click.option("--keep-on-interrupt/--discard-on-interrupt", default=True, show_default=True,
+              help="On Ctrl-C or SIGTERM, write the best plan found so far (marked "
+                   "interrupted) or nothing.")
 @click.option("--stochastic", "stochastic_method",
               type=click.Choice(["extensive", "decomposed"]), default="extensive",
               show_default=True,
@@ -143,40 +202,66 @@ def validate(file: str, assignments: tuple[str, ...], override_files: tuple[str,
 @solver_options
 @guarded
 def solve(file: str, output: str | None, force: bool, with_report: bool,
-          stochastic_method: str, workers: int | None, bundle_size: int,
-          assignments: tuple[str, ...],
-          override_files: tuple[str, ...], time_limit: float | None, mip_gap: float,
-          threads: int | None, seed: int | None, as_json: bool) -> None:
+          keep_on_interrupt: bool, stochastic_method: str, workers: int | None,
+          bundle_size: int, assignments: tuple[str, ...], override_files: tuple[str, ...],
+          data_dir: str | None, max_input_mb: float | None, time_limit: float | None,
+          mip_gap: float, threads: int | None, seed: int | None, as_json: bool) -> None:
     """Build and solve the plan of instance FILE; print a summary; write the results directory."""
+    from optimizer.cancel import Cancel
+    from optimizer.output.directories import check_destination
+    from optimizer.output.results import summary_json
     from optimizer.planning import solve as solve_plan
-    from optimizer.output.results import check_destination, summary_json
-    instance = _load(file, assignments, override_files)
+    if with_report and output is None:
+        raise UsageError("--report needs a results directory (-o DIR)")
+    instance = _load(file, assignments, override_files, data_dir, max_input_mb)
     if output is not None:
-        check_destination(output, force)
+        check_destination(output, force)          # before any work: nothing is lost later
+    cancel = Cancel()
+    stop_on_signals(cancel)
     try:
         plan = solve_plan(instance, time_limit=time_limit, mip_gap=mip_gap, threads=threads,
                           seed=seed, stochastic_method=stochastic_method, workers=workers,
-                          bundle_size=bundle_size, started_at=STARTED_AT)
+                          bundle_size=bundle_size, started_at=STARTED_AT, cancel=cancel)
     except InfeasibleError as exc:
         plan = getattr(exc, "plan", None)
         if output is not None and plan is not None:
-            plan.write(output, force=force)
+            _write(plan, output, force)
         if as_json and plan is not None:
             click.echo(summary_json(plan.summary))
         raise
-    if output is not None:
-        plan.write(output, force=force)
-        if with_report:
-            from optimizer.output.report import write_report
-            write_report(output)
-    elif with_report:
-        raise UsageError("--report needs a results directory (-o DIR)")
+    interrupted = cancel.is_set()
+    if interrupted:
+        plan.summary["interrupted"] = True
+    if output is not None and (keep_on_interrupt or not interrupted):
+        _write(plan, output, force, with_report)
     if as_json:
         click.echo(summary_json(plan.summary))
     else:
         from optimizer.output.display import print_plan
-        print_plan(plan, output)
+        print_plan(plan, output if keep_on_interrupt or not interrupted else None)
+    if interrupted:
+        _fail("interrupted: " + ("the best plan found so far is kept" if plan.status.has_plan
+                                 and output is not None and keep_on_interrupt
+                                 else "no plan was written"), EXIT_INTERRUPTED)
     sys.exit(plan.status.exit_code)
+
+
+def _write(plan: Any, output: str, force: bool, with_report: bool = False) -> None:
+    """Write the results directory; on an output error, write the plan elsewhere and say
+    where (a finished plan is never lost)."""
+    from pathlib import Path
+
+    from optimizer.output.directories import rescue_directory
+    try:
+        plan.write(output, force=force)
+        if with_report:
+            from optimizer.output.report import write_report
+            write_report(output)
+    except OSError as exc:
+        rescue = rescue_directory(Path(output))
+        plan.write(rescue)
+        raise UsageError(f"{output}: cannot write the results ({exc.strerror or exc}); the "
+                         f"plan was written to {rescue} instead") from None
 
 
 @main.command()
@@ -197,20 +282,23 @@ def solve(file: str, output: str | None, force: bool, with_report: bool,
 @guarded
 def sweep(file: str, varies: tuple[str, ...], output: str, force: bool, workers: int | None,
           backend: str, scheduler: str | None, assignments: tuple[str, ...],
-          override_files: tuple[str, ...], time_limit: float | None, mip_gap: float,
+          override_files: tuple[str, ...], data_dir: str | None, max_input_mb: float | None,
+          time_limit: float | None, mip_gap: float,
           threads: int | None, seed: int | None, as_json: bool) -> None:
     """Solve one variant of FILE per combination of --vary values; write sweep.csv."""
     from optimizer.studies.sweep import parse_vary, run_sweep, variant_grid
     variations = [parse_vary(text) for text in varies]
     base = parse_overrides(assignments)
-    _load(file, assignments, override_files)     # the base must be valid before any work
+    _load(file, assignments, override_files, data_dir, max_input_mb)   # valid before any work
     solver = {"time_limit": time_limit, "mip_gap": mip_gap, "threads": threads, "seed": seed}
     total = len(variant_grid(variations))
     from optimizer.output.display import sweep_progress
     with sweep_progress(total, enabled=not as_json) as advance:
         frame = run_sweep(file, variations, output, base_overrides=base,
                           override_files=override_files, solver=solver, workers=workers,
-                          backend=backend, scheduler=scheduler, force=force, progress=advance)
+                          backend=backend, scheduler=scheduler, force=force, progress=advance,
+                          data_dir=data_dir, max_bytes=None if max_input_mb is None
+                          else int(max_input_mb * 2**20))
     if as_json:
         click.echo(frame.to_json(orient="records"))
     else:

@@ -13,7 +13,7 @@ import pytest
 from conftest import INSTANCES, REPO
 
 LAYERS = [
-    ["optimizer.errors", "optimizer.status", "optimizer.parallel"],
+    ["optimizer.errors", "optimizer.status", "optimizer.parallel", "optimizer.cancel"],
     ["optimizer.instance"],
     ["optimizer.problem"],
     ["formulations"],

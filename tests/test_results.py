@@ -65,16 +65,20 @@ def test_plan_meets_demand_in_every_period(quickstart_results):
 
 
 def test_existing_directory_needs_force(tmp_path):
+    # an existing results directory is replaced only with --force; a folder that holds
+    # anything else (a planner's notes) is never replaced, --force or not
     path = write_instance(tmp_path, instance({"A": accelerator()}))
     out = tmp_path / "out"
-    out.mkdir()
-    (out / "keep.txt").write_text("mine")
+    assert CliRunner().invoke(main, ["solve", str(path), "-o", str(out)]).exit_code == 0
     result = CliRunner().invoke(main, ["solve", str(path), "-o", str(out)])
     assert result.exit_code == 2 and "--force" in result.stderr
-    assert (out / "keep.txt").read_text() == "mine"
     result = CliRunner().invoke(main, ["solve", str(path), "-o", str(out), "--force"])
     assert result.exit_code == 0, result.stderr
-    assert not (out / "keep.txt").exists() and (out / "summary.json").exists()
+    assert (out / "summary.json").exists()
+    (out / "keep.txt").write_text("mine")
+    result = CliRunner().invoke(main, ["solve", str(path), "-o", str(out), "--force"])
+    assert result.exit_code == 2 and "keep.txt" in result.stderr
+    assert (out / "keep.txt").read_text() == "mine"
 
 
 def test_json_prints_only_the_summary(tmp_path):

@@ -8,7 +8,7 @@ import hashlib
 import json
 import math
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -16,7 +16,9 @@ from pydantic import BaseModel, ValidationError
 
 from optimizer.instance.checks import check_instance
 from optimizer.errors import InstanceError
-from optimizer.instance.overrides import apply_overrides, deep_merge, read_override_file
+from optimizer.instance.overrides import (
+    DEMAND_SCALE, OVERRIDE_SOURCE, apply_overrides, deep_merge, read_override_file,
+)
 from optimizer.instance.safe_yaml import MAX_FILE_BYTES, read_yaml_file
 from optimizer.instance.schema import InstanceSpec
 
@@ -31,6 +33,9 @@ class Instance:
         input_sha256: SHA-256 of the YAML file, its CSV tables and the overrides applied.
         demand_scale: the factor applied to every demand figure (``demand_scale`` override).
         overrides: the overrides applied (dotted path -> value), for the record.
+        override_files: the override fragments merged over the file, in order.
+        raw: the instance as read, its CSV tables read in (no file is needed to validate it
+            again, e.g. for a scenario or a sweep variant on another machine).
     """
 
     spec: InstanceSpec
@@ -39,57 +44,97 @@ class Instance:
     demand_scale: float = 1.0
     overrides: Mapping[str, Any] = field(default_factory=dict)
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    override_files: tuple[str, ...] = ()
 
 
-def read_raw_instance(path: str | Path, override_files: Iterable[str | Path] = ()
-                      ) -> tuple[dict, str]:
-    """Read an instance file (and override fragments merged over it) without validating it.
+@dataclass(frozen=True)
+class RawInstance:
+    """An instance file as read, before validation.
 
-    Returns:
-        The raw mapping and the SHA-256 of the bytes read (file, then fragments).
+    Attributes:
+        raw: the mapping, override fragments merged in, CSV tables read in.
+        digest: SHA-256 of the bytes read (file, fragments, tables).
+        sources: workload -> the CSV file its demand came from (to name it in errors).
+        fragments: override file -> its mapping (to name it in errors about its fields).
+    """
+
+    raw: dict
+    digest: str
+    sources: dict[str, Path]
+    fragments: dict[str, dict]
+
+
+def read_raw_instance(path: str | Path, override_files: Iterable[str | Path] = (),
+                      data_dir: str | Path | None = None, max_bytes: int | None = None
+                      ) -> RawInstance:
+    """Read an instance file, override fragments merged over it and the CSV tables it names,
+    without validating it.
+
+    Args:
+        data_dir: another folder CSV tables may be read from (besides the instance's own).
+        max_bytes: largest file read (default ``MAX_FILE_BYTES``).
 
     Raises:
-        InstanceError: unreadable or unsafe YAML, or not a mapping.
+        InstanceError: unreadable, oversized or unsafe YAML, not a mapping, or a table that
+            cannot be read or lies outside the folders allowed.
     """
     path = Path(path)
-    raw = read_yaml_file(path)
+    raw = read_yaml_file(path, max_bytes)
     if not isinstance(raw, dict):
         raise InstanceError(path, "", f"expected a YAML mapping at the top level, found "
                             f"{type(raw).__name__ if raw is not None else 'an empty file'}")
     digest = hashlib.sha256(path.read_bytes())
+    fragments = {}
     for fragment_path in override_files:
-        fragment = read_override_file(fragment_path)
+        fragment = read_override_file(fragment_path, max_bytes)
         digest.update(Path(fragment_path).read_bytes())
+        fragments[str(fragment_path)] = fragment
         raw = deep_merge(raw, fragment)
-    return raw, digest.hexdigest()
+    folders = [path.parent] + ([Path(data_dir)] if data_dir is not None else [])
+    sources = _read_demand_tables(raw, path, digest, folders, max_bytes)
+    return RawInstance(raw, digest.hexdigest(), sources, fragments)
 
 
 def load_instance(path: str | Path, overrides: Mapping[str, Any] | None = None,
-                  override_files: Iterable[str | Path] = ()) -> Instance:
+                  override_files: Iterable[str | Path] = (), data_dir: str | Path | None = None,
+                  max_bytes: int | None = None) -> Instance:
     """Read, override and validate an instance file.
 
     Args:
         path: the instance YAML file.
         overrides: dotted path -> value (``{"sites.s1.grid_mw": 80, "demand_scale": 1.5}``).
         override_files: YAML fragments merged over the file, in order, before ``overrides``.
+        data_dir: another folder the instance's CSV tables may come from (only the instance's
+            own folder otherwise).
+        max_bytes: largest instance, fragment or table file read (default 16 MB).
 
     Raises:
-        InstanceError: naming the file and the field at fault.
+        InstanceError: naming the file and the field at fault (the override fragment, or
+            ``<override>`` for a ``--set``, when the field came from there).
     """
-    raw, file_digest = read_raw_instance(path, override_files)
-    return instance_from_raw(raw, path, overrides, file_digest)
+    files = tuple(map(str, override_files))
+    read = read_raw_instance(path, files, data_dir, max_bytes)
+    try:
+        instance = instance_from_raw(read.raw, path, overrides, read.digest, read.sources)
+    except InstanceError as exc:
+        for fragment_path, fragment in read.fragments.items():
+            if _holds_field(fragment, exc.field):
+                raise InstanceError(fragment_path, exc.field, exc.reason) from None
+        raise
+    return replace(instance, override_files=files)
 
 
-def inline_tables(raw: dict, path: str | Path) -> dict:
-    """``raw`` with every CSV table it names read in (a copy): an instance a worker on another
-    machine can validate without the files.
-
-    Raises:
-        InstanceError: a table that cannot be read, naming its file.
-    """
-    data = copy.deepcopy(raw)
-    _read_demand_tables(data, Path(path), hashlib.sha256())
-    return data
+def _holds_field(mapping: Any, dotted: str) -> bool:
+    """Whether ``mapping`` (an override fragment) sets the field ``dotted`` or one above it."""
+    node = mapping
+    for part in dotted.split(".") if dotted else []:
+        if not isinstance(node, dict):
+            return True
+        key = next((k for k in node if str(k) == part), None)
+        if key is None:
+            return False
+        node = node[key]
+    return bool(dotted)
 
 
 def instance_from_mapping(data: Mapping[str, Any], base_dir: str | Path | None = None,
@@ -119,21 +164,34 @@ def instance_from_mapping(data: Mapping[str, Any], base_dir: str | Path | None =
 
 
 def instance_from_raw(raw: dict, path: str | Path, overrides: Mapping[str, Any] | None = None,
-                      file_digest: str = "") -> Instance:
+                      file_digest: str = "", sources: Mapping[str, Path] | None = None
+                      ) -> Instance:
     """Validate an already-read instance (``raw`` is not modified) with ``overrides`` applied.
 
-    Sweeps read the file once and call this for every variant.
+    Sweeps and scenarios read the file once and call this for every variant.
+
+    Raises:
+        InstanceError: a field at fault; one an override set is named as ``<override>``.
     """
     path = Path(path)
     digest = hashlib.sha256(file_digest.encode())
     data, scale = apply_overrides(raw, overrides)
     digest.update(repr(sorted((str(k), repr(v)) for k, v in (overrides or {}).items())).encode())
-    demand_sources = _read_demand_tables(data, path, digest)
+    demand_sources = dict(sources or {})
+    demand_sources.update(_read_demand_tables(data, path, digest, [path.parent]))
     if scale != 1.0:
         data["demand"] = {w: {p: v * scale if _is_number(v) else v for p, v in series.items()}
                           for w, series in data["demand"].items()}
-    spec = validate_spec(data, path)
-    check_instance(spec, path, demand_sources)
+    try:
+        spec = validate_spec(data, path)
+        check_instance(spec, path, demand_sources)
+    except InstanceError as exc:
+        overridden = next((key for key in (overrides or {}) if key != DEMAND_SCALE and (
+            exc.field == key or exc.field.startswith(key + "."))), None)
+        if overridden is not None:
+            raise InstanceError(OVERRIDE_SOURCE, exc.field, exc.reason + f" (from --set "
+                                f"{overridden}; the instance is {path})") from None
+        raise
     return Instance(spec=spec, path=path, input_sha256=digest.hexdigest(), demand_scale=scale,
                     overrides=dict(overrides or {}), raw=raw)
 
@@ -154,8 +212,10 @@ def validate_spec(data: dict, path: str | Path) -> InstanceSpec:
 # CSV tables
 # ---------------------------------------------------------------------------------------------
 
-def _read_demand_tables(data: dict, yaml_path: Path, digest: Any) -> dict[str, Path]:
-    """Replace CSV references in ``data["demand"]`` by mappings, in place.
+def _read_demand_tables(data: dict, yaml_path: Path, digest: Any, folders: list[Path],
+                        max_bytes: int | None = None) -> dict[str, Path]:
+    """Replace CSV references in ``data["demand"]`` by mappings, in place, reading only files
+    inside ``folders``.
 
     Returns:
         workload -> the file its demand came from (for error messages).
@@ -163,9 +223,10 @@ def _read_demand_tables(data: dict, yaml_path: Path, digest: Any) -> dict[str, P
     demand = data.get("demand")
     sources: dict[str, Path] = {}
     if isinstance(demand, str):
-        csv_path = _resolve(yaml_path, demand, "demand")
+        csv_path = _resolve(yaml_path, demand, "demand", folders)
         table: dict[str, dict[str, float]] = {}
-        for line, row in _read_csv(csv_path, ("workload", "period", "tokens_per_day"), digest):
+        for line, row in _read_csv(csv_path, ("workload", "period", "tokens_per_day"), digest,
+                                   max_bytes):
             series = table.setdefault(row["workload"], {})
             _add_row(series, row, line, csv_path)
             sources[row["workload"]] = csv_path
@@ -173,30 +234,47 @@ def _read_demand_tables(data: dict, yaml_path: Path, digest: Any) -> dict[str, P
     elif isinstance(demand, dict):
         for workload, series in list(demand.items()):
             if isinstance(series, str):
-                csv_path = _resolve(yaml_path, series, f"demand.{workload}")
+                csv_path = _resolve(yaml_path, series, f"demand.{workload}", folders)
                 table_w: dict[str, float] = {}
-                for line, row in _read_csv(csv_path, ("period", "tokens_per_day"), digest):
+                for line, row in _read_csv(csv_path, ("period", "tokens_per_day"), digest,
+                                           max_bytes):
                     _add_row(table_w, row, line, csv_path)
                 demand[workload] = table_w
                 sources[str(workload)] = csv_path
     return sources
 
 
-def _resolve(yaml_path: Path, reference: str, field_path: str) -> Path:
+def _resolve(yaml_path: Path, reference: str, field_path: str, folders: list[Path]) -> Path:
+    """The CSV file ``reference`` names, relative to the instance's folder; it must lie inside
+    one of ``folders`` once symlinks are followed (no absolute paths, ``..`` or links out)."""
     if not reference.lower().endswith(".csv"):
         raise InstanceError(yaml_path, field_path, f"found {reference!r}; expected a mapping "
                             "period -> tokens_per_day or the name of a .csv file")
-    csv_path = (yaml_path.parent / reference)
-    if not csv_path.is_file():
-        raise InstanceError(yaml_path, field_path, f"CSV file {reference!r} not found next to "
-                            "the instance")
-    return csv_path
+    relative = Path(reference)
+    candidates = [folder / relative for folder in folders] if not relative.is_absolute() \
+        else [relative]
+    for csv_path in candidates:
+        resolved = csv_path.resolve()
+        inside = any(resolved.is_relative_to(folder.resolve()) for folder in folders)
+        if not inside:
+            raise InstanceError(yaml_path, field_path, f"CSV file {reference!r} lies outside "
+                                "the instance's folder; tables are read only from there (or "
+                                "from a folder named with --data-dir)")
+        if resolved.is_file():
+            return resolved
+    raise InstanceError(yaml_path, field_path, f"CSV file {reference!r} not found next to "
+                        "the instance")
 
 
-def _read_csv(csv_path: Path, columns: tuple[str, ...], digest: Any):
+def _read_csv(csv_path: Path, columns: tuple[str, ...], digest: Any,
+              max_bytes: int | None = None):
+    limit = MAX_FILE_BYTES if max_bytes is None else max_bytes
+    if csv_path.stat().st_size > limit:
+        raise InstanceError(csv_path, "", f"file is {csv_path.stat().st_size:,} bytes; the "
+                            f"limit is {limit:,} (--max-input-mb)")
     raw = csv_path.read_bytes()
-    if len(raw) > MAX_FILE_BYTES or b"\x00" in raw:
-        raise InstanceError(csv_path, "", "binary or oversized file; expected a CSV text table")
+    if b"\x00" in raw:
+        raise InstanceError(csv_path, "", "binary file; expected a CSV text table")
     digest.update(raw)
     try:
         text = raw.decode("utf-8-sig")

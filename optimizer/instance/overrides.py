@@ -121,9 +121,9 @@ def apply_overrides(raw: dict, overrides: Mapping[str, Any] | None) -> tuple[dic
     return data, scale
 
 
-def read_override_file(path: str | Path) -> dict:
+def read_override_file(path: str | Path, max_bytes: int | None = None) -> dict:
     """Read a YAML override fragment (a mapping merged over the base instance)."""
-    fragment = read_yaml_file(path)
+    fragment = read_yaml_file(path, max_bytes)
     if not isinstance(fragment, dict):
         raise InstanceError(path, "", f"an override file must be a YAML mapping, found "
                             f"{type(fragment).__name__}")

@@ -16,8 +16,17 @@ import yaml
 
 from optimizer.errors import InstanceError
 
-MAX_FILE_BYTES = 64 * 1024 * 1024
-"""Largest instance or override file read, in bytes."""
+MAX_FILE_BYTES = 16 * 1024 * 1024
+"""Largest instance, override or table file read by default, in bytes (16 MB: the national
+instance with a thousand sites is under 1 MB; big tables belong in CSV files). Overridable
+with ``--max-input-mb`` / ``max_bytes``."""
+
+MAX_KEY_LENGTH = 256
+"""Longest mapping key accepted, in characters (keys are labels and field names)."""
+
+MAX_LINE_LENGTH = 100_000
+"""Longest line accepted, in characters (checked before parsing, so that a giant scalar is
+refused at once)."""
 
 MAX_EXPANDED_NODES = 2_000_000
 """Largest number of YAML nodes after expanding aliases (stops 'billion laughs')."""
@@ -49,6 +58,8 @@ def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bo
     mapping: dict[Any, Any] = {}
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=deep)
+        if isinstance(key, str) and len(key) > MAX_KEY_LENGTH:
+            raise _LongKey(len(key), key_node.start_mark)
         try:
             hash(key)
         except TypeError:
@@ -58,6 +69,13 @@ def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bo
             raise _DuplicateKey(key, key_node.start_mark)
         mapping[key] = loader.construct_object(value_node, deep=deep)
     return mapping
+
+
+class _LongKey(yaml.YAMLError):
+    def __init__(self, length: int, mark: yaml.Mark) -> None:
+        self.length = length
+        self.mark = mark
+        super().__init__(f"a key of {length:,} characters")
 
 
 class _DuplicateKey(yaml.YAMLError):
@@ -105,6 +123,9 @@ def parse_yaml_text(text: str, source: str | Path) -> Any:
             raise InstanceError(source, "", f"YAML aliases expand to more than "
                                 f"{MAX_EXPANDED_NODES:,} nodes; refusing (alias bomb?)")
         return loader.construct_document(node)
+    except _LongKey as exc:
+        raise InstanceError(source, "", f"a key of {exc.length:,} characters{_line(exc.mark)}; "
+                            f"keys are labels of at most {MAX_KEY_LENGTH} characters") from None
     except _DuplicateKey as exc:
         raise InstanceError(source, str(exc.key), f"duplicate key {exc.key!r}{_line(exc.mark)}; "
                             "each key may appear once per mapping") from None
@@ -122,17 +143,22 @@ def parse_yaml_text(text: str, source: str | Path) -> Any:
         loader.dispose()
 
 
-def read_yaml_file(path: str | Path) -> Any:
+def read_yaml_file(path: str | Path, max_bytes: int | None = None) -> Any:
     """Read and parse a YAML file with the checks of :func:`parse_yaml_text`.
+
+    Args:
+        max_bytes: largest file read (default ``MAX_FILE_BYTES``).
 
     Raises:
         InstanceError: unreadable, too large, binary, not UTF-8 or not safe YAML.
     """
     path = Path(path)
+    limit = MAX_FILE_BYTES if max_bytes is None else max_bytes
     try:
         size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise InstanceError(path, "", f"file is {size:,} bytes; the limit is {MAX_FILE_BYTES:,}")
+        if size > limit:
+            raise InstanceError(path, "", f"file is {size:,} bytes; the limit is {limit:,} "
+                                "(raise it with --max-input-mb)")
         raw = path.read_bytes()
     except FileNotFoundError:
         raise InstanceError(path, "", "file not found") from None
@@ -147,4 +173,8 @@ def read_yaml_file(path: str | Path) -> Any:
     except UnicodeDecodeError as exc:
         raise InstanceError(path, "", f"not UTF-8 text (bad byte at offset {exc.start}); "
                             "expected a UTF-8 YAML text file") from None
+    longest = max((len(line) for line in text.splitlines()), default=0)
+    if longest > MAX_LINE_LENGTH:
+        raise InstanceError(path, "", f"a line of {longest:,} characters; instance files have "
+                            f"lines under {MAX_LINE_LENGTH:,} characters")
     return parse_yaml_text(text, path)

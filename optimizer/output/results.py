@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,6 +11,7 @@ import pandas as pd
 
 from optimizer.analysis.kpis import KPIs
 from optimizer.errors import Relaxation, UsageError
+from optimizer.output.directories import check_destination, write_atomically
 from optimizer.status import Status
 
 RESULT_FILES = ("purchases", "fleet", "serving", "sites", "costs", "marginal_costs", "binding",
@@ -95,20 +94,6 @@ class Plan:
         return write_results(directory, self.summary, self.tables, force=force)
 
 
-def check_destination(directory: str | Path, force: bool) -> Path:
-    """Refuse an existing results directory unless ``force`` (checked before solving).
-
-    Raises:
-        UsageError: the directory exists (or is a file) and ``force`` is not set.
-    """
-    target = Path(directory)
-    if target.exists() and not target.is_dir():
-        raise UsageError(f"{target}: exists and is not a directory")
-    if target.exists() and not force:
-        raise UsageError(f"{target}: results directory exists; use --force to replace it")
-    return target
-
-
 def _json_default(value: Any) -> Any:
     if hasattr(value, "item"):
         return value.item()
@@ -135,37 +120,18 @@ def summary_json(summary: dict[str, Any]) -> str:
     return json.dumps(clean_json(summary), indent=2, default=_json_default)
 
 
-def staging_directory(target: Path) -> Path:
-    """An empty folder beside ``target`` to write into before :func:`promote`."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-
-
-def promote(staging: Path, target: Path) -> None:
-    """Put a complete ``staging`` folder in place of ``target`` (renames only)."""
-    if target.exists():
-        retired = staging.with_name(staging.name + ".old")
-        target.rename(retired)
-        staging.rename(target)
-        shutil.rmtree(retired, ignore_errors=True)
-    else:
-        staging.rename(target)
-
-
 def write_results(directory: str | Path, summary: dict[str, Any],
                   tables: dict[str, pd.DataFrame], force: bool = False) -> Path:
-    """Write ``summary.json`` and one CSV per table into ``directory``, atomically."""
+    """Write ``summary.json`` and one CSV per table into ``directory``, atomically (see
+    :mod:`optimizer.output.directories`: ``force`` replaces only a previous results
+    directory)."""
     target = check_destination(directory, force)
-    staging = staging_directory(target)
-    try:
+
+    def fill(staging: Path) -> None:
         (staging / "summary.json").write_text(summary_json(summary) + "\n")
         for name, frame in tables.items():
             frame.to_csv(staging / f"{name}.csv", index=False, float_format="%.10g")
-        promote(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return target
+    return write_atomically(target, fill)
 
 
 def read_plan(directory: str | Path) -> Plan:

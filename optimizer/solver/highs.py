@@ -190,7 +190,8 @@ class HighsModel:
         optimal. The solver choice is reset afterwards."""
         self.highs.setOptionValue("solver", solver)
         try:
-            self.highs.run()
+            with self.watch.running():
+                self.highs.run()
         finally:
             self.highs.setOptionValue("solver", "choose")
         return self.lp_optimal()
@@ -253,7 +254,9 @@ class HighsModel:
 
         def should_stop() -> bool:
             return self.watch.expired() or (ends is not None and time.perf_counter() >= ends)
-        outcome = run_isolated(arrays, highs_options, start, should_stop, self.watch.target)
+        with self.watch.running():
+            outcome = run_isolated(arrays, highs_options, start, should_stop,
+                                   self.watch.target)
         self.watch.reached = outcome.reason == "target reached"
         return outcome
 
@@ -290,7 +293,8 @@ class HighsModel:
         left = self.watch.left()
         h.setOptionValue("time_limit", INF if left is None else max(left, 0.0))
         self.watch.reached = False
-        h.run()
+        with self.watch.running():
+            h.run()
         seconds = time.perf_counter() - start
         model_status = h.getModelStatus()
         name = h.modelStatusToString(model_status)
@@ -397,7 +401,8 @@ class HighsModel:
         h.addCols(k, np.array([elastic[p] for p in positions]), np.zeros(k), np.full(k, INF),
                   k, np.arange(k, dtype=np.int32), np.array(positions, dtype=np.int32), signs)
         self.set_options(options)
-        h.run()
+        with self.watch.running():
+            h.run()
         name = str(h.getModelStatus()).split(".")[-1]
         info = h.getInfo()
         has_incumbent = info.primal_solution_status == highspy.SolutionStatus.kSolutionStatusFeasible

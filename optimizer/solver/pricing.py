@@ -163,7 +163,8 @@ def priced_relaxation(model: HighsModel, column_group: np.ndarray, seed: np.ndar
     solver = lp_solver
     for _ in range(max_rounds):
         h.setOptionValue("solver", solver)
-        h.run()
+        with model.watch.running():
+            h.run()
         solver = "simplex"                 # warm start from the previous basis
         model.pricing_rounds += 1
         if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
@@ -186,7 +187,8 @@ def priced_relaxation(model: HighsModel, column_group: np.ndarray, seed: np.ndar
     # the restricted LP could not be solved or priced: solve the full LP instead
     h.changeColsBounds(len(fixed), fixed, lower[fixed], upper[fixed])
     h.setOptionValue("solver", lp_solver)
-    h.run()
+    with model.watch.running():
+        h.run()
     bound = (float(h.getInfo().objective_function_value)
              if h.getModelStatus() == highspy.HighsModelStatus.kOptimal else None)
     return np.array([], dtype=np.int32), bound, np.ones(len(active), dtype=bool)
@@ -243,7 +245,7 @@ def priced_duals(model: HighsModel, values: np.ndarray, fix: str) -> np.ndarray 
 
 
 class _PricingLP:
-    """The pricing problem of :meth:`CompiledModel.priced_relaxation`: the inactive
+    """The pricing problem of :func:`priced_relaxation`: the inactive
     placements' columns with their own rows, one HiGHS LP (block-diagonal), whose objective
     is reset to the reduced costs each round and whose columns drop out as placements join."""
 
@@ -268,6 +270,7 @@ class _PricingLP:
         lp.a_matrix_.value_ = sub.data
         self.highs = QuietHighs()
         self.highs.passModel(lp)
+        self.watch = compiled.watch
         compiled.watch.attach(self.highs)
 
     def solve(self, reduced_cost: np.ndarray) -> np.ndarray | None:
@@ -276,7 +279,8 @@ class _PricingLP:
         n = len(self.columns)
         cost = np.where(self.alive, reduced_cost, 0.0)
         self.highs.changeColsCost(n, np.arange(n, dtype=np.int32), cost)
-        self.highs.run()
+        with self.watch.running():
+            self.highs.run()
         if self.highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             return None
         x = np.asarray(self.highs.getSolution().col_value)

@@ -2,9 +2,12 @@
 checked in HiGHS's interrupt callbacks."""
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from typing import Any
+
+from optimizer.cancel import solver_running
 
 
 class StopWatch:
@@ -35,6 +38,10 @@ class StopWatch:
         highs.cbIpmInterrupt += self._check
         highs.cbMipInterrupt += self._check
         highs.cbMipImprovingSolution += self._improving
+
+    def running(self) -> contextlib.AbstractContextManager:
+        """Mark a stretch of HiGHS work (a signal then only sets the cancel flag)."""
+        return solver_running(self.cancel)
 
     def left(self) -> float | None:
         """Seconds before the deadline (None: no deadline)."""

@@ -167,7 +167,9 @@ def run_sweep(instance_path: str | Path, variations: Sequence[Variation],
               override_files: Iterable[str | Path] = (), solver: Mapping[str, Any] | None = None,
               workers: int | None = None, backend: str = "local", scheduler: str | None = None,
               force: bool = False, explain: bool = True,
-              progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
+              progress: Callable[[int, int], None] | None = None,
+              data_dir: str | Path | None = None, max_bytes: int | None = None
+              ) -> pd.DataFrame:
     """Solve every combination of ``variations``; return (and write) the sweep table.
 
     Args:
@@ -178,14 +180,17 @@ def run_sweep(instance_path: str | Path, variations: Sequence[Variation],
             a LocalCluster with ``workers`` workers).
         progress: called with (variants done, variants in all).
     """
-    from optimizer.instance.loader import inline_tables, read_raw_instance
-    from optimizer.output.results import (
-        check_destination, promote, staging_directory, write_results,
-    )
+    from optimizer.instance.loader import read_raw_instance
+    from optimizer.instance.overrides import DEMAND_SCALE, apply_overrides
+    from optimizer.output.directories import check_destination, promote, staging_directory
+    from optimizer.output.results import write_results
 
     # the files are read once, here (bad files fail before any work); the jobs carry them
-    raw, digest = read_raw_instance(instance_path, override_files)
-    raw = inline_tables(raw, instance_path)
+    read = read_raw_instance(instance_path, override_files, data_dir, max_bytes)
+    raw, digest = read.raw, read.digest
+    for variation in variations:           # a path that leads nowhere is bad input, at once
+        if variation.path != DEMAND_SCALE:
+            apply_overrides(raw, {variation.path: variation.values[0]})
     target = check_destination(output_dir, force) if output_dir is not None else None
     grid = variant_grid(variations)
     variants = list(enumerate(grid))
