@@ -78,10 +78,14 @@ class QuietHighs(highspy.Highs):
     def __init__(self) -> None:  # noqa: D107 - same as highspy.Highs, without the banner
         highspy._core._Highs.__init__(self)
         self.setOptionValue("log_to_console", False)
+        # HiGHS writes its log only when someone reads it: a log line per interior-point
+        # iteration through a Python callback costs about 10 % of an LP (measured at xl)
+        self.setOptionValue("output_flag", LOG.isEnabledFor(logging.DEBUG))
         self.callbacks = [HighsCallback(_callback_types.HighsCallbackType(i), self)
                           for i in range(int(_callback_types.HighsCallbackType.kCallbackMax) + 1)]
         self.enableCallbacks()
-        self.cbLogging += _log
+        if LOG.isEnabledFor(logging.DEBUG):
+            self.cbLogging += _log
 
 
 def _log(event: Any) -> None:
