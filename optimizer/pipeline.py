@@ -23,6 +23,7 @@ from optimizer.analysis.kpis import plan_kpis
 from optimizer.analysis.marginal import marginal_costs
 from optimizer.analysis.precheck import precheck
 from optimizer.analysis.tables import plan_tables
+from optimizer.cancel import solver_running
 from optimizer.errors import InfeasibleError, Relaxation
 from optimizer.output.results import Decisions, Plan
 from optimizer.problem import ProblemData, build_problem_data
@@ -72,8 +73,9 @@ def solve_deterministic(instance: Any, time_limit: float | None = None, mip_gap:
     form = StandardForm(model)
     highs = HighsModel(form.arrays)
     hooks = plan_hooks(form, data, highs.large)
-    result = solve_arrays(highs, solving, form.start_from_names(start) if start else None,
-                          hooks, started_at=began, cancel=cancel)
+    with solver_running(cancel):          # a signal now stops HiGHS, keeping its best plan
+        result = solve_arrays(highs, solving, form.start_from_names(start) if start else None,
+                              hooks, started_at=began, cancel=cancel)
     result.transfer_seconds = form.seconds + highs.transfer_seconds
     if time_limit:
         highs.watch.deadline = began + time_limit
@@ -88,10 +90,21 @@ def solve_deterministic(instance: Any, time_limit: float | None = None, mip_gap:
                 form.load(values)
                 explanation = describe_relaxations(model, data, row_keys, slack)
         return _no_plan(result.status, summary, explanation, raise_on_infeasible)
+    with solver_running(cancel):      # from here on a signal sets the flag: the plan is kept
+        return _report(instance, data, model, form, highs, result, summary, explain, cancel)
+
+
+def _report(instance: Any, data: ProblemData, model: pyo.ConcreteModel, form: StandardForm,
+            highs: HighsModel, result: SolverResult, summary: dict[str, Any], explain: bool,
+            cancel: threading.Event | None) -> Plan:
+    """Tables, KPIs, marginal costs and binding caps of a solved plan."""
     form.load(highs.last_values)
     tables = plan_tables(model, data)
     npv = result.objective * data.money_unit
     summary["kpis"] = plan_kpis(tables, data, npv)
+    if cancel is not None and cancel.is_set():
+        explain = False                  # stopped: the plan so far, at once
+        summary["explain_note"] = "marginal costs and shadow prices not computed: interrupted"
     if explain:
         explain_start = time.perf_counter()
         values = highs.last_values

@@ -106,8 +106,6 @@ CASES: list[tuple[str, Any, str]] = [
      "demand.chat"),
     ("incomplete-period-mapping", mutate(_set("sites.s1.grid_mw", {"2026": 1.0})),
      "sites.s1.grid_mw"),
-    ("existing-capacity-above-grid", mutate(_set("sites.s1.cooling.air.existing_it_mw", 2.0)),
-     "sites.s1.grid_mw"),
     ("closed-site-with-capacity", mutate(_set("sites.s1.open", False)),
      "sites.s1.cooling.air.existing_it_mw"),
     ("tflops-policy-without-peak", mutate(_set("policies", {"min_share": [

@@ -101,6 +101,7 @@ def binding_rows(model: pyo.ConcreteModel, data: ProblemData, duals: dict | None
             rows.append([family, "|".join(map(str, key[:-1])) or "-", period, max(slack, 0.0),
                          slack_unit, shadow, price_unit, message])
     frame = pd.DataFrame(rows, columns=BINDING_COLUMNS)
+    frame["shadow_price"] = pd.to_numeric(frame["shadow_price"])
     if len(frame):
         frame = frame.sort_values("shadow_price", ascending=False, key=lambda s: s.abs(),
                                   na_position="last").reset_index(drop=True)

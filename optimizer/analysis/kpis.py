@@ -10,14 +10,20 @@ from optimizer.problem import DAYS_PER_YEAR, ProblemData
 
 
 def plan_kpis(tables: dict[str, pd.DataFrame], data: ProblemData, npv: float) -> dict[str, Any]:
-    """NPV, capex, opex, levelised cost per million tokens, final fleet and shares.
+    """NPV, capex, opex, the unmet-demand penalty, levelised cost per million tokens, final
+    fleet and shares.
 
-    ``cost_per_million_tokens`` = NPV / sum_t d_m(t) * (tokens served over period t) / 1e6,
-    counting the tokens of demand met (capacity the plan holds beyond demand serves nothing).
+    ``cost_per_million_tokens`` = (NPV - the discounted unmet-demand penalty) /
+    (sum_t d_m(t) * tokens served over period t / 1e6): what the tokens that are served cost,
+    counting the tokens of demand met (capacity beyond demand serves nothing). The penalty for
+    tokens not served is its own figure (``unmet_cost_total``), not opex.
     """
     costs = tables["costs"]
     capex = float(costs[["capex_cards", "capex_cooling", "capex_sites"]].to_numpy().sum())
-    opex = float(costs[["energy", "maintenance", "fixed", "unmet"]].to_numpy().sum())
+    opex = float(costs[["energy", "maintenance", "fixed"]].to_numpy().sum())
+    unmet_cost = float(costs["unmet"].sum())
+    unmet_npv = sum(data.discount_mid[t] * float(value)
+                    for t, value in enumerate(costs["unmet"].to_numpy()))
     salvage = float(costs["salvage"].sum())
     days = DAYS_PER_YEAR * data.period_years
     tokens_by_period = tables["demand"].groupby("period")["served_tokens_per_day"].sum() * days
@@ -41,7 +47,9 @@ def plan_kpis(tables: dict[str, pd.DataFrame], data: ProblemData, npv: float) ->
         "capex_total": capex,
         "opex_total": opex,
         "salvage_total": salvage,
-        "cost_per_million_tokens": npv / discounted_millions if discounted_millions else None,
+        "cost_per_million_tokens": ((npv - unmet_npv) / discounted_millions
+                                    if discounted_millions else None),
+        "unmet_cost_total": unmet_cost,
         "tokens_served_total": float(tokens_by_period.sum()),
         "cards_final_period": cards_final,
         "cards_by_vendor_final_period": by_vendor,
@@ -74,6 +82,7 @@ class KPIs:
     cards_bought_total: float | None = None
     domestic_share: float | None = None
     unmet_tokens_total: float | None = None
+    unmet_cost_total: float | None = None
     cards_by_vendor_final_period: dict[str, float] = field(default_factory=dict)
     tag_shares_final_period: dict[str, float] = field(default_factory=dict)
     facility_mw_final_period: dict[str, float] = field(default_factory=dict)

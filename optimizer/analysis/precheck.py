@@ -17,7 +17,7 @@ def precheck(data: ProblemData) -> list[Relaxation]:
     Soft demand (``unmet_demand_cost_per_million_tokens`` set) always has a plan: what cannot be
     served is unmet and priced, so nothing is reported.
     """
-    found: list[Relaxation] = []
+    found: list[Relaxation] = _existing_halls_above_grid(data)
     if data.unmet_price_per_million_tokens is not None:
         return found
     serving = defaultdict(list)
@@ -46,3 +46,21 @@ def precheck(data: ProblemData) -> list[Relaxation]:
     return found
 
 
+
+
+def _existing_halls_above_grid(data: ProblemData) -> list[Relaxation]:
+    """Sites whose existing cooling halls alone draw more at the meter (PUE x existing IT MW)
+    than the grid allows in some period: no plan can exist (capacity never shrinks)."""
+    found = []
+    for s in data.SITES:
+        need = sum(data.pue[s, c] * mw for (site, c), mw in data.existing_it_mw.items()
+                   if site == s)
+        for t in range(data.n_periods):
+            cap = data.grid_mw[s, t]
+            if need > cap + 1e-9:
+                period = data.periods[t]
+                found.append(Relaxation("grid", (s, period), need - cap, "MW",
+                                        f"site {s} grid: the existing halls need {need:.3f} MW "
+                                        f"at the meter (PUE x existing IT MW), cap {cap:.3f} MW "
+                                        f"in {period}"))
+    return found

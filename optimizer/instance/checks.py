@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Mapping
 
-from optimizer.instance.derived import per_period, rack_fits, throughput_tokens_per_s
+from optimizer.instance.derived import rack_fits, throughput_tokens_per_s
 from optimizer.errors import InstanceError
 from optimizer.instance.schema import InstanceSpec
 
@@ -91,12 +91,6 @@ def check_instance(spec: InstanceSpec, path: Path,
             raise InstanceError(path, f"{base}.exclusive_cooling", "the site has existing "
                                 f"capacity in {', '.join(existing_modes)}; exclusive cooling "
                                 "allows one mode")
-        facility_mw = sum(m.pue * m.existing_it_mw for m in site.cooling.values())
-        for label, grid in zip(periods, per_period(site.grid_mw, periods)):
-            if facility_mw > grid + 1e-9:
-                raise InstanceError(path, f"{base}.grid_mw", f"existing cooling capacity draws "
-                                    f"{facility_mw:g} MW at the meter (PUE x existing_it_mw) but "
-                                    f"the grid cap in {label} is {grid:g} MW")
         fleet_cards = 0
         for i, entry in enumerate(site.existing_fleet):
             fbase = f"{base}.existing_fleet.{i}"

@@ -48,7 +48,8 @@ def mean_overrides(instance: Instance,
 
 EXPECTED_KPIS = ("npv_total", "capex_total", "opex_total", "salvage_total",
                  "cost_per_million_tokens", "tokens_served_total", "cards_final_period",
-                 "cards_bought_total", "domestic_share", "unmet_tokens_total")
+                 "cards_bought_total", "domestic_share", "unmet_tokens_total",
+                 "unmet_cost_total")
 """KPIs a scenario plan reports as probability-weighted means over its scenarios."""
 
 
