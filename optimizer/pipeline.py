@@ -20,7 +20,7 @@ from formulations.variables import PLACEMENT_POSITIONS, PURCHASES
 from optimizer.analysis.binding import binding_rows
 from optimizer.analysis.explain import describe_relaxations, elastic_weights
 from optimizer.analysis.kpis import plan_kpis
-from optimizer.analysis.marginal import marginal_costs
+from optimizer.analysis.marginal import marginal_cost_jumps, marginal_costs
 from optimizer.analysis.precheck import precheck
 from optimizer.analysis.tables import plan_tables
 from optimizer.cancel import solver_running
@@ -52,7 +52,8 @@ def solve_deterministic(instance: Any, time_limit: float | None = None, mip_gap:
     """Build and solve the planning MILP of ``instance`` for its own demand (see
     :func:`optimizer.planning.solve` for the arguments)."""
     options = SolverOptions(time_limit=time_limit, mip_gap=mip_gap, threads=threads, seed=seed)
-    began = time.perf_counter() if started_at is None else started_at
+    called = time.perf_counter()
+    began = called if started_at is None else started_at     # the time limit counts from here
     data = build_problem_data(instance)
     obvious = precheck(data)
     if obvious:
@@ -65,7 +66,7 @@ def solve_deterministic(instance: Any, time_limit: float | None = None, mip_gap:
             summary = _summary(instance, data, None, options, time.perf_counter() - began)
             summary["solver"]["model_status"] = "not run (a fixed decision does not exist here)"
             return _no_plan(Status.INFEASIBLE, summary, [], False)
-    build_seconds = time.perf_counter() - began
+    build_seconds = time.perf_counter() - called
     solving = options
     if explain and time_limit:      # the explanation's LPs run inside the limit too
         solving = SolverOptions(time_limit=time_limit * (1 - EXPLAIN_SHARE), mip_gap=mip_gap,
@@ -80,6 +81,7 @@ def solve_deterministic(instance: Any, time_limit: float | None = None, mip_gap:
     if time_limit:
         highs.watch.deadline = began + time_limit
     summary = _summary(instance, data, result, options, build_seconds)
+    summary["startup_seconds"] = called - began
     if not result.status.has_plan:
         explanation: list[Relaxation] = []
         if result.status is Status.INFEASIBLE and explain:
@@ -113,6 +115,8 @@ def _report(instance: Any, data: ProblemData, model: pyo.ConcreteModel, form: St
         tables["marginal_costs"] = marginal_costs(data, fixed, long_run)
         tables["binding"] = binding_rows(model, data, long_run)
         summary["binding_top"] = tables["binding"]["message"].head(5).tolist()
+        summary["marginal_cost_jumps"] = marginal_cost_jumps(
+            tables["marginal_costs"], tables["binding"], data.periods, data.currency)
         summary["explain_seconds"] = time.perf_counter() - explain_start
         summary["marginal_costs_method"] = (
             "cost_per_million_tokens: demand dual of the LP with every integer fixed at the "

@@ -34,3 +34,58 @@ def marginal_costs(data: ProblemData, duals_fixed: dict | None,
                           / data.timeline.middle(t))
         rows.append([data.periods[t], w, *values])
     return pd.DataFrame(rows, columns=MARGINAL_COLUMNS)
+
+
+JUMP = 0.25
+"""A rise in marginal cost from one period to the next above this share is explained."""
+
+
+def marginal_cost_jumps(marginal: pd.DataFrame, binding: pd.DataFrame, periods: list[str],
+                        currency: str, most: int = 3) -> list[str]:
+    """Sentences for the largest rises in marginal cost (long run where known) of more than
+    ``JUMP`` from one period to the next: which workloads, by how much, and the cap that binds
+    most dearly then (or, when none binds then, the next period a cap binds: cards bought
+    earlier still hold their slots and power there)."""
+    if marginal is None or not len(marginal):
+        return []
+    column = ("cost_per_million_tokens_long_run"
+              if marginal["cost_per_million_tokens_long_run"].notna().any()
+              else "cost_per_million_tokens")
+    order = {p: i for i, p in enumerate(periods)}
+    rises: dict[tuple[str, str], list[tuple[str, float, float]]] = {}
+    for workload, rows in marginal.groupby("workload", sort=True):
+        rows = rows.assign(_at=rows["period"].astype(str).map(order)).sort_values("_at")
+        previous = None
+        for row in rows.itertuples(index=False):
+            value = getattr(row, column)
+            if value is None or value != value:
+                previous = None
+                continue
+            if previous is not None and previous[1] > 0 and value > previous[1] * (1 + JUMP):
+                rises.setdefault((previous[0], str(row.period)), []).append(
+                    (workload, previous[1], value))
+            previous = (str(row.period), value)
+    ranked = sorted(rises.items(), key=lambda item: -max(v / p for _, p, v in item[1]))
+    found = []
+    for (before, period), workloads in ranked[:most]:
+        ratio = max(v / p for _, p, v in workloads)
+        change = f"{ratio:.1f}x" if ratio >= 2 else f"{ratio - 1:.0%}"
+        names = ", ".join(w for w, _, _ in workloads)
+        found.append(f"marginal cost of {names} rises {change} from {before} to {period}; "
+                     + _cause(binding, periods, period))
+    return found
+
+
+def _cause(binding: pd.DataFrame | None, periods: list[str], period: str) -> str:
+    if binding is None or not len(binding):
+        return "no cap binds: the rise comes from prices"
+    at = binding["period"].astype(str)
+    for later in periods[periods.index(period):]:
+        caps = binding[at == later]
+        if len(caps):
+            message = caps.iloc[0]["message"]
+            if later == period:
+                return f"because {message}"
+            return (f"no cap binds in {period}, but {message} (what is bought in {period} "
+                    "still holds its slot and power then)")
+    return "no cap binds then: the rise comes from prices"

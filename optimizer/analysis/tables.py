@@ -25,6 +25,8 @@ TABLE_COLUMNS: dict[str, list[str]] = {
     "demand": ["period", "workload", "demand_tokens_per_day", "served_tokens_per_day",
                "unmet_tokens_per_day"],
     "unmet": ["period", "workload", "peak_tokens_per_s", "average_tokens_per_day"],
+    "builds": ["period", "site", "cooling", "it_mw", "capex"],
+    "openings": ["period", "site", "open_cost"],
 }
 """Columns of each table (those of shared/design/interface.md first, additions after)."""
 
@@ -87,11 +89,21 @@ def plan_tables(model: pyo.ConcreteModel, data: ProblemData) -> dict[str, pd.Dat
                               round(cards_at[s, c, t]), data.max_cards[s],
                               built.get((s, c, t), 0.0), pue * used, is_open])
 
+    build_rows = [[periods[t], s, c, mw, mw * data.build_cost_per_mw[s, c]]
+                  for (s, c, t), mw in built.items() if mw > EPS]
+    opening_rows = []
+    for s in data.OPENABLE:
+        before = 0
+        for t in range(n):
+            now = round(_value(model.site_open[s, t]))
+            if now > before:
+                opening_rows.append([periods[t], s, data.open_cost[s]])
+            before = now
     costs = _cost_rows(model, data, served_tokens_per_day)
     frames = {
         "purchases": purchases, "fleet": fleet_rows, "serving": serving, "sites": site_rows,
         "costs": costs, "unmet": unmet_rows, "utilisation": _utilisation_rows(model, data),
-        "demand": demand_rows,
+        "demand": demand_rows, "builds": build_rows, "openings": opening_rows,
     }
     return {name: pd.DataFrame(rows, columns=TABLE_COLUMNS[name]) for name, rows in frames.items()}
 

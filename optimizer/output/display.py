@@ -8,9 +8,42 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from optimizer.analysis.actions import first_actions
+from optimizer.analysis.units import count, money, percent
+
 
 def _console() -> Console:
-    return Console(highlight=False, soft_wrap=False, width=120)
+    """A console as wide as the terminal (or ``COLUMNS``; 100 when the output is a file)."""
+    console = Console(highlight=False, soft_wrap=False)
+    if not console.is_terminal and "COLUMNS" not in __import__("os").environ:
+        console = Console(highlight=False, soft_wrap=False, width=100)
+    return console
+
+
+SHOWN_ROWS = 10
+"""Rows of a long table printed in the summary (the rest are in the CSV files)."""
+
+
+def _span(periods: list[str]) -> str:
+    return periods[0] if len(periods) == 1 else f"{periods[0]}-{periods[-1]}"
+
+
+def _shown_periods(console: Console, periods: list[str], label_width: int) -> list[str]:
+    """The period columns that fit the console: all, or evenly spaced ones and the last."""
+    room = max(console.width - label_width - 4, 10)
+    fits = max(room // 11, 2)
+    if len(periods) <= fits:
+        return periods
+    step = -(-len(periods) // fits)
+    chosen = periods[::step]
+    if chosen[-1] != periods[-1]:
+        chosen = chosen[:-1] + [periods[-1]]
+    return chosen
+
+
+def _more(console: Console, hidden: int, what: str, where: str) -> None:
+    if hidden > 0:
+        console.print(f"  ... and {hidden:,} more {what} (see {where})")
 
 
 def print_description(description: dict[str, Any]) -> None:
@@ -50,97 +83,164 @@ def print_description(description: dict[str, Any]) -> None:
 
 
 def _money(value: float | None, currency: str) -> str:
-    if value is None:
-        return "-"
-    for unit, label in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if abs(value) >= unit:
-            return f"{value / unit:,.2f} {label} {currency}"
-    return f"{value:,.2f} {currency}"
+    return money(value, currency)
 
 
 def print_plan(plan: Any, output: str | None) -> None:
-    """Print a solved plan: KPIs, fleet by vendor per period, sites against caps, solver."""
+    """Print a solved plan as a planner reads it: what to do first (orders, cooling builds,
+    openings), the key figures with their units and time span, the fleet by vendor, the sites
+    against their caps, marginal costs and what makes them jump, binding caps, the solver."""
     console = _console()
     summary = plan.summary
     currency = summary["instance"]["currency"]
-    kpis = summary.get("kpis", {})
     status = summary["status"]
     gap = summary.get("mip_gap")
-    console.print(f"[bold]{summary['instance']['name'] or summary['instance']['file']}[/bold]: "
-                  f"{status}" + (f" (gap {gap:.3%})" if gap is not None else ""))
+    name = summary["instance"]["name"] or summary["instance"]["file"]
+    headline = f"[bold]{name}[/bold]: {status}"
+    if gap is not None:
+        headline += f" within {gap:.3%} of the proven bound"
+    if summary.get("interrupted"):
+        headline += " [bold red](interrupted: the best plan found so far)[/bold red]"
+    console.print(headline)
     if not plan.status.has_plan:
         console.print("no plan was found within the limits")
         return
     if "stochastic" in summary:
         _print_stochastic(console, plan, currency)
         return
-    table = Table(title="Key figures", title_justify="left", show_header=False)
-    table.add_column("figure")
-    table.add_column("value", justify="right")
-    table.add_row("NPV of total cost of ownership", _money(kpis.get("npv_total"), currency))
-    cpm = kpis.get("cost_per_million_tokens")
-    table.add_row("cost per million tokens (levelised)",
-                  f"{cpm:,.4f} {currency}" if cpm is not None else "-")
-    table.add_row("capex (undiscounted)", _money(kpis.get("capex_total"), currency))
-    table.add_row("opex (undiscounted)", _money(kpis.get("opex_total"), currency))
-    table.add_row("salvage at horizon end", _money(kpis.get("salvage_total"), currency))
-    table.add_row("cards in the last period", f"{kpis.get('cards_final_period', 0):,}")
-    for tag, share in kpis.get("tag_shares_final_period", {}).items():
-        table.add_row(f"share of {tag} cards (last period)", f"{share:.1%}")
-    if kpis.get("unmet_tokens_total"):
-        table.add_row("tokens not served", f"{kpis['unmet_tokens_total']:.3g}")
-    console.print(table)
-
-    fleet = plan.tables["fleet"]
-    if len(fleet):
-        pivot = fleet.pivot_table(index="vendor", columns="period", values="cards",
-                                  aggfunc="sum", fill_value=0)
-        table = Table(title="Installed cards by vendor", title_justify="left")
-        table.add_column("vendor")
-        for period in pivot.columns:
-            table.add_column(str(period), justify="right")
-        for vendor, row in pivot.iterrows():
-            table.add_row(str(vendor), *(f"{int(v):,}" for v in row))
-        console.print(table)
-
-    sites = plan.tables["sites"]
-    grouped = sites.groupby(["site", "period"], sort=False).agg(
-        facility_mw=("facility_mw", "sum"), facility_mw_used=("facility_mw_used", "sum"),
-        grid_mw=("grid_mw", "first"), cards=("cards", "sum"), max_cards=("max_cards", "first"))
-    table = Table(title="Sites: facility MW (provisioned / used) against grid cap, cards against "
-                  "max", title_justify="left")
-    for column in ("site", "period", "facility MW", "used MW", "grid MW", "cards", "max cards"):
-        table.add_column(column, justify="left" if column in ("site", "period") else "right")
-    for (site, period), row in grouped.iterrows():
-        table.add_row(site, str(period), f"{row.facility_mw:,.2f}", f"{row.facility_mw_used:,.2f}",
-                      f"{row.grid_mw:,.2f}", f"{int(row.cards):,}", f"{int(row.max_cards):,}")
-    console.print(table)
-
-    marginal = plan.tables.get("marginal_costs")
-    if marginal is not None and len(marginal):
-        pivot = marginal.pivot_table(index="workload", columns="period",
-                                     values="cost_per_million_tokens", aggfunc="first")
-        table = Table(title=f"Marginal cost of one more million tokens ({currency}, money of "
-                      "each period)", title_justify="left")
-        table.add_column("workload")
-        for period in pivot.columns:
-            table.add_column(str(period), justify="right")
-        for workload, row in pivot.iterrows():
-            table.add_row(str(workload), *("-" if v != v else f"{v:,.4f}" for v in row))
-        console.print(table)
+    periods = [str(p) for p in plan.tables["costs"]["period"]]
+    _print_actions(console, plan.tables, periods, currency)
+    _print_key_figures(console, summary.get("kpis", {}), periods, currency)
+    _print_fleet(console, plan.tables, periods)
+    _print_sites(console, plan.tables, periods)
+    _print_marginal(console, plan.tables, periods, currency)
+    for sentence in summary.get("marginal_cost_jumps") or []:
+        console.print(f"  {sentence}")
     top = summary.get("binding_top") or []
     if top:
-        console.print("[bold]Binding caps[/bold] (see binding.csv):")
+        console.print("[bold]Binding caps[/bold] (all in binding.csv):")
         for message in top:
             console.print(f"  {message}")
-
+    if summary.get("explain_note"):
+        console.print(summary["explain_note"])
     model = summary.get("model", {})
     console.print(f"solver: HiGHS {summary['solver']['version']}, {model.get('rows', 0):,} rows, "
                   f"{model.get('columns', 0):,} columns, {model.get('integers', 0):,} integers; "
                   f"build {summary['build_seconds']:.2f} s, hand-over "
-                  f"{summary['transfer_seconds']:.2f} s, solve {summary['solve_seconds']:.2f} s")
+                  f"{summary['transfer_seconds']:.2f} s, solve {summary['solve_seconds']:.2f} s"
+                  f"; {summary['solver'].get('model_status', '')}")
     if output:
         console.print(f"results written to {output}/")
+
+
+def _print_actions(console: Console, tables: dict, periods: list[str], currency: str) -> None:
+    actions = first_actions(tables, periods)
+    if actions.period is None:
+        console.print("[bold]What to do[/bold]: nothing to order, build or open over "
+                      f"{_span(periods)}")
+        return
+    title = f"What to do in {actions.period}" if actions.now else (
+        f"Nothing to do in {actions.first_period}; first actions in {actions.period}")
+    console.print(f"[bold]{title}[/bold]")
+    if actions.orders:
+        table = Table(title=f"Order ({actions.period})", title_justify="left")
+        for column in ("accelerator", "vendor", "site", "cooling", "cards", "money"):
+            table.add_column(column, justify="right" if column in ("cards", "money") else "left")
+        for row in actions.orders[:SHOWN_ROWS]:
+            table.add_row(row["accelerator"], row["vendor"], row["site"], row["cooling"],
+                          f"{int(row['cards']):,}", money(row["capex"], currency))
+        console.print(table)
+        _more(console, len(actions.orders) - SHOWN_ROWS, "orders", "purchases.csv")
+    else:
+        console.print(f"  no cards to order in {actions.period}")
+    for build in actions.builds[:SHOWN_ROWS]:
+        console.print(f"  build {build['it_mw']:,.2f} MW of {build['cooling']} cooling at "
+                      f"{build['site']} ({money(build['capex'], currency)})")
+    _more(console, len(actions.builds) - SHOWN_ROWS, "cooling builds", "builds.csv")
+    for opening in actions.openings:
+        console.print(f"  open {opening['site']} ({money(opening['open_cost'], currency)})")
+
+
+def _print_key_figures(console: Console, kpis: dict, periods: list[str], currency: str) -> None:
+    span, last = _span(periods), periods[-1]
+    table = Table(title="Key figures", title_justify="left", show_header=False)
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    table.add_row(f"NPV of total cost of ownership, {span}", money(kpis.get("npv_total"),
+                                                                    currency))
+    cpm = kpis.get("cost_per_million_tokens")
+    table.add_row(f"cost per million tokens served (levelised), {span}",
+                  "-" if cpm is None else f"{cpm:,.4f} {currency}")
+    table.add_row(f"capex {span} (undiscounted)", money(kpis.get("capex_total"), currency))
+    table.add_row(f"opex {span} (undiscounted)", money(kpis.get("opex_total"), currency))
+    if kpis.get("unmet_cost_total"):
+        table.add_row(f"penalty for tokens not served, {span}",
+                      money(kpis["unmet_cost_total"], currency))
+    table.add_row(f"salvage at the end of {last}", money(kpis.get("salvage_total"), currency))
+    table.add_row(f"tokens served, {span}", f"{count(kpis.get('tokens_served_total'))} tokens")
+    if kpis.get("unmet_tokens_total"):
+        table.add_row(f"tokens not served, {span}",
+                      f"{count(kpis['unmet_tokens_total'])} tokens")
+    table.add_row(f"cards installed in {last}", f"{kpis.get('cards_final_period', 0):,.0f}")
+    for tag, share in (kpis.get("tag_shares_final_period") or {}).items():
+        table.add_row(f"share of {tag} cards in {last}", percent(share))
+    console.print(table)
+
+
+def _print_fleet(console: Console, tables: dict, periods: list[str]) -> None:
+    fleet = tables["fleet"]
+    if not len(fleet):
+        return
+    pivot = fleet.pivot_table(index="vendor", columns="period", values="cards",
+                              aggfunc="sum", fill_value=0)
+    shown = [p for p in _shown_periods(console, periods, 14) if p in pivot.columns]
+    table = Table(title="Installed cards by vendor", title_justify="left",
+                  caption=None if len(shown) == len(periods) else
+                  f"{len(shown)} of {len(periods)} periods shown (all in fleet.csv)")
+    table.add_column("vendor")
+    for period in shown:
+        table.add_column(str(period), justify="right")
+    for vendor, row in pivot.iterrows():
+        table.add_row(str(vendor), *(f"{int(row[p]):,}" for p in shown))
+    console.print(table)
+
+
+def _print_sites(console: Console, tables: dict, periods: list[str]) -> None:
+    sites = tables["sites"]
+    last = periods[-1]
+    final = sites[sites["period"].astype(str) == last].groupby("site").agg(
+        facility_mw=("facility_mw", "sum"), used_mw=("facility_mw_used", "sum"),
+        grid_mw=("grid_mw", "first"), cards=("cards", "sum"), max_cards=("max_cards", "first"))
+    final = final.sort_values("facility_mw", ascending=False)
+    table = Table(title=f"Sites in {last} against their caps (facility MW provisioned and "
+                        "used, at the meter)", title_justify="left")
+    for column in ("site", "facility MW", "used MW", "grid MW", "cards", "max cards"):
+        table.add_column(column, justify="left" if column == "site" else "right")
+    for site, row in final.head(SHOWN_ROWS).iterrows():
+        table.add_row(str(site), f"{row.facility_mw:,.2f}", f"{row.used_mw:,.2f}",
+                      f"{row.grid_mw:,.2f}", f"{int(row.cards):,}", f"{int(row.max_cards):,}")
+    console.print(table)
+    _more(console, len(final) - SHOWN_ROWS, "sites", "sites.csv")
+
+
+def _print_marginal(console: Console, tables: dict, periods: list[str], currency: str) -> None:
+    marginal = tables.get("marginal_costs")
+    if marginal is None or not len(marginal):
+        return
+    shown = _shown_periods(console, periods, 30)
+    table = Table(title=f"Marginal cost of one more million tokens ({currency}, money of "
+                        "each period)", title_justify="left")
+    table.add_column("workload")
+    for period in shown:
+        table.add_column(str(period), justify="right")
+    for workload, rows in marginal.groupby("workload"):
+        by_period = rows.set_index(rows["period"].astype(str))
+        for column, label in (("cost_per_million_tokens_long_run", "capacity may grow"),
+                              ("cost_per_million_tokens", "fleet as planned")):
+            values = [by_period[column].get(p) for p in shown]
+            table.add_row(f"{workload} ({label})", *(
+                "-" if v is None or v != v else f"{v:,.4f}" for v in values))
+    console.print(table)
 
 
 @contextlib.contextmanager
