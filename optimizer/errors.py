@@ -61,9 +61,16 @@ class Relaxation:
 
 
 class InfeasibleError(AccelplanError):
-    """No plan satisfies the instance; ``explanation`` lists what would have to give."""
+    """No plan satisfies the instance; ``explanation`` lists what would have to give (the
+    smallest relaxation), ``alternatives`` other ways out (each a list of relaxations)."""
 
-    def __init__(self, explanation: list[Relaxation], headline: str = "no plan exists") -> None:
+    def __init__(self, explanation: list[Relaxation], headline: str = "no plan exists",
+                 alternatives: list[list[Relaxation]] | None = None) -> None:
         self.explanation = explanation
+        self.alternatives = alternatives or []
         lines = [headline] + [f"  - {r.message}" for r in explanation]
+        if self.alternatives:
+            lines.append("other ways out:")
+            for number, way in enumerate(self.alternatives, start=2):
+                lines.append(f"  {number}. " + "; ".join(r.message for r in way))
         super().__init__("\n".join(lines))

@@ -18,7 +18,7 @@ import pyomo.environ as pyo
 from formulations import ExtraConstraints, build_model
 from formulations.variables import PLACEMENT_POSITIONS, PURCHASES
 from optimizer.analysis.binding import binding_rows
-from optimizer.analysis.explain import describe_relaxations, elastic_weights
+from optimizer.analysis.explain import in_order, name_overrides, ways_out
 from optimizer.analysis.kpis import plan_kpis
 from optimizer.analysis.marginal import marginal_cost_jumps, marginal_costs
 from optimizer.analysis.precheck import precheck
@@ -58,6 +58,7 @@ def solve_deterministic(instance: Any, time_limit: float | None = None, mip_gap:
     obvious = precheck(data)
     if obvious:
         summary = _summary(instance, data, None, options, time.perf_counter() - began)
+        obvious = name_overrides(in_order(obvious, data.periods), dict(instance.overrides))
         return _no_plan(Status.INFEASIBLE, summary, obvious, raise_on_infeasible)
     model = build_model(data, extra_constraints)
     if fix_first_stage is not None:
@@ -84,14 +85,19 @@ def solve_deterministic(instance: Any, time_limit: float | None = None, mip_gap:
     summary["startup_seconds"] = called - began
     if not result.status.has_plan:
         explanation: list[Relaxation] = []
+        alternatives: list[list[Relaxation]] = []
         if result.status is Status.INFEASIBLE and explain:
-            row_keys = form.row_keys()
-            outcome, values, slack = highs.elastic_solve(elastic_weights(data, row_keys),
-                                                         options)
-            if outcome.has_plan:
+            def elastic(weights: dict[int, float]) -> tuple[Any, dict[int, float]] | None:
+                again = HighsModel(form.arrays, highs.watch)
+                outcome, values, slack = again.elastic_solve(weights, options)
+                if not outcome.has_plan:
+                    return None
                 form.load(values)
-                explanation = describe_relaxations(model, data, row_keys, slack)
-        return _no_plan(result.status, summary, explanation, raise_on_infeasible)
+                return model, slack
+            explanation, alternatives = ways_out(elastic, data, form.row_keys(),
+                                                 dict(instance.overrides))
+        return _no_plan(result.status, summary, explanation, raise_on_infeasible,
+                        alternatives)
     with solver_running(cancel):      # from here on a signal sets the flag: the plan is kept
         return _report(instance, data, model, form, highs, result, summary, explain, cancel)
 
@@ -216,14 +222,17 @@ def fix_decisions(model: pyo.ConcreteModel, data: ProblemData, commit: int,
 
 
 def _no_plan(status: Status, summary: dict[str, Any], explanation: list[Relaxation],
-             raise_on_infeasible: bool) -> Plan:
+             raise_on_infeasible: bool, alternatives: list[list[Relaxation]] | None = None
+             ) -> Plan:
     summary["explanation"] = [r.as_dict() for r in explanation]
+    if alternatives:
+        summary["alternatives"] = [[r.as_dict() for r in way] for way in alternatives]
     plan = Plan(status=status, objective=None, best_bound=None, mip_gap=None, summary=summary,
                 explanation=explanation)
     if status is Status.INFEASIBLE and raise_on_infeasible:
         headline = ("no plan exists; what would have to give:" if explanation
                     else "no plan exists (no single relaxation found to explain it)")
-        error = InfeasibleError(explanation, headline)
+        error = InfeasibleError(explanation, headline, alternatives)
         error.plan = plan
         raise error
     return plan

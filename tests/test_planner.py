@@ -221,3 +221,29 @@ def test_a_grid_cap_below_the_existing_hall_is_a_what_if_without_a_plan(tmp_path
     result = run_cli("solve", str(path), "--set", "sites.s1.grid_mw=0.3")
     assert result.returncode == 1, result.stderr
     assert "existing halls need 0.500 MW" in result.stderr
+
+
+def test_an_infeasible_what_if_names_the_cap_the_user_set_and_other_ways_out(tmp_path):
+    # 100 cards of 1 kW need 0.100 MW; the user sets the grid to 0.040 MW. The smallest way
+    # out is the grid (+0.060 MW), which the user set; serving 60 tokens/s less is the other.
+    data = instance({"A": accelerator(power_kw=1.0)}, demand_tokens_per_s=100,
+                    sites={"s1": site(grid_mw=1.0)})
+    result = run_cli("solve", str(write_instance(tmp_path, data)),
+                     "--set", "sites.s1.grid_mw=0.040")
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert "site s1 grid: needs 0.100 MW, cap 0.040 MW in 2026" in lines[1]
+    assert "you set sites.s1.grid_mw=0.04" in lines[1]
+    assert "other ways out:" in lines
+    assert "chat demand in 2026: 60 tokens/s (peak) cannot be served" in result.stderr
+
+
+def test_the_explanation_lists_periods_in_order(tmp_path):
+    # three periods short of grid: listed 2026, 2027, 2028 whatever the amounts
+    data = instance({"A": accelerator(power_kw=1.0)}, demand_tokens_per_s=[60, 100, 80],
+                    periods=["2026", "2027", "2028"], sites={"s1": site(grid_mw=0.040)})
+    from optimizer import InfeasibleError
+    with pytest.raises(InfeasibleError) as err:
+        solve_data(tmp_path, data)
+    periods = [r.index[-1] for r in err.value.explanation if r.constraint == "grid"]
+    assert periods == sorted(periods) and len(periods) >= 2

@@ -100,3 +100,84 @@ def describe_relaxations(model: pyo.ConcreteModel, data: ProblemData,
                                         f"policy {rule.description}: {key[0]} needs "
                                         f"{reached:.1%} in {period}"))
     return found
+
+
+FAMILY_ORDER = ("grid", "site_cards", "supply", "budget", "min_share", "max_vendor_share",
+                "demand")
+"""How the relaxations of one way out are listed (then by index, then period)."""
+
+OVERRIDDEN = {
+    "grid": "sites.{0}.grid_mw", "site_cards": "sites.{0}.max_cards",
+    "supply": "accelerators.{0}.supply", "budget": "policies.budget_per_period",
+    "min_share": "policies.min_share.{0}", "max_vendor_share": "policies.max_vendor_share",
+    "demand": "demand",
+}
+"""The instance field behind each relaxable row family (``{0}`` its first index)."""
+
+
+def in_order(found: list[Relaxation], periods: list[str]) -> list[Relaxation]:
+    """Relaxations by family, then index, then period in the horizon's order."""
+    at = {p: i for i, p in enumerate(periods)}
+
+    def key(r: Relaxation) -> tuple:
+        family = FAMILY_ORDER.index(r.constraint) if r.constraint in FAMILY_ORDER else 99
+        return (family, r.index[:-1], at.get(r.index[-1], -1))
+    return sorted(found, key=key)
+
+
+def name_overrides(found: list[Relaxation], overrides: dict[str, Any]) -> list[Relaxation]:
+    """Say where a relaxed cap is one the user changed (``--set`` or an override file)."""
+    named = []
+    for r in found:
+        pattern = OVERRIDDEN.get(r.constraint)
+        touched = []
+        if pattern is not None:
+            field = pattern.format(*r.index)
+            touched = [f"{path}={value}" for path, value in overrides.items()
+                       if path == field or path.startswith(field + ".")
+                       or (r.constraint == "demand" and path == "demand_scale")]
+        if touched:
+            r = Relaxation(r.constraint, r.index, r.amount, r.unit,
+                           r.message + f" (you set {', '.join(touched)})")
+        named.append(r)
+    return named
+
+
+def ways_out(elastic: Any, data: ProblemData, row_keys: list[tuple[str, Any, int]],
+             overrides: dict[str, Any]) -> tuple[list[Relaxation], list[list[Relaxation]]]:
+    """The smallest relaxation and up to two other ways out.
+
+    Args:
+        elastic: ``elastic(weights) -> (model with the plan's values loaded, slack)`` or None
+            when the elastic re-solve finds nothing.
+
+    The first way is the smallest relaxation of every relaxable row (demand last); the second
+    relaxes none of the first's families (when another way exists); the third serves less
+    demand (when demand was not already the way).
+    """
+    weights = elastic_weights(data, row_keys)
+
+    def way(only: set[str] | None = None, without: set[str] = frozenset()) -> list[Relaxation]:
+        chosen = {p: w for p, w in weights.items() if row_keys[p][0] not in without
+                  and (only is None or row_keys[p][0] in only)}
+        if not chosen:
+            return []
+        outcome = elastic(chosen)
+        if outcome is None:
+            return []
+        model, slack = outcome
+        found = describe_relaxations(model, data, row_keys, slack)
+        return name_overrides(in_order(found, data.periods), overrides)
+    first = way()
+    alternatives: list[list[Relaxation]] = []
+    families = {r.constraint for r in first}
+    if families and families != {"demand"}:
+        second = way(without=families - {"demand"})
+        if second and {r.constraint for r in second} != families:
+            alternatives.append(second)
+        if "demand" not in families and not any(
+                {r.constraint for r in alt} == {"demand"} for alt in alternatives):
+            less = way(only={"demand"})
+            if less:
+                alternatives.append(less)
+    return first, alternatives
