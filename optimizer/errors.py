@@ -53,11 +53,20 @@ class Relaxation:
     amount: float
     unit: str
     message: str
+    note: str = ""
+
+    @property
+    def sentence(self) -> str:
+        """The message with its note (e.g. which ``--set`` changed the cap)."""
+        return f"{self.message} ({self.note})" if self.note else self.message
 
     def as_dict(self) -> dict[str, Any]:
         """The relaxation as a JSON-ready mapping."""
-        return {"constraint": self.constraint, "index": list(self.index),
-                "amount": self.amount, "unit": self.unit, "message": self.message}
+        out = {"constraint": self.constraint, "index": list(self.index),
+               "amount": self.amount, "unit": self.unit, "message": self.message}
+        if self.note:
+            out["note"] = self.note
+        return out
 
 
 class InfeasibleError(AccelplanError):
@@ -68,9 +77,9 @@ class InfeasibleError(AccelplanError):
                  alternatives: list[list[Relaxation]] | None = None) -> None:
         self.explanation = explanation
         self.alternatives = alternatives or []
-        lines = [headline] + [f"  - {r.message}" for r in explanation]
+        lines = [headline] + [f"  - {r.sentence}" for r in explanation]
         if self.alternatives:
             lines.append("other ways out:")
             for number, way in enumerate(self.alternatives, start=2):
-                lines.append(f"  {number}. " + "; ".join(r.message for r in way))
+                lines.append(f"  {number}. " + "; ".join(r.sentence for r in way))
         super().__init__("\n".join(lines))

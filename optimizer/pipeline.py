@@ -272,4 +272,5 @@ def _summary(instance: Any, data: Any, result: SolverResult | None,
 def _instance_info(instance: Any) -> dict[str, Any]:
     return {"name": instance.spec.name, "file": str(instance.path),
             "currency": instance.spec.currency, "overrides": dict(instance.overrides),
+            "override_files": list(getattr(instance, "override_files", ())),
             "demand_scale": instance.demand_scale}

@@ -247,3 +247,50 @@ def test_the_explanation_lists_periods_in_order(tmp_path):
         solve_data(tmp_path, data)
     periods = [r.index[-1] for r in err.value.explanation if r.constraint == "grid"]
     assert periods == sorted(periods) and len(periods) >= 2
+
+
+def test_compare_against_a_plan_that_does_not_exist(tmp_path):
+    # B is the grid case made infeasible: the comparison says B has no plan and why, and
+    # does not list A's purchases as "removed"
+    data = instance({"A": accelerator(power_kw=1.0)}, demand_tokens_per_s=100,
+                    sites={"s1": site(grid_mw=1.0)})
+    path = write_instance(tmp_path, data)
+    assert run_cli("solve", str(path), "-o", str(tmp_path / "a")).returncode == 0
+    assert run_cli("solve", str(path), "-o", str(tmp_path / "b"),
+                   "--set", "sites.s1.grid_mw=0.04").returncode == 1
+    result = run_cli("compare", str(tmp_path / "a"), str(tmp_path / "b"))
+    assert result.returncode == 0
+    assert "B has no plan" in result.stdout and "grid" in result.stdout
+    assert "Purchases that changed" not in result.stdout
+
+
+def test_override_files_are_recorded_and_their_typos_named(tmp_path):
+    path = write_instance(tmp_path, instance({"A": accelerator()}))
+    fragment = tmp_path / "what-if.yaml"
+    fragment.write_text("sites:\n  s1:\n    grid_mw: 2.0\n")
+    out = tmp_path / "out"
+    assert run_cli("solve", str(path), "--override", str(fragment), "-o",
+                   str(out)).returncode == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["instance"]["override_files"] == [str(fragment)]
+    fragment.write_text("sites:\n  s1:\n    grid_mv: 2.0\n")
+    result = run_cli("solve", str(path), "--override", str(fragment))
+    assert result.returncode == 2 and str(fragment) in result.stderr
+    assert str(path) + ":" not in result.stderr
+    result = run_cli("solve", str(path), "--set", "sites.s1.grid_mw=-3")
+    assert result.returncode == 2 and result.stderr.startswith("error: <override>")
+
+
+def test_a_typo_in_a_required_key_suggests_the_key(tmp_path):
+    data = instance({"A": accelerator()})
+    data["sites"]["s1"]["grid_mv"] = data["sites"]["s1"].pop("grid_mw")
+    result = run_cli("validate", str(write_instance(tmp_path, data)))
+    assert result.returncode == 2 and "'grid_mv': a typo for 'grid_mw'" in result.stderr
+
+
+def test_a_sweep_with_a_bad_path_is_bad_input_and_writes_nothing(tmp_path):
+    path = write_instance(tmp_path, instance({"A": accelerator()}))
+    out = tmp_path / "sweep"
+    result = run_cli("sweep", str(path), "--vary", "sites.s1.grid_mx=1,2", "-o", str(out))
+    assert result.returncode == 2 and "grid_mx" in result.stderr
+    assert not out.exists()

@@ -137,8 +137,8 @@ def name_overrides(found: list[Relaxation], overrides: dict[str, Any]) -> list[R
                        if path == field or path.startswith(field + ".")
                        or (r.constraint == "demand" and path == "demand_scale")]
         if touched:
-            r = Relaxation(r.constraint, r.index, r.amount, r.unit,
-                           r.message + f" (you set {', '.join(touched)})")
+            r = Relaxation(r.constraint, r.index, r.amount, r.unit, r.message,
+                           f"you set {', '.join(touched)}")
         named.append(r)
     return named
 

@@ -343,6 +343,20 @@ def _clean_location(loc: tuple, data: Any) -> tuple[list[str], tuple]:
     return parts, tuple(kept)
 
 
+def _keys_at(data: Any, loc: tuple) -> list[str]:
+    """The keys written at ``loc`` in the raw data."""
+    node = data
+    for item in loc:
+        if isinstance(node, dict):
+            key = next((k for k in node if str(k) == str(item)), None)
+            node = node.get(key) if key is not None else None
+        elif isinstance(node, list) and isinstance(item, int) and item < len(node):
+            node = node[item]
+        else:
+            return []
+    return [str(k) for k in node] if isinstance(node, dict) else []
+
+
 def _looks_like_type_tag(item: Any) -> bool:
     text = str(item)
     return any(c in text for c in "[]()") or text in {
@@ -417,7 +431,12 @@ def _translate(exc: ValidationError, data: dict, path: str | Path) -> InstanceEr
         hint = f"did you mean {near[0]!r}?" if near else f"allowed keys: {', '.join(allowed)}"
         return InstanceError(path, field_path, f"unknown key {parts[-1]!r}; {hint}")
     if kind == "missing":
-        return InstanceError(path, field_path, "required field is missing")
+        present = _keys_at(data, kept[:-1])
+        allowed = _fields_at(kept[:-1])
+        near = difflib.get_close_matches(parts[-1], [k for k in present if k not in allowed],
+                                         n=1, cutoff=0.6)
+        hint = f"; found {near[0]!r}: a typo for {parts[-1]!r}?" if near else ""
+        return InstanceError(path, field_path, f"required field {parts[-1]!r} is missing{hint}")
     if len(same) > 1 and not specific:
         expected = " or ".join(dict.fromkeys(_expected(e) for e in same))
     else:

@@ -308,6 +308,13 @@ def print_comparison(comparison: dict[str, Any]) -> None:
         table.add_row(row["kpi"], fmt(row["a"]), fmt(row["b"]), fmt(row["delta"]),
                       "-" if relative is None else f"{relative:+.1%}")
     console.print(table)
+    for label, reasons in (comparison.get("no_plan") or {}).items():
+        console.print(f"{label.upper()} has no plan ({comparison['status'][label]}), so "
+                      "purchases and sites are not compared; what would have to give:")
+        for reason in reasons:
+            console.print(f"  - {reason}")
+    if comparison.get("no_plan"):
+        return
     for name, title, value in (("purchases", "Purchases that changed (cards)", "cards"),
                                ("sites", "Cooling capacity that changed (IT MW)", "MW")):
         rows = comparison[name]

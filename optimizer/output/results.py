@@ -160,7 +160,8 @@ def read_plan(directory: str | Path) -> Plan:
     except ValueError:
         raise UsageError(f"{summary_path}: unknown status {summary.get('status')!r}") from None
     explanation = [Relaxation(r["constraint"], tuple(r["index"]), r["amount"], r["unit"],
-                              r["message"]) for r in summary.get("explanation") or []]
+                              r["message"], r.get("note", ""))
+                   for r in summary.get("explanation") or []]
     return Plan(status=status, objective=summary.get("objective"),
                 best_bound=summary.get("best_bound"), mip_gap=summary.get("mip_gap"),
                 tables=tables, summary=summary, explanation=explanation,

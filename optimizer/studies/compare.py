@@ -43,13 +43,27 @@ def compare_results(dir_a: str | Path, dir_b: str | Path) -> dict[str, Any]:
         relative = delta / a if delta is not None and a else None
         kpis.append({"kpi": name, "a": a, "b": b, "delta": delta, "relative": relative})
 
-    keys = ["period", "accelerator", "site", "cooling"]
-    purchases = _changed(tables_a["purchases"], tables_b["purchases"], keys, "cards")
-    site_keys = ["period", "site", "cooling"]
-    sites = _changed(tables_a["sites"], tables_b["sites"], site_keys, "it_mw_capacity")
+    no_plan = {label: _why(summary) for label, summary in (("a", summary_a), ("b", summary_b))
+               if summary.get("status") not in PLAN_STATUSES}
+    purchases: list[dict] = []
+    sites: list[dict] = []
+    if not no_plan:        # a side without a plan has nothing to compare line by line
+        keys = ["period", "accelerator", "site", "cooling"]
+        purchases = _changed(tables_a["purchases"], tables_b["purchases"], keys, "cards")
+        site_keys = ["period", "site", "cooling"]
+        sites = _changed(tables_a["sites"], tables_b["sites"], site_keys, "it_mw_capacity")
     return {"a": str(dir_a), "b": str(dir_b),
             "status": {"a": summary_a.get("status"), "b": summary_b.get("status")},
-            "kpis": kpis, "purchases": purchases, "sites": sites}
+            "kpis": kpis, "purchases": purchases, "sites": sites, "no_plan": no_plan}
+
+
+PLAN_STATUSES = ("optimal", "feasible")
+
+
+def _why(summary: dict[str, Any]) -> list[str]:
+    """Why a results directory holds no plan: its explanation, or its status."""
+    reasons = [r.get("message", "") for r in summary.get("explanation") or []]
+    return reasons or [f"status {summary.get('status')}: no plan was found"]
 
 
 def _changed(a: pd.DataFrame, b: pd.DataFrame, keys: list[str], value: str) -> list[dict]:

@@ -137,6 +137,21 @@ def solve_job(job: SweepJob) -> list[tuple[dict[str, Any], Any]]:
     return out
 
 
+def _check_path(raw: dict, instance_path: str | Path, variation: Variation) -> None:
+    """Raise :class:`InstanceError` when ``variation.path`` is not a field of the instance
+    (a value it may not take is a row of the sweep, not an error)."""
+    from optimizer.instance.loader import instance_from_raw
+    try:
+        instance_from_raw(raw, instance_path, {variation.path: variation.values[0]})
+    except InstanceError as exc:
+        if exc.path == OVERRIDE_SOURCE and exc.reason.startswith(("unknown key",
+                                                                  f"{variation.path} is not")):
+            raise
+        if exc.field.startswith(variation.path) and exc.reason.startswith("unknown key"):
+            raise InstanceError(OVERRIDE_SOURCE, f"--vary {variation.path}",
+                                exc.reason) from None
+
+
 def _plan_row(plan: Any) -> dict[str, Any]:
     summary = plan.summary
     row: dict[str, Any] = {"status": summary["status"], "npv": summary.get("objective"),
@@ -181,7 +196,7 @@ def run_sweep(instance_path: str | Path, variations: Sequence[Variation],
         progress: called with (variants done, variants in all).
     """
     from optimizer.instance.loader import read_raw_instance
-    from optimizer.instance.overrides import DEMAND_SCALE, apply_overrides
+    from optimizer.instance.overrides import DEMAND_SCALE
     from optimizer.output.directories import check_destination, promote, staging_directory
     from optimizer.output.results import write_results
 
@@ -190,7 +205,7 @@ def run_sweep(instance_path: str | Path, variations: Sequence[Variation],
     raw, digest = read.raw, read.digest
     for variation in variations:           # a path that leads nowhere is bad input, at once
         if variation.path != DEMAND_SCALE:
-            apply_overrides(raw, {variation.path: variation.values[0]})
+            _check_path(raw, instance_path, variation)
     target = check_destination(output_dir, force) if output_dir is not None else None
     grid = variant_grid(variations)
     variants = list(enumerate(grid))
