@@ -1,0 +1,307 @@
+"""The report's plots (matplotlib, Agg, no display), each returned as base64 PNG so that the
+HTML needs no other file and no network."""
+from __future__ import annotations
+
+import base64
+import io
+from typing import Any
+
+import pandas as pd
+
+COST_KINDS = [("capex_cards", "cards"), ("capex_cooling", "cooling"), ("capex_sites", "sites"),
+              ("energy", "energy"), ("maintenance", "maintenance"), ("fixed", "fixed"),
+              ("unmet", "unmet demand")]
+PLAN = ("optimal", "feasible")
+MOST_LABELS = 12
+"""Period labels on an axis before only every n-th is written."""
+
+
+def _pyplot():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    plt.rcParams.update({"figure.dpi": 110, "font.size": 9, "axes.spines.top": False,
+                         "axes.spines.right": False, "axes.grid": True, "grid.alpha": 0.3,
+                         "legend.fontsize": 8, "legend.frameon": False})
+    return plt
+
+
+def _png(fig) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", bbox_inches="tight")
+    _pyplot().close(fig)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _money_axis(ax, currency: str, scale: float, label: str) -> None:
+    unit = {1e9: "billion", 1e6: "million", 1e3: "thousand", 1.0: ""}[scale]
+    ax.set_ylabel(f"{label} ({unit} {currency})".replace("( ", "("))
+
+
+def _scale(values: pd.Series | list[float]) -> float:
+    peak = max((abs(v) for v in values), default=0.0)
+    for scale in (1e9, 1e6, 1e3):
+        if peak >= scale:
+            return scale
+    return 1.0
+
+
+def period_axis(ax, periods: list[str]) -> None:
+    """Period labels that stay legible: rotated, and only every n-th when there are many."""
+    ax.tick_params(axis="x", rotation=45 if len(periods) > 6 else 0)
+    if len(periods) > MOST_LABELS:
+        step = -(-len(periods) // MOST_LABELS)
+        last = len(periods) - 1
+        for number, label in enumerate(ax.get_xticklabels()):
+            label.set_visible(number == last or (number % step == 0
+                                                 and last - number >= (step + 1) // 2))
+
+
+def _top(frame: pd.DataFrame, most: int = 8) -> pd.DataFrame:
+    """At most ``most`` columns (the largest), the rest summed as ``other``."""
+    if frame.shape[1] <= most:
+        return frame
+    order = frame.sum().sort_values(ascending=False).index
+    kept = frame[order[:most - 1]].copy()
+    kept["other"] = frame[order[most - 1:]].sum(axis=1)
+    return kept
+
+
+def _stacked_bars(ax, frame: pd.DataFrame, ylabel: str) -> None:
+    frame = _top(frame)
+    bottom = None
+    periods = [str(p) for p in frame.index]
+    for column in frame.columns:
+        values = frame[column].to_numpy()
+        ax.bar(periods, values, bottom=bottom, label=str(column))
+        bottom = values if bottom is None else bottom + values
+    ax.set_ylabel(ylabel)
+    ax.legend(loc="upper left", ncols=2)
+    period_axis(ax, periods)
+
+
+def plan_figures(summary: dict[str, Any], tables: dict[str, pd.DataFrame]) -> dict[str, str]:
+    """Title -> base64 PNG of every plot of a plan."""
+    plt = _pyplot()
+    currency = summary.get("instance", {}).get("currency", "")
+    figures: dict[str, str] = {}
+
+    fleet = tables.get("fleet", pd.DataFrame())
+    if not fleet.empty:
+        pivot = fleet.pivot_table(index="period", columns="vendor", values="cards", aggfunc="sum",
+                                  fill_value=0)
+        fig, ax = plt.subplots(figsize=(7, 3.4))
+        _stacked_bars(ax, pivot, "installed cards")
+        ax.set_title("Installed cards by vendor")
+        figures["Installed cards by vendor per period"] = _png(fig)
+
+    purchases = tables.get("purchases", pd.DataFrame())
+    if not purchases.empty:
+        pivot = purchases.pivot_table(index="period", columns="accelerator", values="cards",
+                                      aggfunc="sum", fill_value=0)
+        periods = tables["costs"]["period"] if "costs" in tables else pivot.index
+        pivot = pivot.reindex([str(p) for p in periods], fill_value=0)
+        fig, ax = plt.subplots(figsize=(7, 3.4))
+        _stacked_bars(ax, pivot, "cards bought")
+        ax.set_title("Purchases by accelerator")
+        figures["Purchases per period by accelerator"] = _png(fig)
+
+    sites = tables.get("sites", pd.DataFrame())
+    if not sites.empty:
+        per_site = sites.groupby(["site", "period"], sort=False).agg(
+            facility_mw=("facility_mw", "sum"), facility_mw_used=("facility_mw_used", "sum"),
+            grid_mw=("grid_mw", "first")).reset_index()
+        names = list(dict.fromkeys(per_site["site"]))
+        shown = sorted(names, key=lambda s: -per_site[per_site.site == s].facility_mw.max())[:12]
+        cols = min(3, len(shown))
+        rows = (len(shown) + cols - 1) // cols
+        size = (7, 3.2) if cols == 1 else (3.3 * cols, 2.5 * rows)
+        fig, axes = plt.subplots(rows, cols, figsize=size, squeeze=False, sharex=True)
+        for ax, site in zip(axes.flat, shown):
+            part = per_site[per_site.site == site]
+            periods = part["period"].astype(str)
+            ax.bar(periods, part["facility_mw"], color="#9ecae1", label="provisioned")
+            ax.plot(periods, part["facility_mw_used"], "o-", color="#08519c", ms=3, label="drawn at full load")
+            ax.plot(periods, part["grid_mw"], "--", color="#d62728", label="grid cap")
+            ax.set_title(site, fontsize=9)
+            ax.set_ylabel("MW at the meter")
+            period_axis(ax, list(periods))
+        for ax in list(axes.flat)[len(shown):]:
+            ax.set_visible(False)
+        axes.flat[0].legend(loc="upper left")
+        fig.suptitle("Facility MW per site against its grid cap"
+                     + (f" (12 largest of {len(names)} sites)" if len(names) > 12 else ""))
+        fig.tight_layout()
+        figures["Facility MW per site against the grid cap"] = _png(fig)
+
+        last = sites["period"].astype(str).iloc[-1]
+        final = sites[sites["period"].astype(str) == last].pivot_table(
+            index="site", columns="cooling", values="it_mw_capacity", aggfunc="sum", fill_value=0)
+        final = final.loc[final.sum(axis=1).sort_values(ascending=False).index[:20]]
+        fig, ax = plt.subplots(figsize=(7, 0.8 + 0.35 * max(len(final), 3)))
+        left = None
+        for mode in final.columns:
+            values = final[mode].to_numpy()
+            ax.barh(final.index.astype(str), values, left=left, label=mode, height=0.6)
+            left = values if left is None else left + values
+        ax.invert_yaxis()
+        ax.set_xlabel("IT MW of cooling capacity")
+        ax.set_title(f"Cooling capacity by mode per site ({last})")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1))
+        figures["Cooling capacity by mode per site"] = _png(fig)
+
+    if not fleet.empty:
+        pivot = fleet.pivot_table(index="period", columns="site", values="cards", aggfunc="sum",
+                                  fill_value=0)
+        fig, ax = plt.subplots(figsize=(7, 3.4))
+        _stacked_bars(ax, pivot, "installed cards")
+        ax.set_title("Installed cards by site")
+        figures["Installed cards per period by site"] = _png(fig)
+
+    builds = tables.get("builds", pd.DataFrame())
+    if not builds.empty:
+        builds = builds.assign(where=builds["site"] + " " + builds["cooling"])
+        pivot = builds.pivot_table(index="period", columns="where", values="it_mw",
+                                   aggfunc="sum", fill_value=0)
+        periods = tables["costs"]["period"] if "costs" in tables else pivot.index
+        pivot = pivot.reindex([str(p) for p in periods], fill_value=0)
+        fig, ax = plt.subplots(figsize=(7, 3.2))
+        _stacked_bars(ax, pivot, "IT MW of cooling built")
+        ax.set_title("Cooling build schedule by site and mode")
+        figures["Cooling build schedule"] = _png(fig)
+
+    costs = tables.get("costs", pd.DataFrame())
+    if not costs.empty:
+        frame = costs.set_index("period")
+        kinds = [(c, label) for c, label in COST_KINDS if c in frame and frame[c].abs().sum() > 0]
+        scale = _scale(list(frame[[c for c, _ in kinds]].sum(axis=1)) + list(frame["salvage"]))
+        fig, ax = plt.subplots(figsize=(7, 3.6))
+        periods = frame.index.astype(str)
+        bottom = pd.Series(0.0, index=frame.index)
+        for column, label in kinds:
+            ax.bar(periods, frame[column] / scale, bottom=bottom / scale, label=label)
+            bottom = bottom + frame[column]
+        if frame["salvage"].abs().sum() > 0:
+            ax.bar(periods, -frame["salvage"] / scale, color="#7f7f7f", label="salvage (credit)")
+        ax.axhline(0, color="black", lw=0.8)
+        _money_axis(ax, currency, scale, "cost, undiscounted")
+        ax.set_title("Cost per period by kind")
+        period_axis(ax, list(periods))
+        ax.legend(loc="upper left", ncols=3)
+        figures["Cost per period by kind"] = _png(fig)
+
+        if "cost_per_million_tokens" in frame:
+            fig, ax = plt.subplots(figsize=(7, 3.0))
+            ax.plot(periods, frame["cost_per_million_tokens"], "o-", label="period (capex spread straight-line)")
+            levelised = summary.get("kpis", {}).get("cost_per_million_tokens")
+            if levelised is not None:
+                ax.axhline(levelised, ls="--", color="#d62728", label=f"levelised over the horizon: {levelised:.4g}")
+            ax.set_ylabel(f"{currency} per million tokens")
+            ax.set_title("Cost per million tokens")
+            ax.set_ylim(bottom=0)
+            ax.legend()
+            period_axis(ax, list(periods))
+            figures["Cost per million tokens per period"] = _png(fig)
+
+    demand = tables.get("demand", pd.DataFrame())
+    utilisation = tables.get("utilisation", pd.DataFrame())
+    if not demand.empty:
+        fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.4))
+        for workload, part in demand.groupby("workload", sort=False):
+            periods = part["period"].astype(str)
+            line, = left.plot(periods, part["demand_tokens_per_day"], "o--", ms=3, label=f"{workload} demand")
+            left.plot(periods, part["served_tokens_per_day"], "-", color=line.get_color(), label=f"{workload} served")
+        left.set_ylabel("average tokens per day")
+        left.set_yscale("log")
+        left.set_title("Demand and tokens served per workload")
+        left.legend(ncols=2)
+        period_axis(left, list(dict.fromkeys(demand["period"].astype(str))))
+        if not utilisation.empty:
+            periods = utilisation["period"].astype(str)
+            right.bar(periods, utilisation["cards_available"], color="#c6dbef", label="cards available")
+            right.plot(periods, utilisation["cards_needed_at_peak"], "o-", label="needed at peak")
+            right.plot(periods, utilisation["cards_busy_average"], "s-", label="busy on average")
+            right.set_ylabel("cards")
+            right.set_title("Capacity against demand (all workloads)")
+            right.legend()
+            period_axis(right, list(periods))
+        fig.tight_layout()
+        figures["Demand against capacity per workload"] = _png(fig)
+    return figures
+
+
+def sweep_figures(frame: pd.DataFrame) -> dict[str, str]:
+    """KPIs against the varied parameters of a sweep."""
+    plt = _pyplot()
+    fixed = {"variant", "status", "npv", "cost_per_million_tokens", "mip_gap", "seconds",
+             "explanation", "error", "results_dir", "domestic_share"}
+    varied = [c for c in frame.columns if c not in fixed and not c.startswith(("cards_", "mw_"))]
+    figures: dict[str, str] = {}
+    if not varied:
+        return figures
+    x = varied[0]
+    groups = [(None, frame)] if len(varied) == 1 else list(frame.groupby(varied[1]))
+    for kpi, label in (("npv", "NPV of total cost of ownership"),
+                       ("cost_per_million_tokens", "cost per million tokens")):
+        fig, ax = plt.subplots(figsize=(7, 3.4))
+        scale = _scale(frame[kpi].dropna().tolist()) if kpi == "npv" else 1.0
+        marked = False
+        for key, part in groups:
+            ok = part[part["status"].isin(PLAN)]
+            ax.plot(ok[x], ok[kpi] / scale, "o-", label=None if key is None else str(key))
+            bad = part[~part["status"].isin(PLAN)]
+            for value in bad[x]:
+                ax.axvline(value, color="#d62728", alpha=0.3)
+            if len(bad):
+                low = ax.get_ylim()[0]
+                ax.scatter(bad[x], [low] * len(bad), marker="x", color="#d62728", zorder=5,
+                           label=None if marked else "no plan")
+                marked = True
+        ax.set_xlabel(x)
+        unit = {1e9: " (billions)", 1e6: " (millions)", 1e3: " (thousands)", 1.0: ""}[scale]
+        ax.set_ylabel(label + unit)
+        ax.set_title(f"{label} against {x}" + (" (red: no plan)" if (~frame["status"].isin(["optimal", "feasible"])).any() else ""))
+        if len(groups) > 1 or marked:
+            ax.legend(title=varied[1] if len(groups) > 1 else None)
+        figures[f"{label} against the varied parameters"] = _png(fig)
+    return figures
+
+
+
+
+def scenario_figures(summary: dict[str, Any], tables: dict[str, pd.DataFrame]) -> dict[str, str]:
+    """A scenario plan: each scenario's NPV against the expected one, and each scenario's
+    installed cards per period (scenarios are never added together)."""
+    plt = _pyplot()
+    stochastic = summary["stochastic"]
+    currency = summary.get("instance", {}).get("currency", "")
+    figures: dict[str, str] = {}
+    rows = pd.DataFrame(stochastic["scenarios"])
+    if len(rows):
+        scale = _scale(rows["npv"].dropna().tolist())
+        fig, ax = plt.subplots(figsize=(7, 3.2))
+        labels = [f"{r.scenario}\n(p = {r.probability:.2f})" for r in rows.itertuples()]
+        ax.bar(labels, rows["npv"] / scale, color="#9ecae1")
+        ax.axhline(stochastic["expected_npv"] / scale, ls="--", color="#d62728",
+                   label="expected NPV")
+        _money_axis(ax, currency, scale, "NPV")
+        ax.set_title("NPV in each scenario (the first stage shared)")
+        ax.legend()
+        figures["NPV in each scenario"] = _png(fig)
+    fleet = tables.get("fleet", pd.DataFrame())
+    if not fleet.empty and "scenario" in fleet:
+        pivot = fleet.pivot_table(index="period", columns="scenario", values="cards",
+                                  aggfunc="sum", fill_value=0)
+        fig, ax = plt.subplots(figsize=(7, 3.2))
+        periods = [str(p) for p in pivot.index]
+        for scenario in pivot.columns:
+            ax.plot(periods, pivot[scenario], "o-", ms=3, label=str(scenario))
+        commit = stochastic.get("commit_periods", 0)
+        if 0 < commit < len(periods):
+            ax.axvline(commit - 0.5, color="#7f7f7f", ls=":", label="end of the shared first stage")
+        ax.set_ylabel("installed cards")
+        ax.set_title("Installed cards in each scenario")
+        ax.legend(ncols=2)
+        period_axis(ax, periods)
+        figures["Installed cards in each scenario"] = _png(fig)
+    return figures
