@@ -75,3 +75,37 @@ def test_sweep_report_plots_kpis_against_the_varied_values(tmp_path):
 def test_report_of_a_missing_directory_is_a_clean_error(tmp_path):
     result = CliRunner().invoke(main, ["report", str(tmp_path / "nothing")])
     assert result.exit_code == 2 and "not a results directory" in result.stderr
+
+
+def test_plan_report_shows_builds_fleet_by_site_and_what_to_do(solved):
+    text = (solved / "report.html").read_text()
+    for caption in ("Installed cards per period by site", "Cooling build schedule"):
+        assert f'<img alt="{caption}"' in text, caption
+    assert "What to do in 2026" in text and "<div class=scroll>" in text
+
+
+def test_report_numbers_are_formatted(solved):
+    # money with its currency and thousands separators, never scientific notation in a cell
+    text = (solved / "report.html").read_text()
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", text)
+    assert cells and not any(re.search(r"\d[eE][+-]?\d", cell) for cell in cells)
+    assert any(cell.endswith(" USD") for cell in cells)
+
+
+def test_scenario_report_never_adds_scenarios_together(tmp_path):
+    out = tmp_path / "plan"
+    result = CliRunner().invoke(main, ["solve", str(INSTANCES / "zhengzhou-30k-scenarios.yaml"),
+                                       "-o", str(out), "--report"])
+    assert result.exit_code == 0, result.stderr
+    text = (out / "report.html").read_text()
+    assert "Buy now (shared by every scenario)" in text
+    assert "value of the stochastic solution" in text and "NPV in each scenario" in text
+    assert "Installed cards by vendor per period" not in text   # would sum the scenarios
+    no_remote_resources(text)
+
+
+def test_workbook_figures_are_numbers(solved):
+    CliRunner().invoke(main, ["report", str(solved), "--format", "xlsx"])
+    kpis = pd.read_excel(solved / "results.xlsx", sheet_name="kpis")
+    npv = kpis.loc[kpis["figure"] == "NPV of total cost of ownership", "value"].iloc[0]
+    assert isinstance(npv, float) and npv == pytest.approx(13_940_512.89, rel=1e-6)

@@ -117,7 +117,7 @@ def kpi_figures(summary: dict[str, Any]) -> list[tuple[str, float | str | None, 
             ("tokens_served_total", "tokens served", "tokens"),
             ("unmet_tokens_total", "tokens not served", "tokens"),
             ("cards_final_period", "cards in the last period", "cards")):
-        if kpis.get(key) is not None:
+        if kpis.get(key) is not None and not (key == "unmet_cost_total" and not kpis[key]):
             rows.append((label, kpis[key], unit))
     for tag, share in (kpis.get("tag_shares_final_period") or {}).items():
         rows.append((f"share of {tag} cards (last period)", share, "fraction"))
