@@ -308,6 +308,8 @@ class HighsModel:
         status = outcome_of(status_name, has_incumbent)
         if status is None:
             raise SolverError(f"HiGHS failed ({name}); no plan was found")
+        if status_name == "kInterrupt":
+            name = self.watch.why()
         objective = best_bound = gap = None
         if status.has_plan:
             values = np.asarray(h.getSolution().col_value).copy()
@@ -343,7 +345,7 @@ class HighsModel:
                 gap = max(objective - best_bound, 0.0) / max(abs(objective), 1e-12)
             if status is Status.OPTIMAL and (gap is None or gap > self.options.mip_gap):
                 status = Status.FEASIBLE
-        name = outcome.status if not outcome.stopped else f"kInterrupt ({outcome.reason})"
+        name = outcome.status if not outcome.stopped else self.watch.why()
         return SolverResult(status=status, objective=objective, best_bound=best_bound,
                             mip_gap=gap, transfer_seconds=self.transfer_seconds,
                             solve_seconds=seconds, highs_status=name,

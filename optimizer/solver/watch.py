@@ -52,6 +52,16 @@ class StopWatch:
         return self.cancel.is_set() or (self.deadline is not None
                                         and time.perf_counter() >= self.deadline)
 
+    def why(self) -> str:
+        """Why a run it stopped ended, in a planner's words."""
+        if self.cancel.is_set():
+            return "interrupted"
+        if self.reached:
+            return "within the gap of the proven bound"
+        if self.deadline is not None and time.perf_counter() >= self.deadline:
+            return "time limit reached"
+        return "stopped"
+
     def _check(self, event: Any) -> None:
         # set the flag both ways: HiGHS keeps it between runs, so a run after an interrupted
         # one would stop at its first check otherwise
