@@ -361,12 +361,14 @@ def _print_stochastic(console: Console, plan: Any, currency: str) -> None:
         table.add_row("-", "nothing to buy now", "", "", "", "")
     console.print(table)
     table = Table(title="Scenarios: recourse and NPV", title_justify="left")
-    for column in ("scenario", "probability", "demand scale", "NPV", "cards (last period)",
-                   "cost per million tokens"):
+    for column in ("scenario", "probability", "demand (x forecast)", "NPV",
+                   "cards (last period)", "cost per million tokens"):
         table.add_column(column, justify="left" if column == "scenario" else "right")
     for row in st["scenarios"]:
         cpm = row["cost_per_million_tokens"]
-        table.add_row(row["scenario"], f"{row['probability']:.2f}", f"{row['demand_scale']:g}",
+        ratio = row.get("demand_vs_instance")
+        table.add_row(row["scenario"], f"{row['probability']:.2f}",
+                      "-" if ratio is None else f"{ratio:.2f}",
                       _money(row["npv"], currency), f"{row['cards_final_period']:,}",
                       "-" if cpm is None else f"{cpm:.4f}")
     console.print(table)

@@ -42,7 +42,8 @@ from optimizer.scenarios.evaluation import (
     ScenarioSolve, evaluation_jobs, expected_npv, run_all, run_scenario_solve,
 )
 from optimizer.scenarios.scenario_set import (
-    expected_kpis, mean_overrides, scenario_instances, scenario_overrides, total_demand,
+    demand_ratio, expected_kpis, mean_overrides, scenario_instances, scenario_overrides,
+    total_demand,
 )
 from optimizer.status import Status
 from optimizer.parallel import completed_by, worker_pool
@@ -273,7 +274,10 @@ def _assemble(instance: Instance, scenarios: dict, plans: dict[str, Plan], commi
         probability, scale, _ = scenarios[name]
         kpis = plan.summary.get("kpis", {})
         scenario_rows.append({"scenario": name, "probability": probability,
-                              "demand_scale": scale, "npv": plan.objective,
+                              "demand_scale": scale,
+                              "demand_vs_instance": demand_ratio(
+                                  scenario_instances(instance)[name][2], instance),
+                              "npv": plan.objective,
                               "cost_per_million_tokens": kpis.get("cost_per_million_tokens"),
                               "cards_final_period": kpis.get("cards_final_period")})
         for table, frame in plan.tables.items():

@@ -28,7 +28,7 @@ from optimizer.analysis.kpis import plan_kpis
 from optimizer.instance.loader import Instance
 from optimizer.problem import ProblemData, build_problem_data
 from optimizer.output.results import Plan
-from optimizer.scenarios.scenario_set import expected_kpis, scenario_instances
+from optimizer.scenarios.scenario_set import demand_ratio, expected_kpis, scenario_instances
 from optimizer.status import SolverOptions, Status
 from optimizer.pipeline import _summary, decisions_of
 from optimizer.solver.compile import StandardForm
@@ -153,7 +153,9 @@ def solve_extensive(instance: Instance, time_limit: float | None = None, mip_gap
         kpis = plan_kpis(scenario_tables, sc.data, npv)
         weighted_kpis.append((sc.probability, kpis))
         scenario_rows.append({"scenario": sc.name, "probability": sc.probability,
-                              "demand_scale": sc.demand_scale, "npv": npv,
+                              "demand_scale": sc.demand_scale,
+                              "demand_vs_instance": demand_ratio(sc.data.instance, instance),
+                              "npv": npv,
                               "cost_per_million_tokens": kpis["cost_per_million_tokens"],
                               "cards_final_period": kpis["cards_final_period"]})
         for name, frame in scenario_tables.items():

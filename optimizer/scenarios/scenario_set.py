@@ -28,6 +28,12 @@ def total_demand(instance: Instance) -> float:
     return float(sum(sum(series.values()) for series in instance.spec.demand.values()))
 
 
+def demand_ratio(scenario: Instance, instance: Instance) -> float | None:
+    """A scenario's total demand against the instance's own (1.0: the forecast)."""
+    own = total_demand(instance)
+    return total_demand(scenario) / own if own else None
+
+
 def mean_overrides(instance: Instance,
                    scenarios: Mapping[str, tuple[float, float, Instance]] | None = None
                    ) -> dict[str, Any]:
