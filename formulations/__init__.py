@@ -5,6 +5,7 @@ Families are listed, with their inequality and how explanations read them, in
 """
 from __future__ import annotations
 
+import threading
 from typing import Any, Callable, Iterable, Union
 
 import pyomo.environ as pyo
@@ -14,6 +15,11 @@ from formulations.objective import add_objective
 from formulations.registry import FAMILIES, Family
 from formulations.variables import add_sets, add_variables
 from optimizer.problem import ProblemData
+
+PYOMO_LOCK = threading.RLock()
+"""Held while Pyomo builds or compiles a model. Pyomo fills some of its dispatch tables on
+first use and is not written for threads; its work is pure Python under the GIL, so taking
+turns costs no throughput, while HiGHS (which runs without the GIL) still solves in parallel."""
 
 ExtraConstraints = Iterable[Union[Family, Callable[[Any, Any], None]]]
 """A user's extra constraint families: Family entries or plain ``f(model, data)``."""
@@ -38,7 +44,7 @@ def build_model(data: ProblemData, extra: ExtraConstraints = ()) -> pyo.Concrete
     instead of 2.4 s). The pause changes when cycles are collected, never a result; Pyomo
     keeps nested and concurrent pauses balanced.
     """
-    with PauseGC():
+    with PYOMO_LOCK, PauseGC():
         model = pyo.ConcreteModel(name=data.name or "accelplan")
         add_sets(model, data)
         add_variables(model, data)

@@ -20,7 +20,7 @@ import pandas as pd
 import pyomo.environ as pyo
 from pyomo.common.gc_manager import PauseGC
 
-from formulations import add_families
+from formulations import PYOMO_LOCK, add_families
 from formulations.objective import add_objective
 from formulations.variables import FIRST_STAGE, PURCHASES, add_sets, add_variables
 from optimizer.errors import InfeasibleError
@@ -56,7 +56,7 @@ class ScenarioModel:
 def build_extensive_form(instance: Instance) -> tuple[pyo.ConcreteModel, list[ScenarioModel]]:
     """One block per scenario, non-anticipativity rows, the expected-NPV objective (built in
     Pyomo's scoped garbage-collector pause, as :func:`formulations.build_model`)."""
-    with PauseGC():
+    with PYOMO_LOCK, PauseGC():
         return _build_extensive_form(instance)
 
 

@@ -11,6 +11,7 @@ import pyomo.environ as pyo
 from pyomo.common.dependencies import scipy_available as _scipy_available
 from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
+from formulations import PYOMO_LOCK
 from optimizer.solver.highs import INF, ModelArrays
 
 # Pyomo imports SciPy lazily on the first compile (about 0.5 s); resolve it here, once per
@@ -31,7 +32,8 @@ class StandardForm:
 
     def __init__(self, model: pyo.ConcreteModel) -> None:
         began = time.perf_counter()
-        repn = LinearStandardFormCompiler().write(model, mixed_form=True, set_sense=None)
+        with PYOMO_LOCK:
+            repn = LinearStandardFormCompiler().write(model, mixed_form=True, set_sense=None)
         self.model = model
         self.columns = repn.columns
         self.rows = repn.rows
