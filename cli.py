@@ -124,6 +124,23 @@ def solver_options(command: Callable) -> Callable:
     return command
 
 
+def parallel_options(command: Callable) -> Callable:
+    """``--workers N``, ``--backend local|dask`` and ``--scheduler ADDRESS``."""
+    for decorator in reversed([
+        click.option("--workers", type=click.IntRange(min=1), default=None,
+                     help="Solves at once: worker processes, or Dask workers (default: the "
+                          "cores)."),
+        click.option("--backend", type=click.Choice(["local", "dask"]), default="local",
+                     show_default=True,
+                     help="Run independent solves (sweep variants, scenario pieces) in local "
+                          "processes or on a Dask cluster (no shared filesystem needed)."),
+        click.option("--scheduler", default=None, metavar="ADDRESS",
+                     help="Dask scheduler address (tcp://host:8786); none: a LocalCluster."),
+    ]):
+        command = decorator(command)
+    return command
+
+
 def parse_overrides(assignments: tuple[str, ...]) -> dict[str, Any]:
     """``("a.b=1", "demand_scale=2")`` -> ``{"a.b": 1, "demand_scale": 2}``."""
     return dict(parse_assignment(text) for text in assignments)
@@ -193,8 +210,7 @@ def validate(file: str, assignments: tuple[str, ...], override_files: tuple[str,
               show_default=True,
               help="Scenario instances: one MILP of all scenarios, or scenarios solved apart "
                    "(wait-and-see bound, candidate first stages evaluated in every scenario).")
-@click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Worker processes for --stochastic decomposed (default: the cores).")
+@parallel_options
 @click.option("--bundle-size", type=click.IntRange(min=1), default=3, show_default=True,
               help="Scenarios per bundle for --stochastic decomposed (1: wait-and-see bound "
                    "and EVPI).")
@@ -203,7 +219,7 @@ def validate(file: str, assignments: tuple[str, ...], override_files: tuple[str,
 @guarded
 def solve(file: str, output: str | None, force: bool, with_report: bool,
           keep_on_interrupt: bool, stochastic_method: str, workers: int | None,
-          bundle_size: int, assignments: tuple[str, ...], override_files: tuple[str, ...],
+          backend: str, scheduler: str | None, bundle_size: int, assignments: tuple[str, ...], override_files: tuple[str, ...],
           data_dir: str | None, max_input_mb: float | None, time_limit: float | None,
           mip_gap: float, threads: int | None, seed: int | None, as_json: bool) -> None:
     """Build and solve the plan of instance FILE; print a summary; write the results directory."""
@@ -221,7 +237,8 @@ def solve(file: str, output: str | None, force: bool, with_report: bool,
     try:
         plan = solve_plan(instance, time_limit=time_limit, mip_gap=mip_gap, threads=threads,
                           seed=seed, stochastic_method=stochastic_method, workers=workers,
-                          bundle_size=bundle_size, started_at=STARTED_AT, cancel=cancel)
+                          bundle_size=bundle_size, started_at=STARTED_AT, cancel=cancel,
+                          backend=backend, scheduler=scheduler)
     except InfeasibleError as exc:
         plan = getattr(exc, "plan", None)
         if output is not None and plan is not None:
@@ -271,12 +288,7 @@ def _write(plan: Any, output: str, force: bool, with_report: bool = False) -> No
 @click.option("-o", "--output", "output", type=click.Path(file_okay=False), required=True,
               help="Sweep directory: sweep.csv and variants/NNNN/ results directories.")
 @click.option("--force", is_flag=True, help="Replace an existing sweep directory.")
-@click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Worker processes (default: the number of cores).")
-@click.option("--backend", type=click.Choice(["local", "dask"]), default="local",
-              show_default=True, help="Run variants in local processes or on a Dask cluster.")
-@click.option("--scheduler", default=None, metavar="ADDRESS",
-              help="Dask scheduler address (tcp://host:8786); none: a LocalCluster.")
+@parallel_options
 @instance_options
 @solver_options
 @guarded

@@ -1,13 +1,21 @@
-"""Local worker processes for independent solves (sweeps, scenario decomposition)."""
+"""Independent solves run together: in this process, in local worker processes, or on a Dask
+cluster. Jobs carry everything they need (the instance as data, never a path a worker might
+not see) and their results come back to the caller, which writes any file: a Dask worker on
+another machine, without a shared filesystem, works as well as a local process.
+"""
 from __future__ import annotations
 
 import multiprocessing
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from typing import Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
+
+from optimizer.errors import UsageError
 
 GRACE_SECONDS = 0.5
-"""How long past a deadline running jobs may take to report before their processes end."""
+"""How long past a deadline running jobs may take to report before they are given up."""
+
+BACKENDS = ("local", "dask")
 
 
 def worker_pool(workers: int, jobs: int) -> ProcessPoolExecutor:
@@ -39,3 +47,100 @@ def stop_pool(pool: ProcessPoolExecutor) -> None:
     for process in processes:
         if process.is_alive():
             process.terminate()
+
+
+class Runner:
+    """Runs independent jobs ``fn(job)`` and hands their results back as they finish.
+
+    Args:
+        workers: how many at once (1: in this process, one after the other).
+        backend: ``local`` (worker processes) or ``dask`` (a cluster).
+        scheduler: the Dask scheduler's address (``tcp://host:8786``); none: a LocalCluster of
+            ``workers`` processes.
+    """
+
+    def __init__(self, workers: int = 1, backend: str = "local",
+                 scheduler: str | None = None) -> None:
+        if backend not in BACKENDS:
+            raise UsageError(f"unknown backend {backend!r}; use local or dask")
+        self.workers, self.backend, self.scheduler = max(1, workers), backend, scheduler
+        self._pool: Any = None
+        self._client: Any = None
+        self._cluster: Any = None
+
+    def __enter__(self) -> "Runner":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._client is not None:
+            self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+
+    def run(self, fn: Callable[[Any], Any], jobs: list[Any], deadline: float | None = None,
+            skip: Callable[[Any], bool] | None = None) -> Iterator[tuple[Any, Any]]:
+        """(job, result) as each job finishes, in the order given when they run one after
+        the other. Jobs not finished by ``deadline`` (``time.time()``, plus the grace) are
+        given up; after each result, jobs not yet run for which ``skip(job)`` holds are
+        dropped (``skip`` may change its answer as results come in)."""
+        if self.backend == "dask":
+            yield from self._run_dask(fn, jobs, deadline, skip)
+            return
+        if self.workers <= 1 or len(jobs) <= 1:
+            for job in jobs:
+                if skip is not None and skip(job):
+                    continue
+                yield job, fn(job)
+            return
+        if self._pool is None:
+            self._pool = worker_pool(self.workers, len(jobs))
+        futures = {self._pool.submit(fn, job): job for job in jobs}
+        for future in completed_by(self._pool, futures, deadline):
+            if future.cancelled() or future.exception() is not None:
+                continue
+            yield futures[future], future.result()
+            if skip is not None:
+                for other, job in futures.items():
+                    if not other.done() and skip(job):
+                        other.cancel()
+
+    def _connect(self) -> Any:
+        try:
+            from dask.distributed import Client, LocalCluster
+        except ImportError:
+            raise UsageError("the dask backend needs the optional extra: "
+                             "pip install 'accelplan[distributed]'") from None
+        if self._client is None:
+            try:
+                if self.scheduler:
+                    self._client = Client(self.scheduler, timeout="30s")
+                else:
+                    self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1,
+                                                 processes=True, dashboard_address=None,
+                                                 silence_logs=50)
+                    self._client = Client(self._cluster)
+            except OSError as exc:
+                raise UsageError(f"cannot reach the Dask scheduler {self.scheduler!r}: "
+                                 f"{exc}") from None
+        return self._client
+
+    def _run_dask(self, fn: Callable[[Any], Any], jobs: list[Any], deadline: float | None,
+                  skip: Callable[[Any], bool] | None) -> Iterator[tuple[Any, Any]]:
+        from dask.distributed import as_completed
+        client = self._connect()
+        futures = client.map(fn, jobs, pure=False)
+        owner = {future.key: job for future, job in zip(futures, jobs)}
+        timeout = None if deadline is None else max(deadline + GRACE_SECONDS - time.time(), 0)
+        try:
+            for future in as_completed(futures, timeout=timeout):
+                if future.status != "finished":
+                    continue
+                yield owner[future.key], future.result()
+                if skip is not None:
+                    dropped = [f for f in futures if not f.done() and skip(owner[f.key])]
+                    if dropped:
+                        client.cancel(dropped)
+        except TimeoutError:
+            client.cancel(futures)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import pyomo.environ as pyo
@@ -32,6 +32,7 @@ from optimizer.solver.highs import HighsModel, highspy_version
 from optimizer.solver.pricing import (
     placement_coordinates, placement_groups, priced_duals, seed_placements,
 )
+from optimizer.solver.greedy import greedy_plan
 from optimizer.solver.rounding import round_purchases, round_rest
 from optimizer.solver.strategy import PlanHooks, solve_arrays
 from optimizer.status import SolverOptions, SolverResult, Status
@@ -48,7 +49,9 @@ def solve_deterministic(instance: Any, time_limit: float | None = None, mip_gap:
                         fix_first_stage: tuple[int, Decisions] | None = None,
                         started_at: float | None = None,
                         cancel: threading.Event | None = None,
-                        extra_constraints: ExtraConstraints = ()) -> Plan:
+                        extra_constraints: ExtraConstraints = (),
+                        progress: Callable[[dict[str, float | None]], None] | None = None
+                        ) -> Plan:
     """Build and solve the planning MILP of ``instance`` for its own demand (see
     :func:`optimizer.planning.solve` for the arguments)."""
     options = SolverOptions(time_limit=time_limit, mip_gap=mip_gap, threads=threads, seed=seed)
@@ -75,6 +78,13 @@ def solve_deterministic(instance: Any, time_limit: float | None = None, mip_gap:
     form = StandardForm(model)
     highs = HighsModel(form.arrays)
     hooks = plan_hooks(form, data, highs.large)
+    money = data.money_unit
+
+    def report(at: float, objective: float, bound: float | None) -> None:
+        if progress is not None:
+            progress({"seconds": at - began, "objective": objective * money,
+                      "bound": None if bound is None else bound * money})
+    highs.watch.listener = report
     with solver_running(cancel):          # a signal now stops HiGHS, keeping its best plan
         result = solve_arrays(highs, solving, form.start_from_names(start) if start else None,
                               hooks, started_at=began, cancel=cancel)
@@ -83,6 +93,9 @@ def solve_deterministic(instance: Any, time_limit: float | None = None, mip_gap:
         highs.watch.deadline = began + time_limit
     summary = _summary(instance, data, result, options, build_seconds)
     summary["startup_seconds"] = called - began
+    summary["progress"] = [[round(at - began, 3), objective * money,
+                            None if bound is None else bound * money]
+                           for at, objective, bound in highs.watch.events]
     if not result.status.has_plan:
         explanation: list[Relaxation] = []
         alternatives: list[list[Relaxation]] = []
@@ -160,14 +173,36 @@ def plan_hooks(form: StandardForm, data: ProblemData, large: bool) -> PlanHooks:
         named = [keys[j] for j in columns]
         chosen = round_rest(data, dict(zip(named, relaxed)))
         return np.array([chosen[key] for key in named], dtype=float)
+    def constructive() -> tuple[np.ndarray, np.ndarray] | None:
+        made = greedy_plan(data)
+        if made.failed:
+            return None
+        integers = np.flatnonzero(form.arrays.integer)
+        values = np.array([_greedy_value(made, *keys[j]) for j in integers], dtype=float)
+        return integers.astype(np.int32), values
     hooks = PlanHooks(purchases=form.columns_of(PURCHASES), round_purchases=purchases,
-                      round_rest=rest)
+                      round_rest=rest, constructive=constructive)
     if large:
         group, placements = placement_groups(keys, PLACEMENT_POSITIONS)
         hooks.column_group = group
         hooks.seed = seed_placements(data, placements)
         hooks.coordinates = placement_coordinates(data, placements)
     return hooks
+
+
+def _greedy_value(made: Any, family: str, index: Any) -> float:
+    """A constructive plan's value of one integer column."""
+    if family == "units_bought":
+        return float(made.units.get(index, 0))
+    if family == "build":
+        return float(made.builds.get(index, 0.0))
+    if family == "site_open":
+        site, t = index
+        return 1.0 if site in made.opened and t >= made.opened[site] else 0.0
+    if family == "cooling_mode":
+        site, mode = index
+        return 1.0 if made.modes.get(site) == mode else 0.0
+    return 0.0
 
 
 FIRST_STAGE_KEYS = {"units_bought": "purchases", "build": "builds_mw", "site_open": "openings"}

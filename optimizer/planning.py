@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from formulations import ExtraConstraints
 from optimizer.errors import UsageError
@@ -19,7 +19,9 @@ def solve(instance: Any, time_limit: float | None = None, mip_gap: float = 1e-4,
           stochastic_method: str = "extensive", workers: int | None = None,
           bundle_size: int = 3, fix_first_stage: tuple[int, Decisions] | None = None,
           started_at: float | None = None, cancel: threading.Event | None = None,
-          extra_constraints: ExtraConstraints = ()) -> Plan:
+          extra_constraints: ExtraConstraints = (),
+          progress: Callable[[dict[str, float | None]], None] | None = None,
+          backend: str = "local", scheduler: str | None = None) -> Plan:
     """Build and solve the planning MILP of ``instance`` (an :class:`~optimizer.Instance`).
 
     Args:
@@ -36,7 +38,8 @@ def solve(instance: Any, time_limit: float | None = None, mip_gap: float = 1e-4,
         scenarios: solve an instance with a ``scenarios`` block as a stochastic plan (see
             :mod:`optimizer.scenarios`); False plans for the instance's own demand only.
         stochastic_method: ``extensive`` (one MILP of all scenarios) or ``decomposed``
-            (bundles of ``bundle_size`` scenarios solved apart in ``workers`` processes).
+            (bundles of ``bundle_size`` scenarios solved apart in ``workers`` processes, or on
+            a Dask cluster with ``backend="dask"`` and its ``scheduler`` address).
         fix_first_stage: (commit periods, decisions): purchases, builds and openings of the
             first periods fixed at these (0 where none is given).
         started_at: ``time.perf_counter()`` when the caller's clock started (a command's
@@ -45,6 +48,8 @@ def solve(instance: Any, time_limit: float | None = None, mip_gap: float = 1e-4,
             best plan found so far is returned.
         extra_constraints: a user's constraint families, built after the registered ones (see
             :mod:`formulations.registry`).
+        progress: called from the solving thread with ``{"seconds", "objective", "bound"}``
+            (currency) each time a better plan is found (deterministic plans).
 
     Returns:
         The plan (``status`` optimal, feasible or no_solution).
@@ -61,7 +66,8 @@ def solve(instance: Any, time_limit: float | None = None, mip_gap: float = 1e-4,
                                     threads=threads, seed=seed, workers=workers,
                                     bundle_size=bundle_size,
                                     raise_on_infeasible=raise_on_infeasible,
-                                    started_at=started_at)
+                                    started_at=started_at, backend=backend,
+                                    scheduler=scheduler)
         from optimizer.scenarios.stochastic import solve_stochastic
         return solve_stochastic(instance, time_limit=time_limit, mip_gap=mip_gap,
                                 threads=threads, seed=seed,
@@ -71,4 +77,4 @@ def solve(instance: Any, time_limit: float | None = None, mip_gap: float = 1e-4,
                                raise_on_infeasible=raise_on_infeasible, explain=explain,
                                start=start, fix_first_stage=fix_first_stage,
                                started_at=started_at, cancel=cancel,
-                               extra_constraints=extra_constraints)
+                               extra_constraints=extra_constraints, progress=progress)

@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import pandas as pd
 
@@ -46,7 +46,7 @@ from optimizer.scenarios.scenario_set import (
     total_demand,
 )
 from optimizer.status import Status
-from optimizer.parallel import completed_by, worker_pool
+from optimizer.parallel import Runner
 
 BUNDLE_SIZE = 3
 """Scenarios per bundle (neighbours by total demand)."""
@@ -57,7 +57,7 @@ BUNDLE_PHASE_SHARE = 0.5
 
 def _evaluate(jobs: list[ScenarioSolve], probability: Mapping[str, float],
               bundles: list[list[str]], bundle_floor: list[float], protected: set[int],
-              workers: int, enough: float) -> tuple[dict[tuple, dict], set[int]]:
+              runner: Runner, enough: float) -> tuple[dict[tuple, dict], set[int]]:
     """Run the evaluation solves in the order given and drop a candidate (unless
     ``protected``) as soon as it cannot win: summed over bundles, its NPVs where the bundle is
     fully evaluated and ``bundle_floor`` (P(B) bound_B) where not, exceed the best complete
@@ -90,35 +90,20 @@ def _evaluate(jobs: list[ScenarioSolve], probability: Mapping[str, float],
         return best is not None and expected(candidate) is None and (
             estimate > best * (1 + 1e-9) or best <= enough)
 
-    if workers <= 1:
-        for job in jobs:
-            if job.key[1] in dropped:
-                continue
-            done[job.key] = run_scenario_solve(job)
-            for candidate in set(candidates) - dropped:
-                if beaten(candidate):
-                    dropped.add(candidate)
-        return done, dropped
     deadline = min((job.deadline for job in jobs if job.deadline is not None), default=None)
-    with worker_pool(workers, len(jobs)) as pool:
-        futures = {pool.submit(run_scenario_solve, job): job for job in jobs}
-        for future in completed_by(pool, futures, deadline):
-            if future.cancelled() or future.exception() is not None:
-                continue
-            out = future.result()
-            done[out["key"]] = out
-            for candidate in set(candidates) - dropped:
-                if beaten(candidate):
-                    dropped.add(candidate)
-                    for other, job in futures.items():
-                        if job.key[1] == candidate:
-                            other.cancel()
+    for job, out in runner.run(run_scenario_solve, jobs, deadline,
+                               skip=lambda job: job.key[1] in dropped):
+        done[out["key"]] = out
+        for candidate in set(candidates) - dropped:
+            if beaten(candidate):
+                dropped.add(candidate)
     return done, dropped
 
 
 def solve_decomposed(instance: Instance, time_limit: float | None = None, mip_gap: float = 1e-4,
                      threads: int | None = None, seed: int | None = None,
                      workers: int | None = None, bundle_size: int = BUNDLE_SIZE,
+                     backend: str = "local", scheduler: str | None = None,
                      raise_on_infeasible: bool = True,
                      started_at: float | None = None) -> Plan:
     """Plan a scenario instance by decomposition (see the module docstring).
@@ -130,6 +115,8 @@ def solve_decomposed(instance: Instance, time_limit: float | None = None, mip_ga
         workers: worker processes (default: the number of cores); each solve then uses one
             HiGHS thread unless ``threads`` says otherwise.
         bundle_size: scenarios per bundle; 1 gives the wait-and-see bound and EVPI.
+        backend, scheduler: run the pieces in local processes or on a Dask cluster (the jobs
+            carry the instance; no shared filesystem is needed).
     """
     began = time.perf_counter() if started_at is None else started_at
     deadline = (time.time() - (time.perf_counter() - began) + time_limit) if time_limit else None
@@ -153,6 +140,17 @@ def solve_decomposed(instance: Instance, time_limit: float | None = None, mip_ga
                     mip_gap=mip_gap, threads=threads, seed=seed, commit=commit,
                     deadline=deadline)
 
+    with Runner(workers, backend, scheduler) as runner:
+        return _decompose(instance, began, deadline, workers, runner, commit, scenarios,
+                          probability, alone, demand, common, bundle_size, mip_gap,
+                          raise_on_infeasible)
+
+
+def _decompose(instance: Instance, began: float, deadline: float | None, workers: int,
+               runner: Runner, commit: int, scenarios: dict, probability: dict, alone: dict,
+               demand: dict, common: Callable[..., dict[str, Any]], bundle_size: int,
+               mip_gap: float, raise_on_infeasible: bool) -> Plan:
+    """Steps (1) to (3) of the module docstring on ``runner``."""
     # (1) bundles of neighbours by total demand, and the mean-demand plan
     ordered = sorted(scenarios, key=lambda name: (demand[name], name))
     size = max(1, int(bundle_size))
@@ -173,7 +171,7 @@ def solve_decomposed(instance: Instance, time_limit: float | None = None, mip_ga
                                   **phase))
     jobs.append(ScenarioSolve(key=("mean",), overrides=mean_overrides(instance, alone),
                               **phase))
-    solved = run_all(jobs, workers)
+    solved = run_all(jobs, runner)
     stranded = [", ".join(members) for b, members in enumerate(bundles)
                 if solved["bundle", b]["status"] is Status.INFEASIBLE]
     if stranded:     # a bundle relaxes the whole: no plan for it, none for all
@@ -204,7 +202,7 @@ def solve_decomposed(instance: Instance, time_limit: float | None = None, mip_ga
             for job in evaluation_jobs(i, first, scenarios, dearest_first, **phase)]
     mean_index = len(candidates) - 1 if mean_ok else -1
     enough = lower_bound + mip_gap * abs(lower_bound) / max(1.0 - mip_gap, 1e-12)
-    evaluated, dropped = _evaluate(jobs, probability, bundles, floor, {mean_index}, workers,
+    evaluated, dropped = _evaluate(jobs, probability, bundles, floor, {mean_index}, runner,
                                    enough)
     rows = []
     for i, (source, _) in enumerate(candidates):

@@ -16,7 +16,7 @@ from typing import Any, Callable, Mapping
 from optimizer.instance.loader import Instance, instance_from_raw
 from optimizer.output.results import Decisions
 from optimizer.scenarios.scenario_set import scenario_overrides
-from optimizer.parallel import completed_by, worker_pool
+from optimizer.parallel import Runner
 from optimizer.status import Status
 
 MIN_SOLVE_SECONDS = 0.05
@@ -92,29 +92,20 @@ def run_scenario_solve(job: ScenarioSolve) -> dict[str, Any]:
             "plan": None if stochastic else plan, "kpis": plan.summary.get("kpis", {})}
 
 
-def run_all(jobs: list[ScenarioSolve], workers: int,
+def run_all(jobs: list[ScenarioSolve], runner: Runner | int = 1,
             on_result: Callable[[dict[str, Any]], None] | None = None
             ) -> dict[tuple, dict[str, Any]]:
-    """Run independent solves (in worker processes when ``workers`` > 1), in order; jobs
+    """Run independent solves on ``runner`` (or that many local worker processes); jobs
     still running at their deadline end with it (and report nothing)."""
-    if workers <= 1 or len(jobs) <= 1:
-        done = {}
-        for job in jobs:
-            done[job.key] = out = run_scenario_solve(job)
-            if on_result:
-                on_result(out)
-        return done
+    if isinstance(runner, int):
+        with Runner(runner) as own:
+            return run_all(jobs, own, on_result)
     done = {}
     deadline = min((job.deadline for job in jobs if job.deadline is not None), default=None)
-    with worker_pool(workers, len(jobs)) as pool:
-        futures = [pool.submit(run_scenario_solve, job) for job in jobs]
-        for future in completed_by(pool, futures, deadline):
-            if future.cancelled() or future.exception() is not None:
-                continue
-            out = future.result()
-            done[out["key"]] = out
-            if on_result:
-                on_result(out)
+    for _, out in runner.run(run_scenario_solve, jobs, deadline):
+        done[out["key"]] = out
+        if on_result:
+            on_result(out)
     for job in jobs:       # stopped at the deadline: no plan in time
         done.setdefault(job.key, _timed_out(job))
     return done
@@ -144,7 +135,7 @@ def expected_npv(outcomes: Mapping[str, dict[str, Any] | None],
 
 
 def evaluate_first_stage(instance: Instance, first_stage: Decisions,
-                         workers: int = 1, **common: Any
+                         workers: Runner | int = 1, **common: Any
                          ) -> tuple[float | None, dict[str, dict[str, Any]]]:
     """E[NPV] of fixing ``first_stage`` (purchases, cooling builds and openings of the commit
     periods, integer or not) and planning each scenario's recourse; None when it leaves some

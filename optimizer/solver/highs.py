@@ -140,6 +140,7 @@ class HighsModel:
         self.options = SolverOptions()
         self.pending_start: np.ndarray | tuple[np.ndarray, np.ndarray] | None = None
         self.first_plan_values: np.ndarray | None = None
+        self.constructive_values: np.ndarray | None = None
         self.relaxation_bound: float | None = None
         self.relaxation_values: np.ndarray | None = None
         self.relaxation_seconds = 0.0
@@ -258,9 +259,11 @@ class HighsModel:
 
         def should_stop() -> bool:
             return self.watch.expired() or (ends is not None and time.perf_counter() >= ends)
+        full = bool(np.array_equal(lower, self.lower) and np.array_equal(upper, self.upper))
         with self.watch.running():
             outcome = run_isolated(arrays, highs_options, start, should_stop,
-                                   self.watch.target)
+                                   self.watch.target, on_plan=lambda objective, dual:
+                                   self.watch.record(objective, dual if full else None))
         self.watch.reached = outcome.reason == "target reached"
         return outcome
 
@@ -275,6 +278,7 @@ class HighsModel:
             bound = min(bound, objective)
             gap = max(objective - bound, 0.0) / max(abs(objective), 1e-12)
         self.last_values = values
+        self.watch.record(objective, bound)
         status = Status.OPTIMAL if gap is not None and gap <= options.mip_gap else Status.FEASIBLE
         return SolverResult(status=status, objective=objective, best_bound=bound, mip_gap=gap,
                             transfer_seconds=self.transfer_seconds, solve_seconds=seconds,
@@ -297,6 +301,7 @@ class HighsModel:
         left = self.watch.left()
         h.setOptionValue("time_limit", INF if left is None else max(left, 0.0))
         self.watch.reached = False
+        self.watch.trust_dual = True
         with self.watch.running():
             h.run()
         seconds = time.perf_counter() - start

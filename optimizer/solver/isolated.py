@@ -124,7 +124,8 @@ _CHILD_CODE = ("import sys; sys.path.insert(0, {root!r}); "
 def run_isolated(arrays: Mapping[str, Any], options: Mapping[str, Any],
                  start: np.ndarray | tuple[np.ndarray, np.ndarray] | None,
                  should_stop: Callable[[], bool],
-                 target: float | None = None) -> IsolatedOutcome:
+                 target: float | None = None,
+                 on_plan: Callable[[float, float], None] | None = None) -> IsolatedOutcome:
     """Branch and bound on ``arrays`` in a child process until it ends, ``should_stop()``
     says so (a deadline, a cancel), or a plan reaches ``target``.
 
@@ -132,6 +133,7 @@ def run_isolated(arrays: Mapping[str, Any], options: Mapping[str, Any],
         options: HiGHS options by name (``mip_rel_gap``, ``threads``, ``time_limit`` ...).
         start: full column values offered as the MIP start, or (columns, values) of a
             partial one that HiGHS completes.
+        on_plan: called with (objective, the child's dual bound) for every improving plan.
     """
     child = subprocess.Popen([sys.executable, "-c", _CHILD_CODE.format(root=_PACKAGE_ROOT)],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -145,6 +147,8 @@ def run_isolated(arrays: Mapping[str, Any], options: Mapping[str, Any],
         if values is not None and objective is not None and (best is None
                                                              or objective < best[0]):
             best = (objective, values)
+            if on_plan is not None:
+                on_plan(objective, dual)
         if np.isfinite(dual):
             bound = dual if bound is None else max(bound, dual)
 

@@ -40,6 +40,8 @@ class PlanHooks:
         column_group: the placement of every column (-1: none), for large models.
         seed: the placements the priced relaxation starts with.
         coordinates: (accelerator number, site number) of every placement (neighbourhoods).
+        constructive: a constructive plan's integer columns and values (no LP needed), made
+            first so that a plan exists within seconds (:mod:`optimizer.solver.greedy`).
     """
 
     purchases: np.ndarray
@@ -48,6 +50,35 @@ class PlanHooks:
     column_group: np.ndarray | None = None
     seed: np.ndarray | None = None
     coordinates: np.ndarray | None = None
+    constructive: Callable[[], tuple[np.ndarray, np.ndarray] | None] | None = None
+
+
+def constructive_start(model: HighsModel, hooks: PlanHooks | None,
+                       lp_solver: str = "choose") -> np.ndarray | None:
+    """The constructive plan's integers fixed, the continuous rest solved as an LP: a plan
+    (recorded, and offered as the MIP start), or None when the heuristic or its LP fails."""
+    if hooks is None or hooks.constructive is None or not model.integer.any():
+        return None
+    made = hooks.constructive()
+    if made is None:
+        return None
+    columns, values = made
+    integers = np.flatnonzero(model.integer).astype(np.int32)
+    model.relax_integers(integers)
+    try:
+        model.set_bounds(columns, values, values)
+        if not model.run_lp(lp_solver):
+            return None
+        plan = model.lp_values()
+        plan[integers] = np.round(plan[integers])
+    finally:
+        model.restore_bounds(columns)
+        model.restore_integers(integers)
+        model.clear_solver()
+    model.constructive_values = plan
+    model.watch.record(model.objective_of(plan))
+    model.offer_start(plan)
+    return plan
 
 
 def relaxation_start(model: HighsModel, hooks: PlanHooks | None = None,
@@ -86,6 +117,8 @@ def relaxation_start(model: HighsModel, hooks: PlanHooks | None = None,
         model.relaxation_seconds = time.perf_counter() - lp_began
         if model.lp_optimal():
             model.relaxation_values = model.lp_values()
+        if model.relaxation_bound is not None:
+            model.watch.floor = model.relaxation_bound
         live = np.setdiff1d(columns, fixed_out).astype(np.int32)
         purchases = np.intersect1d(live, hooks.purchases).astype(np.int32)
         others = np.setdiff1d(live, purchases).astype(np.int32)
@@ -112,6 +145,7 @@ def relaxation_start(model: HighsModel, hooks: PlanHooks | None = None,
     if found:
         model.first_plan_values = start
         model.offer_start(start)
+        model.watch.record(model.objective_of(start))
     return found, time.perf_counter() - began
 
 FIRST_PLAN_MIN_INTEGERS = 200
@@ -157,9 +191,19 @@ def solve_arrays(model: HighsModel, options: SolverOptions,
         model.offer_start(start)
     elif first_plan or (first_plan is None
                         and model.stats["integers"] >= FIRST_PLAN_MIN_INTEGERS):
-        start_found, start_seconds = relaxation_start(
+        began = time.perf_counter()
+        constructive_start(model, hooks, lp_solver="ipm" if model.large else "choose")
+        start_seconds += time.perf_counter() - began
+        start_found, seconds = relaxation_start(
             model, hooks if priced else _without_placements(hooks),
             lp_solver="ipm" if model.large else "choose")
+        start_seconds += seconds
+        if model.constructive_values is not None and (
+                model.first_plan_values is None or model.objective_of(
+                    model.constructive_values) < model.objective_of(model.first_plan_values)):
+            model.first_plan_values = model.constructive_values     # the better first plan
+            model.offer_start(model.first_plan_values)
+        start_found = model.first_plan_values is not None
         model.set_options(options)
     if priced and model.relaxation_values is not None:
         result = _restricted_then_full(model, hooks.column_group, hooks.coordinates, options)
@@ -179,7 +223,7 @@ def _without_placements(hooks: PlanHooks | None) -> PlanHooks | None:
     if hooks is None:
         return None
     return PlanHooks(purchases=hooks.purchases, round_purchases=hooks.round_purchases,
-                     round_rest=hooks.round_rest)
+                     round_rest=hooks.round_rest, constructive=hooks.constructive)
 
 
 def _target(bound: float | None, gap: float) -> float | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from typing import Any
+from typing import Any, Callable
 
 from optimizer.cancel import solver_running
 
@@ -31,6 +31,22 @@ class StopWatch:
         self.cancel = cancel if cancel is not None else threading.Event()
         self.target: float | None = None
         self.reached = False
+        self.floor: float | None = None        # a proven bound known before the run
+        self.trust_dual = True                 # the run's own bound is one of the model's
+        self.events: list[tuple[float, float, float | None]] = []
+        self.listener: Callable[[float, float, float | None], None] | None = None
+
+    def record(self, objective: float, bound: float | None = None) -> None:
+        """A new best plan (model units) and the best proven bound known then; passed on to
+        ``listener`` (live progress) as (perf_counter time, objective, bound)."""
+        if self.events and objective >= self.events[-1][1] - 1e-12 * abs(objective):
+            return
+        bounds = [b for b in (bound, self.floor) if b is not None and b == b
+                  and abs(b) != float("inf")]
+        event = (time.perf_counter(), objective, max(bounds) if bounds else None)
+        self.events.append(event)
+        if self.listener is not None:
+            self.listener(*event)
 
     def attach(self, highs: Any) -> None:
         """Watch every run of ``highs`` (a ``highspy.Highs``)."""
@@ -68,5 +84,7 @@ class StopWatch:
         event.interrupt(self.reached or self.expired())
 
     def _improving(self, event: Any) -> None:
-        if self.target is not None and event.data_out.objective_function_value <= self.target:
+        objective = event.data_out.objective_function_value
+        self.record(objective, event.data_out.mip_dual_bound if self.trust_dual else None)
+        if self.target is not None and objective <= self.target:
             self.reached = True

@@ -11,7 +11,6 @@ import math
 import os
 import shutil
 import time
-from concurrent.futures import as_completed
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -19,10 +18,10 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import pandas as pd
 
-from optimizer.errors import AccelplanError, InfeasibleError, InstanceError, UsageError
+from optimizer.errors import AccelplanError, InfeasibleError, InstanceError
 from optimizer.instance.overrides import OVERRIDE_SOURCE
 from optimizer.instance.safe_yaml import parse_yaml_text
-from optimizer.parallel import worker_pool
+from optimizer.parallel import Runner
 
 SWEEP_FILE = "sweep.csv"
 VARIANTS_DIR = "variants"
@@ -249,45 +248,10 @@ def _execute(jobs: list[SweepJob], workers: int, backend: str, scheduler: str | 
         if progress:
             progress(len(rows), total)
 
-    if backend == "dask":
-        _execute_dask(jobs, workers, scheduler, record)
-    elif backend != "local":
-        raise UsageError(f"unknown backend {backend!r}; use local or dask")
-    elif workers <= 1 or len(jobs) == 1:
-        for job in jobs:
-            record(solve_job(job))
-    else:
-        with worker_pool(workers, len(jobs)) as pool:
-            for future in as_completed([pool.submit(solve_job, job) for job in jobs]):
-                record(future.result())
+    with Runner(workers, backend, scheduler) as runner:
+        for _, batch in runner.run(solve_job, jobs):
+            record(batch)
     return rows
-
-
-def _execute_dask(jobs: list[SweepJob], workers: int, scheduler: str | None,
-                  record: Callable[[list], None]) -> None:
-    try:
-        from dask.distributed import Client, LocalCluster, as_completed as dask_completed
-    except ImportError:
-        raise UsageError("the dask backend needs the optional extra: "
-                         "pip install 'accelplan[distributed]'") from None
-    cluster = None
-    try:
-        if scheduler:
-            client = Client(scheduler, timeout="30s")
-        else:
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                   dashboard_address=None, silence_logs=50)
-            client = Client(cluster)
-    except OSError as exc:
-        raise UsageError(f"cannot reach the Dask scheduler {scheduler!r}: {exc}") from None
-    try:
-        futures = client.map(solve_job, jobs, pure=False)
-        for future in dask_completed(futures):
-            record(future.result())
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
 
 
 def _sweep_frame(rows: list[dict], paths: list[str]) -> pd.DataFrame:

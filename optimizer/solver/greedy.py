@@ -1,0 +1,289 @@
+"""A constructive first plan, built without any LP: period by period, each workload's demand
+not yet covered is bought on the cheapest placement per token/s that every cap still allows
+(card slots over the card's life, cooling it can build under the grid in every later period,
+supply, the capex budget, opening a site, the share policies), with cooling built and sites
+opened as the purchases need them. Its integer decisions, fixed, leave an LP over serving and
+energy that the solver strategy solves to make the plan exact (or reports as no plan).
+
+It is a heuristic: it looks at one purchase at a time and assumes each card serves the
+workload it was bought for. It exists so that a plan is there within seconds whatever the
+size, for the branch and bound to improve.
+"""
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from optimizer.problem import KSCT, ProblemData
+
+TOLERANCE = 1e-9
+
+
+@dataclass
+class GreedyPlan:
+    """Integer decisions of a constructive plan.
+
+    Attributes:
+        units: purchase key (k,s,c,t) -> units bought.
+        builds: (s,c,t) -> build units (of ``build_unit_mw``).
+        opened: site -> first period it is open.
+        modes: exclusive-cooling site -> the mode it uses.
+        unserved: (w,t) -> peak demand left unserved (token_unit; soft demand only).
+        failed: why no plan was made (empty when one was).
+    """
+
+    units: dict[KSCT, int] = field(default_factory=dict)
+    builds: dict[tuple[str, str, int], float] = field(default_factory=dict)
+    opened: dict[str, int] = field(default_factory=dict)
+    unserved: dict[tuple[str, int], float] = field(default_factory=dict)
+    modes: dict[str, str] = field(default_factory=dict)
+    failed: str = ""
+
+
+class _State:
+    """What the plan holds so far, period by period."""
+
+    def __init__(self, data: ProblemData) -> None:
+        self.data = data
+        n = data.n_periods
+        self.cards = defaultdict(float)              # (s, t) -> cards
+        self.load = defaultdict(float)               # (s, c, t) -> IT MW of the cards
+        self.capacity = {key: [data.existing_it_mw[key]] * n for key in data.SC}
+        self.supplied = defaultdict(float)           # (k, t) -> cards delivered
+        self.capex = defaultdict(float)              # t -> capex (currency)
+        self.fleet = defaultdict(float)              # (k, t) -> cards of k alive
+        self.serving = defaultdict(float)            # (w, t) -> peak tokens/s covered (units)
+        self.opened: dict[str, int] = {}
+        self.mode: dict[str, str] = {}               # exclusive-cooling site -> its mode
+        for (s, c), mw in data.existing_it_mw.items():
+            if mw > 0 and s in data.EXCLUSIVE:
+                self.mode[s] = c
+        for (k, s, c, t), cards in data.existing_cards.items():
+            self.cards[s, t] += cards
+            self.load[s, c, t] += cards * data.power_kw_per_card[k] / 1000
+            self.fleet[k, t] += cards
+
+    def open_from(self, s: str) -> int | None:
+        if s not in self.data.OPENABLE:
+            return 0
+        return self.opened.get(s)
+
+
+def _alive(data: ProblemData, key: KSCT) -> range:
+    k, _, _, tau = key
+    return data.timeline.alive(tau, data.lifetime_years[k])
+
+
+def _needs_tagged(data: ProblemData, state: _State, t: int, cards: float) -> set[str] | None:
+    """The accelerators the next ``cards`` must come from for every min_share rule to hold in
+    t (None: any)."""
+    wanted = None
+    for rule in data.min_share:
+        if t < rule.start:
+            continue
+        total = sum(rule.weight[k] * state.fleet[k, t] for k in data.ACCELERATORS)
+        tagged = sum(rule.weight[k] * state.fleet[k, t] for k in rule.members)
+        top = max(rule.weight.values()) or 1.0
+        if tagged + TOLERANCE < rule.share * (total + cards * top):
+            wanted = set(rule.members) if wanted is None else wanted & set(rule.members)
+    return wanted
+
+
+def _cooling_needed(data: ProblemData, state: _State, s: str, c: str, alive: range,
+                    added_mw: float) -> tuple[dict[int, float], bool]:
+    """Build units to add per period so that ``added_mw`` more IT load fits in ``alive``
+    (capacity never shrinks), and whether the grid allows it in every later period."""
+    cap = list(state.capacity[s, c])
+    builds: dict[int, float] = {}
+    unit = data.build_unit_mw[s, c]
+    stepped = (s, c) in data.STEPPED
+    for t in alive:
+        need = state.load[s, c, t] + added_mw
+        if need <= cap[t] + TOLERANCE:
+            continue
+        if (s, c, t) not in data.cost_build:
+            return {}, False
+        more = (need - cap[t]) / unit
+        more = math.ceil(more - TOLERANCE) if stepped else more
+        builds[t] = builds.get(t, 0.0) + more
+        for later in range(t, data.n_periods):
+            cap[later] += more * unit
+    for t in range(data.n_periods):
+        facility = sum(data.pue[ss, cc] * (cap[t] if cc == c else state.capacity[ss, cc][t])
+                       for (ss, cc) in data.SC if ss == s)
+        if facility > data.grid_mw[s, t] + 1e-7 and builds:
+            return {}, False
+    return builds, True
+
+
+def greedy_plan(data: ProblemData) -> GreedyPlan:
+    """A constructive plan (see the module docstring)."""
+    plan = GreedyPlan()
+    state = _State(data)
+    options = defaultdict(list)                  # (w, t) -> (cost per token/s unit, key)
+    buys = set(data.BUY)
+    serve = set(data.SERVE)
+    life_cost = {}
+    for key in data.BUY:
+        k, s, c, tau = key
+        per_card = data.cost_buy[key] / data.cards_per_unit[k]
+        energy = sum(data.cost_fleet_idle.get((k, s, c, t), 0.0)
+                     + data.cost_busy.get((k, s, c, t), 0.0) for t in _alive(data, key))
+        build = 0.0
+        if (s, c, tau) in data.cost_build:
+            build = data.cost_build[s, c, tau] / data.build_unit_mw[s, c] \
+                * data.power_kw_per_card[k] / 1000
+        opening = data.cost_open.get((s, tau), 0.0) / max(data.max_cards[s], 1)
+        life_cost[key] = per_card + energy + build + opening
+    by_kst = defaultdict(list)
+    for key in data.BUY:
+        by_kst[key[0], key[1], key[3]].append(key)
+    for (w, k, s, t) in data.SERVE:
+        for key in by_kst.get((k, s, t), []):
+            per_token = life_cost[key] / (data.throughput[k, w] * data.availability[k]
+                                          / data.token_unit)
+            options[w, t].append((per_token, key))
+    for values in options.values():
+        values.sort()
+    cheapest = defaultdict(list)                 # t -> (cost per card, key): for share rules
+    for key, cost in life_cost.items():
+        cheapest[key[3]].append((cost, key))
+    for values in cheapest.values():
+        values.sort()
+    # what the installed fleet covers, workload by workload (cheapest demand first served)
+    for (k, s, c, t), cards in data.existing_cards.items():
+        left = cards
+        for w in data.WORKLOADS:
+            if left <= 0 or (w, k, s, t) not in serve:
+                continue
+            rate = data.throughput[k, w] * data.availability[k] / data.token_unit
+            need = data.demand_peak.get((w, t), 0.0) - state.serving[w, t]
+            used = min(left, max(need, 0.0) / rate) if rate else 0.0
+            state.serving[w, t] += used * rate
+            left -= used
+    for t in range(data.n_periods):
+        for w in sorted(data.WORKLOADS, key=lambda w: -data.demand_peak.get((w, t), 0.0)):
+            deficit = data.demand_peak.get((w, t), 0.0) - state.serving[w, t]
+            while deficit > 1e-7:
+                placed = _place(data, state, plan, options.get((w, t), []), w, t, deficit,
+                                buys)
+                if placed <= 0:
+                    if (w, t) in data.cost_unmet:
+                        plan.unserved[w, t] = deficit
+                        break
+                    plan.failed = (f"no placement left for {w} in {data.periods[t]} "
+                                   f"({deficit * data.token_unit:,.0f} tokens/s short)")
+                    return plan
+                deficit -= placed
+        failed = _repair_shares(data, state, plan, t, cheapest.get(t, []), buys)
+        if failed:
+            plan.failed = failed
+            return plan
+    plan.opened = dict(state.opened)
+    plan.modes = dict(state.mode)
+    return plan
+
+
+def _place(data: ProblemData, state: _State, plan: GreedyPlan, ranked: list, w: str | None,
+           t: int, deficit: float, buys: set, allowed: set[str] | None = None) -> float:
+    """Buy the cheapest placement that fits for ``deficit`` of w in t (``w`` None: cards,
+    for a share rule, of the accelerators ``allowed``); what it covers (peak demand, or
+    cards), 0 when nothing fits."""
+    for _, key in ranked:
+        k, s, c, tau = key
+        if s in state.mode and state.mode[s] != c:
+            continue                             # an exclusive site keeps its one mode
+        if allowed is not None and k not in allowed:
+            continue
+        u = data.cards_per_unit[k]
+        rate = (data.throughput[k, w] * data.availability[k] / data.token_unit
+                if w is not None else 1.0)         # per card
+        units = math.ceil(deficit / (rate * u) - TOLERANCE)
+        alive = _alive(data, key)
+        wanted = _needs_tagged(data, state, t, units * u) if w is not None else None
+        if wanted is not None and k not in wanted:
+            continue
+        room = min(data.max_cards[s] - state.cards[s, tt] for tt in alive) // u
+        supply = data.supply_cards.get((k, tau))
+        if supply is not None:
+            room = min(room, (supply - state.supplied[k, tau]) // u)
+        units = int(min(units, room, data.buy_units_max[key] - plan.units.get(key, 0)))
+        if units <= 0:
+            continue
+        opening = data.open_cost[s] if s in data.OPENABLE and s not in state.opened else 0.0
+        builds, fits = _cooling_needed(data, state, s, c, alive,
+                                       units * u * data.power_kw_per_card[k] / 1000)
+        if not fits:
+            # fewer units may fit under the grid
+            while units > 1 and not fits:
+                units //= 2
+                builds, fits = _cooling_needed(data, state, s, c, alive,
+                                               units * u * data.power_kw_per_card[k] / 1000)
+            if not fits:
+                continue
+        price = units * u * data.price_per_card[k, tau]
+        spend = defaultdict(float)
+        spend[tau] += price + opening
+        for bt, amount in builds.items():
+            spend[bt] += amount * data.build_unit_mw[s, c] * data.build_cost_per_mw[s, c]
+        if any(tt in data.budget and state.capex[tt] + money / data.money_unit
+               > data.budget[tt] + TOLERANCE for tt, money in spend.items()):
+            continue
+        # commit
+        plan.units[key] = plan.units.get(key, 0) + units
+        for tt in alive:
+            state.cards[s, tt] += units * u
+            state.load[s, c, tt] += units * u * data.power_kw_per_card[k] / 1000
+            state.fleet[k, tt] += units * u
+            if w is not None:
+                state.serving[w, tt] += units * u * rate
+        state.supplied[k, tau] += units * u
+        for bt, amount in builds.items():
+            plan.builds[s, c, bt] = plan.builds.get((s, c, bt), 0.0) + amount
+            for later in range(bt, data.n_periods):
+                state.capacity[s, c][later] += amount * data.build_unit_mw[s, c]
+        for tt, money in spend.items():
+            state.capex[tt] += money / data.money_unit
+        if opening or (s in data.OPENABLE and s not in state.opened):
+            state.opened[s] = min(tau, state.opened.get(s, tau))
+        if s in data.EXCLUSIVE:
+            state.mode[s] = c
+        return units * u * rate
+    return 0.0
+
+
+def _repair_shares(data: ProblemData, state: _State, plan: GreedyPlan, t: int, ranked: list,
+                   buys: set, rounds: int = 6) -> str:
+    """Buy the cards that bring every share rule of period t back within its bounds: tagged
+    cards for a minimum share, other vendors' cards for a vendor cap. Returns why it could
+    not (empty when it could)."""
+    for _ in range(rounds):
+        broken = False
+        for rule in data.min_share:
+            if t < rule.start or rule.share >= 1:
+                continue
+            total = sum(rule.weight[k] * state.fleet[k, t] for k in data.ACCELERATORS)
+            tagged = sum(rule.weight[k] * state.fleet[k, t] for k in rule.members)
+            missing = (rule.share * total - tagged) / (1 - rule.share)
+            if missing > TOLERANCE:
+                broken = True
+                top = max(rule.weight[k] for k in rule.members) if rule.members else 1.0
+                if _place(data, state, plan, ranked, None, t, missing / top, buys,
+                          allowed=set(rule.members)) <= 0:
+                    return f"cannot reach {rule.description} in {data.periods[t]}"
+        for rule in data.vendor_share:
+            if t < rule.start or rule.share <= 0:
+                continue
+            total = sum(state.fleet[k, t] for k in data.ACCELERATORS)
+            vendor = sum(state.fleet[k, t] for k in rule.members)
+            missing = vendor / rule.share - total
+            if missing > TOLERANCE:
+                broken = True
+                others = set(data.ACCELERATORS) - set(rule.members)
+                if _place(data, state, plan, ranked, None, t, missing, buys,
+                          allowed=others) <= 0:
+                    return f"cannot keep {rule.description} in {data.periods[t]}"
+        if not broken:
+            return ""
+    return f"share rules in {data.periods[t]} pull against each other"
