@@ -33,6 +33,8 @@ LARGE_MODEL_COLUMNS = 20_000
 """From this many columns, LPs are solved by interior point (measured faster here), the
 relaxation by pricing placements, branch and bound first runs over the LP's placements, and
 MIPs run in a child process."""
+ISOLATE_MIN_COLUMNS = 5_000
+"""From this many columns a MIP runs in a child process (see :attr:`HighsModel.isolate`)."""
 MIP_LP_SOLVER_LARGE = "choose"
 MIP_HEURISTIC_EFFORT_LARGE = 0.3
 
@@ -287,9 +289,11 @@ class HighsModel:
 
     @property
     def isolate(self) -> bool:
-        """Large MIPs run in a child process (:mod:`optimizer.solver.isolated`): their root LP cannot
-        be interrupted in-process."""
-        return bool(self.integer.any()) and self.large
+        """MIPs from ``ISOLATE_MIN_COLUMNS`` columns run in a child process
+        (:mod:`optimizer.solver.isolated`): HiGHS does not look at its interrupt callback
+        inside a root LP or its cut rounds (seconds at the medium size, minutes at large), and
+        a deadline or a Ctrl-C must hold at once."""
+        return bool(self.integer.any()) and self.stats["columns"] >= ISOLATE_MIN_COLUMNS
 
     def run(self) -> SolverResult:
         """Solve (until the gap, the watch's deadline, its target or a cancel); the incumbent's
@@ -321,8 +325,11 @@ class HighsModel:
             self.last_values = values
             objective = float(info.objective_function_value)
             if self.integer.any():
-                best_bound = float(info.mip_dual_bound)
-                gap = float(info.mip_gap) if math.isfinite(info.mip_gap) else None
+                bounds = [b for b in (float(info.mip_dual_bound), self.relaxation_bound)
+                          if b is not None and math.isfinite(b)]
+                best_bound = min(max(bounds), objective) if bounds else None
+                gap = (max(objective - best_bound, 0.0) / max(abs(objective), 1e-12)
+                       if best_bound is not None else None)
             else:
                 best_bound, gap = objective, 0.0
         return SolverResult(status=status, objective=objective, best_bound=best_bound,
@@ -344,7 +351,9 @@ class HighsModel:
         if has_plan:
             self.last_values = outcome.values
             objective = outcome.objective
-            best_bound = outcome.bound
+            bounds = [b for b in (outcome.bound, self.relaxation_bound)
+                      if b is not None and math.isfinite(b)]
+            best_bound = max(bounds) if bounds else None      # both proven for this model
             if best_bound is not None:
                 best_bound = min(best_bound, objective)
                 gap = max(objective - best_bound, 0.0) / max(abs(objective), 1e-12)
