@@ -8,7 +8,8 @@ from optimizer.problem import ProblemData
 
 def add_objective(model: pyo.ConcreteModel, data: ProblemData) -> None:
     """min NPV = sum_t d_s(t) [card capex + cooling builds + site openings]
-    + sum_t d_m(t) [energy + maintenance + fixed site cost + unmet demand] - d_e * salvage.
+    + sum_t d_m(t) [energy + maintenance + fixed site cost + unmet demand + rentals]
+    - d_e * salvage (card capex split into deposit at order and balance at delivery).
 
     Units: ``money_unit``. The per-variable coefficients (maintenance and salvage folded into
     the purchase cost, energy split into idle and busy power times PUE) are computed in
@@ -22,5 +23,6 @@ def add_objective(model: pyo.ConcreteModel, data: ProblemData) -> None:
               if coef and i in model.busy]
     terms += [coef * model.site_open[i] for i, coef in data.cost_open.items() if coef]
     terms += [coef * model.unmet[i] for i, coef in data.cost_unmet.items()]
+    terms += [coef * model.cards_rented[i] for i, coef in data.cost_rent.items() if coef]
     model.npv = pyo.Objective(expr=pyo.quicksum(terms) + data.cost_constant,
                               sense=pyo.minimize)

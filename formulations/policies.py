@@ -17,6 +17,9 @@ def add_policy_fleet(model: pyo.ConcreteModel, data: ProblemData) -> None:
     for the groups the policies need (:meth:`ProblemData.fleet_groups`): all cards, each
     vendor's cards, and for each min_share policy its weighted total and weighted tagged cards.
 
+    Rented cards count with the owned fleet, by their accelerator: F_k(t) also holds
+    sum_r cards_rented[r,t] for the rentals of k.
+
     Units: cards (or TFLOPS scaled by the largest peak_tflops for ``by: tflops``).
     """
     rules = data.share_policies
@@ -27,6 +30,8 @@ def add_policy_fleet(model: pyo.ConcreteModel, data: ProblemData) -> None:
     by_period = defaultdict(list)
     for (k, s, c, t) in data.FLEET:
         by_period[t].append((k, model.fleet[k, s, c, t]))
+    for (r, t) in data.RENT:
+        by_period[t].append((data.rental_accelerator[r], model.cards_rented[r, t]))
     index = [(g, t) for g in groups for t in periods]
     model.POLICY_GROUPS = pyo.Set(initialize=index, dimen=2, ordered=True)
     model.fleet_total = pyo.Var(model.POLICY_GROUPS, domain=pyo.NonNegativeReals)

@@ -21,7 +21,10 @@ from formulations.facilities import (
 )
 from formulations.policies import add_max_vendor_share, add_min_share, add_policy_fleet
 from formulations.purchasing import add_budget, add_supply
-from formulations.serving import add_average_load, add_demand, add_serving_capacity
+from formulations.serving import (
+    add_average_load, add_demand, add_rental_capacity, add_rental_limit,
+    add_serving_capacity,
+)
 
 
 @dataclass(frozen=True)
@@ -52,10 +55,16 @@ class Family:
 FAMILIES: tuple[Family, ...] = (
     Family("fleet_definition", add_fleet_definition,
            "fleet[k,s,c,t] = fleet[k,s,c,t-1] + u_k (bought[t] - bought[t-life]) + installed", "cards"),
-    Family("demand", add_demand, "sum_{k,s} serve[w,k,s,t] + unmet[w,t] >= D(w,t) P(w) / 86400",
+    Family("demand", add_demand,
+           "sum_{k,s} serve[w,k,s,t] + sum_r rented_serve[w,r,t] + unmet[w,t] >= D(w,t) P(w) / 86400",
            "tokens/s", relax=True),
     Family("serving_capacity", add_serving_capacity,
            "sum_w serve[w,k,s,t] / theta(k,w) <= availability(k) sum_c fleet[k,s,c,t]", "cards"),
+    Family("rental_capacity", add_rental_capacity,
+           "sum_w rented_serve[w,r,t] / theta(k(r),w) <= availability(k(r)) cards_rented[r,t]",
+           "cards"),
+    Family("rental_limit", add_rental_limit, "cards_rented[r,t] <= max_cards(r,t)", "cards",
+           cap=True, relax=True),
     Family("average_load", add_average_load,
            "sum_c busy[k,s,c,t] = sum_w serve / (theta P); busy <= availability fleet", "cards"),
     Family("site_cards", add_site_cards,
@@ -68,9 +77,9 @@ FAMILIES: tuple[Family, ...] = (
     Family("site_open_order", add_site_open, "open[s,t] >= open[s,t-1]", ""),
     Family("exclusive_cooling", add_exclusive_cooling,
            "sum_c mode[s,c] <= 1; capacity_mw[s,c,t] <= grid/pue mode[s,c]", ""),
-    Family("supply", add_supply, "sum_{s,c} u_k bought[k,s,c,t] <= supply(k,t)", "cards",
+    Family("supply", add_supply, "sum_{s,c} u_k delivered[k,s,c,d] <= supply(k,d)", "cards",
            cap=True, relax=True),
-    Family("budget", add_budget, "capex(t) <= budget(t)", "currency", cap=True, relax=True,
+    Family("budget", add_budget, "capex(t) (deposits of orders of t, balances of deliveries of t) <= budget(t)", "currency", cap=True, relax=True,
            row_scale="money"),
     Family("policy_fleet", add_policy_fleet,
            "fleet_total[group,t] = sum_{k in group} m_k sum_{s,c} fleet[k,s,c,t]", "cards"),

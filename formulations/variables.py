@@ -34,6 +34,8 @@ def add_sets(model: pyo.ConcreteModel, data: ProblemData) -> None:
     model.MODE_CHOICE = pyo.Set(initialize=[(s, c) for (s, c) in data.SC
                                             if s in data.EXCLUSIVE], dimen=2, ordered=True)
     model.UNMET = pyo.Set(initialize=data.UNMET, dimen=2, ordered=True)
+    model.RENT = pyo.Set(initialize=data.RENT, dimen=2, ordered=True)
+    model.RENT_SERVE = pyo.Set(initialize=data.RENT_SERVE, dimen=3, ordered=True)
 
 
 def add_variables(model: pyo.ConcreteModel, data: ProblemData) -> None:
@@ -49,6 +51,11 @@ def add_variables(model: pyo.ConcreteModel, data: ProblemData) -> None:
     - ``site_open[s,t]``: 1 when a site with ``open: false`` is open in t.
     - ``cooling_mode[s,c]``: 1 when an exclusive-cooling site uses mode c.
     - ``unmet[w,t]``: peak demand not served, in ``token_unit`` tokens/s.
+    - ``cards_rented[r,t]``: cards of rental r rented through period t, integer.
+    - ``rented_serve[w,r,t]``: peak serving of w on rented cards, in ``token_unit`` tokens/s.
+
+    ``units_bought`` is indexed by the delivery period d; its order is placed in d - lead
+    time (``ProblemData.order_period``).
     """
     max_cards = data.max_cards
     model.units_bought = pyo.Var(model.BUY, domain=pyo.NonNegativeIntegers,
@@ -66,3 +73,6 @@ def add_variables(model: pyo.ConcreteModel, data: ProblemData) -> None:
     model.site_open = pyo.Var(model.OPENING, domain=pyo.Binary)
     model.cooling_mode = pyo.Var(model.MODE_CHOICE, domain=pyo.Binary)
     model.unmet = pyo.Var(model.UNMET, domain=pyo.NonNegativeReals)
+    # the rental cap is a row (rental_limit), so that binding.csv and explanations read it
+    model.cards_rented = pyo.Var(model.RENT, domain=pyo.NonNegativeIntegers)
+    model.rented_serve = pyo.Var(model.RENT_SERVE, domain=pyo.NonNegativeReals)

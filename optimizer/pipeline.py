@@ -202,6 +202,8 @@ def _greedy_value(made: Any, family: str, index: Any) -> float:
     if family == "cooling_mode":
         site, mode = index
         return 1.0 if made.modes.get(site) == mode else 0.0
+    if family == "cards_rented":
+        return float(made.rented.get(index, 0))
     return 0.0
 
 

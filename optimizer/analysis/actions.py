@@ -15,7 +15,8 @@ class FirstActions:
     Attributes:
         period: the period they fall in (None: the plan decides nothing at all).
         first_period: the horizon's first period (to say "nothing now" when they differ).
-        orders: accelerator, vendor, site, cooling, cards, money (and delivery when known).
+        orders: accelerator, vendor, site, cooling, cards, capex; with lead times also
+            delivery_period, deposit (due at order) and balance (due at delivery).
         builds: site, cooling, it_mw, capex.
         openings: site, open_cost.
     """
@@ -49,11 +50,10 @@ def first_actions(tables: dict[str, pd.DataFrame], periods: list[str]) -> FirstA
         return actions
     if len(purchases):
         rows = purchases[purchases[when].astype(str) == period]
-        group = [c for c in ("accelerator", "vendor", "site", "cooling", "period")
-                 if c in rows]
-        money = "deposit" if "deposit" in rows else "capex"
-        summed = rows.groupby(group, as_index=False)[["cards", "capex"] + (
-            ["deposit"] if money == "deposit" else [])].sum()
+        group = [c for c in ("accelerator", "vendor", "site", "cooling", "delivery_period")
+                 if c in rows] or ["accelerator", "vendor", "site", "cooling", "period"]
+        amounts = [c for c in ("cards", "capex", "deposit", "balance") if c in rows]
+        summed = rows.groupby(group, as_index=False)[amounts].sum()
         actions.orders = summed.sort_values("capex", ascending=False).to_dict("records")
     if len(builds):
         rows = builds[builds["period"].astype(str) == period]
@@ -61,3 +61,17 @@ def first_actions(tables: dict[str, pd.DataFrame], periods: list[str]) -> FirstA
     if len(openings):
         actions.openings = openings[openings["period"].astype(str) == period].to_dict("records")
     return actions
+
+
+def rented_against_owned(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Per period: owned cards installed and cards rented (empty when nothing is rented)."""
+    rentals = tables.get("rentals", pd.DataFrame())
+    utilisation = tables.get("utilisation", pd.DataFrame())
+    if not len(rentals) or not len(utilisation) or "cards_rented" not in utilisation:
+        return pd.DataFrame(columns=["period", "cards_owned", "cards_rented", "rented_share"])
+    frame = pd.DataFrame({"period": utilisation["period"].astype(str),
+                          "cards_owned": utilisation["cards_installed"].round(),
+                          "cards_rented": utilisation["cards_rented"].round()})
+    total = frame["cards_owned"] + frame["cards_rented"]
+    frame["rented_share"] = (frame["cards_rented"] / total.where(total > 0)).fillna(0.0)
+    return frame

@@ -20,7 +20,7 @@ def plan_kpis(tables: dict[str, pd.DataFrame], data: ProblemData, npv: float) ->
     """
     costs = tables["costs"]
     capex = float(costs[["capex_cards", "capex_cooling", "capex_sites"]].to_numpy().sum())
-    opex = float(costs[["energy", "maintenance", "fixed"]].to_numpy().sum())
+    opex = float(costs[["energy", "maintenance", "fixed", "rental"]].to_numpy().sum())
     unmet_cost = float(costs["unmet"].sum())
     unmet_npv = sum(data.discount_mid[t] * float(value)
                     for t, value in enumerate(costs["unmet"].to_numpy()))
@@ -57,6 +57,11 @@ def plan_kpis(tables: dict[str, pd.DataFrame], data: ProblemData, npv: float) ->
         "facility_mw_final_period": {s: float(g["facility_mw"].sum()) for s, g in final_sites},
         "cards_bought_total": int(tables["purchases"]["cards"].sum()),
     }
+    rentals = tables.get("rentals")
+    if data.RENT:
+        kpis["rental_cost_total"] = float(costs["rental"].sum())
+        kpis["cards_rented_final_period"] = (
+            int(rentals[rentals["period"] == last]["cards"].sum()) if rentals is not None else 0)
     if "domestic" in tag_shares:
         kpis["domestic_share"] = tag_shares["domestic"]
     unmet = tables.get("unmet")
@@ -83,6 +88,8 @@ class KPIs:
     domestic_share: float | None = None
     unmet_tokens_total: float | None = None
     unmet_cost_total: float | None = None
+    rental_cost_total: float | None = None
+    cards_rented_final_period: float | None = None
     cards_by_vendor_final_period: dict[str, float] = field(default_factory=dict)
     tag_shares_final_period: dict[str, float] = field(default_factory=dict)
     facility_mw_final_period: dict[str, float] = field(default_factory=dict)

@@ -23,29 +23,50 @@ def precheck(data: ProblemData) -> list[Relaxation]:
     serving = defaultdict(list)
     for (w, k, s, t) in data.SERVE:
         serving[w, t].append((k, s))
+    rented = defaultdict(list)
+    for (w, r, t) in data.RENT_SERVE:
+        rented[w, t].append(r)
     for (w, t) in data.DEMAND:
         peak = data.demand_peak[w, t] * data.token_unit
-        options = serving.get((w, t))
-        if not options:
+        options = serving.get((w, t), [])
+        rentals = rented.get((w, t), [])
+        if not options and not rentals:
             found.append(Relaxation("demand", (w, data.periods[t]), peak, "tokens/s",
                                     f"{w} demand in {data.periods[t]}: {peak:,.0f} tokens/s "
                                     "(peak) cannot be served: no accelerator that serves it "
-                                    "can be installed at a site of its regions by then"))
+                                    "can be installed at a site of its regions by then"
+                                    + _arrivals(data, w, t)))
             continue
         best = {}
         for k, s in options:
             rate = data.throughput[k, w] * data.availability[k]
             best[s] = max(best.get(s, 0.0), rate)
         ceiling = sum(rate * data.max_cards[s] for s, rate in best.items())
+        for r in rentals:
+            k = data.rental_accelerator[r]
+            ceiling += (data.throughput[k, w] * data.availability[k]
+                        * data.rental_max_cards.get((r, t), float("inf")))
         if peak > ceiling * (1 + 1e-9):
             found.append(Relaxation("demand", (w, data.periods[t]), peak - ceiling, "tokens/s",
                                     f"{w} demand in {data.periods[t]}: {peak:,.0f} tokens/s "
                                     f"(peak) but every card slot of its sites filled with the "
-                                    f"fastest card serves {ceiling:,.0f}; "
+                                    f"fastest card{' and every rental' if rentals else ''} "
+                                    f"serves {ceiling:,.0f}; "
                                     f"{peak - ceiling:,.0f} tokens/s cannot be served"))
     return found
 
 
+def _arrivals(data: ProblemData, w: str, t: int) -> str:
+    """Why nothing arrives by period t: the first delivery of each card that serves w when
+    lead times or bans hold it back (empty otherwise)."""
+    first: dict[str, int] = {}
+    for (k, _, _, d) in data.BUY:
+        if (k, w) in data.throughput:
+            first[k] = min(d, first.get(k, d))
+    late = [f"{k} first arrives {data.periods[d]}" + (
+        f" (lead time {data.lead_time_periods[k]})" if data.lead_time_periods.get(k) else "")
+        for k, d in sorted(first.items()) if d > t]
+    return f" ({'; '.join(late)})" if late else ""
 
 
 def _existing_halls_above_grid(data: ProblemData) -> list[Relaxation]:

@@ -11,17 +11,19 @@ from optimizer.problem.costs import CAPEX_KINDS, OPEX_KINDS
 from optimizer.problem.entries import decision_entries
 
 TABLE_COLUMNS: dict[str, list[str]] = {
-    "purchases": ["period", "accelerator", "vendor", "site", "cooling", "units", "cards", "capex"],
+    "purchases": ["period", "accelerator", "vendor", "site", "cooling", "units", "cards", "capex",
+                  "order_period", "delivery_period", "deposit", "balance", "price_per_card"],
     "fleet": ["period", "accelerator", "vendor", "site", "cooling", "cards"],
     "serving": ["period", "workload", "accelerator", "site", "peak_tokens_per_s",
-                "average_tokens_per_day"],
+                "average_tokens_per_day", "source"],
+    "rentals": ["period", "rental", "accelerator", "vendor", "region", "cards", "cost"],
     "sites": ["period", "site", "cooling", "it_mw_capacity", "it_mw_used", "facility_mw",
               "grid_mw", "cards", "max_cards", "it_mw_built", "facility_mw_used", "open"],
     "costs": ["period", "capex_cards", "capex_cooling", "capex_sites", "energy", "maintenance",
               "fixed", "unmet", "salvage", "total", "discounted_total", "depreciation",
-              "tokens_served_millions", "cost_per_million_tokens"],
+              "tokens_served_millions", "cost_per_million_tokens", "rental"],
     "utilisation": ["period", "cards_installed", "cards_available", "cards_needed_at_peak",
-                    "cards_busy_average"],
+                    "cards_busy_average", "cards_rented"],
     "demand": ["period", "workload", "demand_tokens_per_day", "served_tokens_per_day",
                "unmet_tokens_per_day"],
     "unmet": ["period", "workload", "peak_tokens_per_s", "average_tokens_per_day"],
@@ -48,8 +50,12 @@ def plan_tables(model: pyo.ConcreteModel, data: ProblemData) -> dict[str, pd.Dat
         units = round(_value(model.units_bought[k, s, c, t]))
         if units:
             cards = units * data.cards_per_unit[k]
-            purchases.append([periods[t], k, data.vendor[k], s, c, units, cards,
-                              cards * data.price_per_card[k, t]])
+            ordered = data.order_period(k, t)
+            price = data.price_paid_per_card(k, ordered)
+            deposit = cards * price * data.deposit_fraction.get(k, 1.0)
+            purchases.append([periods[t], k, data.vendor[k], s, c, units, cards, cards * price,
+                              periods[ordered], periods[t], deposit, cards * price - deposit,
+                              price])
 
     fleet_rows, cards_at = [], defaultdict(float)
     it_kw_used = defaultdict(float)
@@ -65,7 +71,21 @@ def plan_tables(model: pyo.ConcreteModel, data: ProblemData) -> dict[str, pd.Dat
         peak = _value(model.serve[w, k, s, t]) * data.token_unit
         if peak > EPS * data.token_unit:
             per_day = peak / data.peak_to_average[w] * SECONDS_PER_DAY
-            serving.append([periods[t], w, k, s, peak, per_day])
+            serving.append([periods[t], w, k, s, peak, per_day, "site"])
+    rental_rows = []
+    for (r, t) in data.RENT:
+        cards = round(_value(model.cards_rented[r, t]))
+        if cards:
+            k = data.rental_accelerator[r]
+            rental_rows.append([periods[t], r, k, data.vendor[k], data.rental_region[r], cards,
+                                cards * data.rental_price_per_card_hour[r, t]
+                                * data.timeline.hours])
+    for (w, r, t) in data.RENT_SERVE:
+        peak = _value(model.rented_serve[w, r, t]) * data.token_unit
+        if peak > EPS * data.token_unit:
+            per_day = peak / data.peak_to_average[w] * SECONDS_PER_DAY
+            serving.append([periods[t], w, data.rental_accelerator[r], r, peak, per_day,
+                            "rental"])
     demand_rows = _demand_rows(model, data)
     served_tokens_per_day = defaultdict(float)      # demand met: serving beyond it is spare
     for label, _, _, served, _ in demand_rows:
@@ -104,14 +124,17 @@ def plan_tables(model: pyo.ConcreteModel, data: ProblemData) -> dict[str, pd.Dat
         "purchases": purchases, "fleet": fleet_rows, "serving": serving, "sites": site_rows,
         "costs": costs, "unmet": unmet_rows, "utilisation": _utilisation_rows(model, data),
         "demand": demand_rows, "builds": build_rows, "openings": opening_rows,
+        "rentals": rental_rows,
     }
     return {name: pd.DataFrame(rows, columns=TABLE_COLUMNS[name]) for name, rows in frames.items()}
 
 
 def _utilisation_rows(model, data: ProblemData) -> list[list]:
-    """Per period: cards installed, available (x availability), needed at peak, busy on
-    average."""
-    rows = {t: [0.0, 0.0, 0.0, 0.0] for t in range(data.n_periods)}
+    """Per period: owned cards installed, available (x availability), needed at peak, busy on
+    average; cards rented."""
+    rows = {t: [0.0, 0.0, 0.0, 0.0, 0.0] for t in range(data.n_periods)}
+    for (r, t) in data.RENT:
+        rows[t][4] += _value(model.cards_rented[r, t])
     for (k, s, c, t) in data.FLEET:
         cards = _value(model.fleet[k, s, c, t])
         rows[t][0] += cards
@@ -130,6 +153,9 @@ def _demand_rows(model, data: ProblemData) -> list[list]:
     for (w, k, s, t) in data.SERVE:
         served[w, t] += (_value(model.serve[w, k, s, t]) * data.token_unit
                          / data.peak_to_average[w] * SECONDS_PER_DAY)
+    for (w, r, t) in data.RENT_SERVE:
+        served[w, t] += (_value(model.rented_serve[w, r, t]) * data.token_unit
+                         / data.peak_to_average[w] * SECONDS_PER_DAY)
     rows = []
     for (w, t) in data.DEMAND:
         demand = data.demand_peak[w, t] * data.token_unit / data.peak_to_average[w] * SECONDS_PER_DAY
@@ -139,7 +165,7 @@ def _demand_rows(model, data: ProblemData) -> list[list]:
 
 
 COSTED = (("units_bought", "BUY"), ("build", "BUILD"), ("fleet", "FLEET"), ("busy", "BUSY"),
-          ("site_open", "OPENING"), ("unmet", "UNMET"))
+          ("site_open", "OPENING"), ("unmet", "UNMET"), ("cards_rented", "RENT"))
 """Decision families that carry cost entries, with their index set on the model."""
 
 
@@ -169,7 +195,8 @@ def _cost_rows(model, data: ProblemData, served_tokens_per_day: dict) -> list[li
         tokens_m = served_tokens_per_day.get(t, 0.0) * DAYS_PER_YEAR * data.period_years / 1e6
         # period cost with capex spread straight-line (site openings at once)
         spread = r["depreciation"] + r["capex_sites"] + opex
-        table.append([data.periods[t]] + [r[x] for x in CAPEX_KINDS + OPEX_KINDS]
+        table.append([data.periods[t]] + [r[x] for x in CAPEX_KINDS + OPEX_KINDS
+                                          if x != "rental"]
                      + [r["salvage"], total, discounted, r["depreciation"], tokens_m,
-                        spread / tokens_m if tokens_m else None])
+                        spread / tokens_m if tokens_m else None, r["rental"]])
     return table

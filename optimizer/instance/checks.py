@@ -115,6 +115,37 @@ def check_instance(spec: InstanceSpec, path: Path,
         if fleet_cards > site.max_cards:
             raise InstanceError(path, f"{base}.existing_fleet", f"{fleet_cards} existing cards "
                                 f"exceed max_cards {site.max_cards}")
+        for i, entry in enumerate(site.on_order):
+            obase = f"{base}.on_order.{i}"
+            acc = spec.accelerators.get(entry.accelerator)
+            if acc is None:
+                raise InstanceError(path, f"{obase}.accelerator", f"unknown accelerator "
+                                    f"{entry.accelerator!r}; accelerators are "
+                                    f"{', '.join(spec.accelerators)}")
+            if entry.cooling not in site.cooling:
+                raise InstanceError(path, f"{obase}.cooling", f"unknown cooling mode "
+                                    f"{entry.cooling!r} at site {name}; it has "
+                                    f"{', '.join(site.cooling)}")
+            if entry.cooling not in acc.cooling:
+                raise InstanceError(path, f"{obase}.cooling", f"{entry.accelerator} cannot run "
+                                    f"in {entry.cooling} cooling; it runs in {', '.join(acc.cooling)}")
+            if not rack_fits(acc, site.cooling[entry.cooling]):
+                raise InstanceError(path, f"{obase}.cooling", f"{entry.accelerator} racks "
+                                    f"({acc.rack_kw} kW) exceed max_rack_kw "
+                                    f"{site.cooling[entry.cooling].max_rack_kw} of "
+                                    f"{entry.cooling} at {name}")
+            need_period(entry.arrives, f"{obase}.arrives")
+
+    # rentals ----------------------------------------------------------------------------------
+    for name, rental in spec.rentals.items():
+        base = f"rentals.{name}"
+        if rental.accelerator not in spec.accelerators:
+            raise InstanceError(path, f"{base}.accelerator", f"unknown accelerator "
+                                f"{rental.accelerator!r}; accelerators are "
+                                f"{', '.join(spec.accelerators)}")
+        check_period_map(rental.price_per_card_hour, f"{base}.price_per_card_hour",
+                         complete=True)
+        check_period_map(rental.max_cards, f"{base}.max_cards", complete=False)
 
     # policies ---------------------------------------------------------------------------------
     pol = spec.policies
@@ -129,6 +160,20 @@ def check_instance(spec: InstanceSpec, path: Path,
                                     f"{', '.join(lacking)}")
     if pol.max_vendor_share is not None and not isinstance(pol.max_vendor_share, float):
         need_period(pol.max_vendor_share.from_period, "policies.max_vendor_share.from")
+    known_tags = {tag for acc in spec.accelerators.values() for tag in acc.tags}
+    for family, rules in (("ban", pol.ban), ("tariff", pol.tariff)):
+        for i, rule in enumerate(rules):
+            base = f"policies.{family}.{i}"
+            need_period(rule.from_period, f"{base}.from")
+            for j, k in enumerate(rule.accelerators):
+                if k not in spec.accelerators:
+                    raise InstanceError(path, f"{base}.accelerators.{j}", f"unknown accelerator "
+                                        f"{k!r}; accelerators are {', '.join(spec.accelerators)}")
+            for j, tag in enumerate(rule.tags):
+                if tag not in known_tags:
+                    raise InstanceError(path, f"{base}.tags.{j}", f"no accelerator carries the "
+                                        f"tag {tag!r}; tags are "
+                                        f"{', '.join(sorted(known_tags)) or 'none'}")
 
     # scenarios --------------------------------------------------------------------------------
     if spec.scenarios is not None:

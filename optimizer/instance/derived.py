@@ -11,13 +11,42 @@ def throughput_tokens_per_s(accelerator: Accelerator, workload_name: str,
     """Tokens/s one card of ``accelerator`` serves of ``workload`` at the service target.
 
     A measured ``throughput`` wins; otherwise ``peak_tflops x 1e12 x mfu / flops_per_token``;
-    0 when neither is known.
+    0 when neither is known, and 0 when a replica of the workload's model does not fit in the
+    memory of the cards it may span (:func:`memory_fits`).
     """
+    if not memory_fits(accelerator, workload):
+        return 0.0
     if workload_name in accelerator.throughput:
         return accelerator.throughput[workload_name]
     if accelerator.peak_tflops is not None and workload.flops_per_token is not None:
         return accelerator.peak_tflops * 1e12 * accelerator.mfu / workload.flops_per_token
     return 0.0
+
+
+def memory_fits(accelerator: Accelerator, workload: Workload) -> bool:
+    """Whether one replica of the workload's model fits: memory_gb x scale_up_cards >=
+    model_memory_gb (true when either memory is unknown). ``scale_up_cards`` defaults to
+    ``cards_per_unit``."""
+    if accelerator.memory_gb is None or workload.model_memory_gb is None:
+        return True
+    span = accelerator.scale_up_cards or accelerator.cards_per_unit
+    return accelerator.memory_gb * span >= workload.model_memory_gb
+
+
+def memory_dropped_pairs(accelerators: Mapping[str, Accelerator],
+                         workloads: Mapping[str, Workload]) -> list[tuple[str, str]]:
+    """(accelerator, workload) pairs that would serve but whose model does not fit."""
+    return [(k, w) for k, acc in sorted(accelerators.items())
+            for w, wl in sorted(workloads.items())
+            if not memory_fits(acc, wl) and (w in acc.throughput or (
+                acc.peak_tflops is not None and wl.flops_per_token is not None))]
+
+
+def banned_accelerators(rule, accelerators: Mapping[str, Accelerator]) -> list[str]:
+    """The accelerators a ban or tariff rule names: by name, or carrying any of its tags."""
+    tags = set(rule.tags)
+    return sorted(k for k, acc in accelerators.items()
+                  if k in rule.accelerators or tags & set(acc.tags))
 
 
 def per_period(value: float | Mapping[str, float] | None, periods: Sequence[str],

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from optimizer.instance.derived import per_period
+from optimizer.instance.derived import banned_accelerators, memory_dropped_pairs, per_period
 from optimizer.instance.loader import Instance
 
 
@@ -33,9 +33,39 @@ def describe_instance(instance: Instance) -> dict[str, Any]:
                       "grid_mw_max": max(grid), "cooling": list(site.cooling),
                       "existing_it_mw": sum(m.existing_it_mw for m in site.cooling.values()),
                       "existing_cards": sum(e.cards for e in site.existing_fleet)})
-    return {"name": spec.name, "file": str(instance.path), "currency": spec.currency,
+    return {"procurement": describe_procurement(instance), "name": spec.name, "file": str(instance.path), "currency": spec.currency,
             "periods": periods, "period_years": years,
             "discount_rate": spec.horizon.discount_rate, "workloads": workloads,
             "accelerators_by_vendor": dict(vendors), "sites": sites,
             "scenarios": list(spec.scenarios.members) if spec.scenarios else [],
             "input_sha256": instance.input_sha256}
+
+
+def describe_procurement(instance: Instance) -> dict[str, Any]:
+    """What the procurement fields add: orders on the way, rentals, bans and tariffs in force,
+    lead times and deposits, pairs dropped by memory fit (plain data; empty lists when none)."""
+    spec = instance.spec
+    accs = spec.accelerators
+    periods = spec.horizon.periods
+    on_order = [{"site": s, "accelerator": e.accelerator, "cooling": e.cooling,
+                 "cards": e.cards, "arrives": e.arrives}
+                for s, site in spec.sites.items() for e in site.on_order]
+    rentals = [{"rental": r, "accelerator": x.accelerator, "region": x.region,
+                "price_per_card_hour": x.price_per_card_hour, "max_cards": x.max_cards}
+               for r, x in spec.rentals.items()]
+    rules = []
+    for rule in spec.policies.ban:
+        rules.append({"rule": "ban", "accelerators": banned_accelerators(rule, accs),
+                      "from": rule.from_period or periods[0], "installed": rule.installed})
+    for rule in spec.policies.tariff:
+        rules.append({"rule": "tariff", "accelerators": banned_accelerators(rule, accs),
+                      "from": rule.from_period or periods[0], "rate": rule.rate})
+    lead = [{"accelerator": k, "lead_time_periods": a.lead_time_periods,
+             "deposit_fraction": a.deposit_fraction} for k, a in accs.items()
+            if a.lead_time_periods or a.deposit_fraction < 1]
+    dropped = [{"accelerator": k, "workload": w, "memory_gb": accs[k].memory_gb,
+                "scale_up_cards": accs[k].scale_up_cards or accs[k].cards_per_unit,
+                "model_memory_gb": spec.workloads[w].model_memory_gb}
+               for k, w in memory_dropped_pairs(accs, spec.workloads)]
+    return {"on_order": on_order, "rentals": rentals, "rules": rules, "lead_times": lead,
+            "memory_dropped": dropped}

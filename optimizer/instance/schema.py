@@ -66,6 +66,8 @@ class Workload(Frozen):
     peak_to_average: Annotated[float, Field(ge=1)] = 1.0
     flops_per_token: Positive | None = None
     regions: list[Label] | None = Field(default=None, min_length=1)
+    model_memory_gb: Positive | None = None
+    """Memory one replica needs (weights + KV cache at the service target), GB."""
 
 
 DemandSeries = Union[dict[Label, NonNegative], str]
@@ -91,6 +93,14 @@ class Accelerator(Frozen):
     throughput: dict[Label, NonNegative] = {}
     supply: PeriodNonNegative | None = None
     available_from: Label | None = None
+    memory_gb: Positive | None = None
+    """HBM per card, GB."""
+    scale_up_cards: Annotated[int, Field(ge=1)] | None = None
+    """Cards one replica may span (NVLink / HCCS domain); default ``cards_per_unit``."""
+    lead_time_periods: Annotated[int, Field(ge=0)] = 0
+    """Whole periods from order to delivery."""
+    deposit_fraction: Fraction = 1.0
+    """Share of the price paid at order; the rest at delivery."""
 
 
 class CoolingMode(Frozen):
@@ -113,6 +123,15 @@ class FleetEntry(Frozen):
     age_years: NonNegative = 0.0
 
 
+class OnOrder(Frozen):
+    """Cards ordered before the horizon and fully paid, installed on arrival."""
+
+    accelerator: Label
+    cooling: Label
+    cards: Annotated[int, Field(gt=0)]
+    arrives: Label
+
+
 class Site(Frozen):
     """A data-centre site with its grid connection and cooling halls."""
 
@@ -126,6 +145,49 @@ class Site(Frozen):
     exclusive_cooling: bool = False
     cooling: dict[Label, CoolingMode] = Field(min_length=1)
     existing_fleet: list[FleetEntry] = []
+    on_order: list[OnOrder] = []
+
+
+class Rental(Frozen):
+    """Capacity rented by the card-hour (public cloud, colocation)."""
+
+    accelerator: Label
+    region: Label
+    price_per_card_hour: PeriodNonNegative
+    max_cards: Union[Annotated[int, Field(ge=0)], dict[Label, Annotated[int, Field(ge=0)]],
+                     None] = None
+
+
+class Ban(Frozen):
+    """No delivery or rental of the named accelerators (or those with any of ``tags``) from
+    ``from`` on; ``installed: retire`` also takes owned cards out of service then."""
+
+    tags: list[Label] = []
+    accelerators: list[Label] = []
+    from_period: Label | None = Field(default=None, alias="from")
+    installed: Literal["keep", "retire"] = "keep"
+
+    @model_validator(mode="after")
+    def _names_something(self) -> "Ban":
+        if not self.tags and not self.accelerators:
+            raise ValueError("a ban names tags or accelerators (at least one)")
+        return self
+
+
+class Tariff(Frozen):
+    """Orders of the named accelerators (or those with any of ``tags``) placed from ``from``
+    on pay price x (1 + rate)."""
+
+    tags: list[Label] = []
+    accelerators: list[Label] = []
+    rate: NonNegative
+    from_period: Label | None = Field(default=None, alias="from")
+
+    @model_validator(mode="after")
+    def _names_something(self) -> "Tariff":
+        if not self.tags and not self.accelerators:
+            raise ValueError("a tariff names tags or accelerators (at least one)")
+        return self
 
 
 class MinShare(Frozen):
@@ -151,6 +213,8 @@ class Policies(Frozen):
     min_share: list[MinShare] = []
     max_vendor_share: Union[Fraction, VendorShare, None] = None
     unmet_demand_cost_per_million_tokens: NonNegative | None = None
+    ban: list[Ban] = []
+    tariff: list[Tariff] = []
 
 
 class Scenario(Frozen):
@@ -194,5 +258,6 @@ class InstanceSpec(Frozen):
     demand: dict[Label, dict[Label, NonNegative]]
     accelerators: dict[Label, Accelerator] = Field(min_length=1)
     sites: dict[Label, Site] = Field(min_length=1)
+    rentals: dict[Label, Rental] = {}
     policies: Policies = Policies()
     scenarios: Scenarios | None = None

@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from optimizer.analysis.actions import first_actions
+from optimizer.analysis.actions import first_actions, rented_against_owned
 from optimizer.analysis.units import count, money, percent
 
 
@@ -80,6 +80,48 @@ def print_description(description: dict[str, Any]) -> None:
     console.print(table)
     if description["scenarios"]:
         console.print(f"scenarios: {', '.join(description['scenarios'])}")
+    _print_procurement(console, description.get("procurement") or {})
+
+
+def _print_procurement(console: Console, procurement: dict) -> None:
+    """Orders on the way, lead times and deposits, rentals, bans and tariffs, memory fit."""
+    rows = {
+        "Orders on the way": (("site", "accelerator", "cooling", "cards", "arrives"),
+                              procurement.get("on_order", [])),
+        "Lead times and deposits": (("accelerator", "lead_time_periods", "deposit_fraction"),
+                                    procurement.get("lead_times", [])),
+        "Rentals": (("rental", "accelerator", "region", "price_per_card_hour", "max_cards"),
+                    procurement.get("rentals", [])),
+        "Bans and tariffs in force": (("rule", "accelerators", "from", "installed", "rate"),
+                                      procurement.get("rules", [])),
+        "Pairs dropped by memory fit (model does not fit)": (
+            ("accelerator", "workload", "memory_gb", "scale_up_cards", "model_memory_gb"),
+            procurement.get("memory_dropped", [])),
+    }
+    for title, (columns, entries) in rows.items():
+        if not entries:
+            continue
+        table = Table(title=title, title_justify="left")
+        for column in columns:
+            table.add_column(column.replace("_", " "))
+        for entry in entries:
+            table.add_row(*(_cell(entry.get(column)) for column in columns))
+        console.print(table)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, list):
+        return ", ".join(map(str, value)) or "none"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {v:g}" if isinstance(v, (int, float)) else f"{k}: {v}"
+                         for k, v in value.items())
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
 
 
 def _money(value: float | None, currency: str) -> str:
@@ -144,11 +186,19 @@ def _print_actions(console: Console, tables: dict, periods: list[str], currency:
     console.print(f"[bold]{title}[/bold]")
     if actions.orders:
         table = Table(title=f"Order ({actions.period})", title_justify="left")
-        for column in ("accelerator", "vendor", "site", "cooling", "cards", "money"):
-            table.add_column(column, justify="right" if column in ("cards", "money") else "left")
+        staged = "delivery_period" in actions.orders[0]
+        columns = ["accelerator", "vendor", "site", "cooling", "cards"] + (
+            ["delivered", f"due {actions.period}", "due on delivery"] if staged else ["money"])
+        for column in columns:
+            table.add_column(column, justify="left" if column in (
+                "accelerator", "vendor", "site", "cooling") else "right")
         for row in actions.orders[:SHOWN_ROWS]:
-            table.add_row(row["accelerator"], row["vendor"], row["site"], row["cooling"],
-                          f"{int(row['cards']):,}", money(row["capex"], currency))
+            cells = [row["accelerator"], row["vendor"], row["site"], row["cooling"],
+                     f"{int(row['cards']):,}"]
+            cells += ([str(row["delivery_period"]), money(row["deposit"], currency),
+                       money(row["balance"], currency)] if staged
+                      else [money(row["capex"], currency)])
+            table.add_row(*cells)
         console.print(table)
         _more(console, len(actions.orders) - SHOWN_ROWS, "orders", "purchases.csv")
     else:
@@ -159,6 +209,15 @@ def _print_actions(console: Console, tables: dict, periods: list[str], currency:
     _more(console, len(actions.builds) - SHOWN_ROWS, "cooling builds", "builds.csv")
     for opening in actions.openings:
         console.print(f"  open {opening['site']} ({money(opening['open_cost'], currency)})")
+    rented = rented_against_owned(tables)
+    if len(rented):
+        table = Table(title="Rented against owned cards", title_justify="left")
+        for column in ("period", "owned", "rented", "rented share"):
+            table.add_column(column, justify="right")
+        for row in rented.itertuples():
+            table.add_row(row.period, f"{int(row.cards_owned):,}", f"{int(row.cards_rented):,}",
+                          percent(row.rented_share))
+        console.print(table)
 
 
 def _print_key_figures(console: Console, kpis: dict, periods: list[str], currency: str) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from optimizer.analysis.actions import first_actions
+from optimizer.analysis.actions import first_actions, rented_against_owned
 from optimizer.analysis.units import count, money
 from optimizer.errors import UsageError
 from optimizer.output.figures import plan_figures, scenario_figures, sweep_figures
@@ -171,6 +171,9 @@ def _actions_html(tables: dict[str, pd.DataFrame], currency: str) -> list[str]:
     items += [f"open {o['site']} ({money(o['open_cost'], currency)})" for o in actions.openings]
     if items:
         parts.append("<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in items) + "</ul>")
+    rented = rented_against_owned(tables)
+    if len(rented):
+        parts += ["<h2>Rented against owned cards</h2>", table_html(rented, currency)]
     return parts
 
 

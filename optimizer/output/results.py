@@ -15,7 +15,7 @@ from optimizer.output.directories import check_destination, write_atomically
 from optimizer.status import Status
 
 RESULT_FILES = ("purchases", "fleet", "serving", "sites", "costs", "marginal_costs", "binding",
-                "unmet")
+                "unmet", "rentals")
 """Tables written as ``<name>.csv`` (when the plan has them)."""
 
 
@@ -152,7 +152,8 @@ def read_plan(directory: str | Path) -> Plan:
     tables = {}
     for path in sorted(directory.glob("*.csv")):
         try:
-            tables[path.stem] = pd.read_csv(path, dtype={"period": str})
+            tables[path.stem] = pd.read_csv(path, dtype={"period": str, "order_period": str,
+                                                         "delivery_period": str})
         except pd.errors.EmptyDataError:
             tables[path.stem] = pd.DataFrame()
     try:

@@ -25,6 +25,7 @@ from optimizer.problem.data import ProblemData
 from optimizer.problem.entries import objective_coefficients
 from optimizer.problem.fleet import add_fleet
 from optimizer.problem.policies import add_policies, add_site_costs
+from optimizer.problem.procurement import add_procurement_rules, add_rentals
 from optimizer.problem.sites import add_sites
 from optimizer.problem.time import SECONDS_PER_DAY, Timeline
 
@@ -62,8 +63,10 @@ def build_problem_data(instance: Any) -> ProblemData:
     data.throughput = throughput
     add_workloads(data, spec, instance.path)
     add_accelerators(data, spec)
+    add_procurement_rules(data, spec)
     add_sites(data, spec)
     add_fleet(data, spec)
+    add_rentals(data, spec)
     add_cooling(data, spec)
     add_site_costs(data, spec)
     add_policies(data, spec)

@@ -6,7 +6,8 @@ Kinds and their discounting:
 
 - capex (``capex_cards``, ``capex_cooling``, ``capex_sites``): at the start of the period,
   d_s(t);
-- opex (``energy``, ``maintenance``, ``fixed``, ``unmet``): through the period, d_m(t);
+- opex (``energy``, ``maintenance``, ``fixed``, ``unmet``, ``rental``): through the period,
+  d_m(t);
 - ``salvage``: a credit at the horizon end, -d_e;
 - ``depreciation``: reported only (straight-line capex over the life inside the horizon).
 
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from optimizer.problem.time import SECONDS_PER_DAY, Timeline
 
 CAPEX_KINDS = ("capex_cards", "capex_cooling", "capex_sites")
-OPEX_KINDS = ("energy", "maintenance", "fixed", "unmet")
+OPEX_KINDS = ("energy", "maintenance", "fixed", "unmet", "rental")
 CREDIT_KINDS = ("salvage",)
 REPORTED_KINDS = ("depreciation",)
 COST_KINDS = CAPEX_KINDS + OPEX_KINDS + CREDIT_KINDS + REPORTED_KINDS
@@ -65,22 +66,52 @@ class CostModel:
     # ---- decisions -------------------------------------------------------------------------
 
     def purchase(self, bought: int, price_paid: float, lifetime_years: float,
-                 maintenance_rate: float, reported: bool = True) -> list[Entry]:
-        """One purchase unit bought in ``bought`` for ``price_paid``: the price (capex), its
-        maintenance while alive (rate x L x price per period), its salvage at the horizon end
-        and its straight-line depreciation."""
+                 maintenance_rate: float, reported: bool = True, ordered: int | None = None,
+                 deposit_fraction: float = 1.0, alive: range | None = None) -> list[Entry]:
+        """One purchase unit delivered in ``bought`` for ``price_paid`` (procurement.md):
+        the deposit (``deposit_fraction`` of the price) paid in the ``ordered`` period and the
+        balance at delivery (capex), maintenance while alive (rate x L x price per period),
+        salvage at the horizon end and straight-line depreciation, both with age counted from
+        delivery.
+
+        Args:
+            ordered: the order period (default: the delivery period, no lead time).
+            alive: the periods the cards serve (default: their life from delivery); when a
+                ban retires them inside the horizon they have no salvage, and what is left of
+                their value is written off (depreciation) in the period they leave.
+        """
         line = self.timeline
-        entries: list[Entry] = [(bought, "capex_cards", price_paid)]
+        ordered = bought if ordered is None else ordered
+        deposit = deposit_fraction * price_paid
+        entries: list[Entry] = []
+        if deposit:
+            entries.append((ordered, "capex_cards", deposit))
+        if price_paid - deposit:
+            entries.append((bought, "capex_cards", price_paid - deposit))
+        natural = line.alive(bought, lifetime_years)
+        living = natural if alive is None else alive
         if maintenance_rate:
             per_period = maintenance_rate * line.years * price_paid
-            entries += [(t, "maintenance", per_period)
-                        for t in line.alive(bought, lifetime_years)]
-        salvage = line.salvage_share(bought, lifetime_years) * price_paid
+            entries += [(t, "maintenance", per_period) for t in living]
+        retired_early = living.stop < natural.stop
+        salvage = 0.0 if retired_early else line.salvage_share(bought, lifetime_years) * price_paid
         if salvage:
             entries.append((line.n - 1, "salvage", salvage))
         if reported:
-            entries += self._depreciation(bought, price_paid, lifetime_years)
+            kept = [entry for entry in self._depreciation(bought, price_paid, lifetime_years)
+                    if entry[0] in living]
+            entries += kept
+            if retired_early and living.stop < line.n:
+                written = price_paid - sum(money for _, _, money in kept)
+                if written > 0:
+                    entries.append((living.stop, "depreciation", written))
         return entries
+
+    def rental(self, t: int, price_per_card_hour: float) -> list[Entry]:
+        """One card rented through period t: price per card-hour x H (all-in: host, power,
+        cooling)."""
+        money = price_per_card_hour * self.timeline.hours
+        return [(t, "rental", money)] if money else []
 
     def _depreciation(self, bought: int, paid: float, lifetime_years: float) -> list[Entry]:
         line = self.timeline

@@ -80,6 +80,19 @@ class ProblemData:
     throughput: dict[tuple[str, str], float] = field(default_factory=dict)    # tokens/s, (k, w)
     supply_cards: dict[tuple[str, int], float] = field(default_factory=dict)  # finite only
     buy_units_max: dict[KSCT, float] = field(default_factory=dict)
+    # procurement (shared/design/procurement.md); purchases are indexed by delivery period
+    lead_time_periods: dict[str, int] = field(default_factory=dict)   # order -> delivery
+    deposit_fraction: dict[str, float] = field(default_factory=dict)  # paid at order
+    tariff_rate: dict[tuple[str, int], float] = field(default_factory=dict)  # by order period
+    banned_from: dict[str, int] = field(default_factory=dict)   # no delivery or rental from
+    retired_from: dict[str, int] = field(default_factory=dict)  # owned cards out of service
+    # rentals: cards rented by the card-hour, per (rental, period)
+    RENT: list[tuple[str, int]] = field(default_factory=list)
+    RENT_SERVE: list[tuple[str, str, int]] = field(default_factory=list)   # w, r, t
+    rental_accelerator: dict[str, str] = field(default_factory=dict)
+    rental_region: dict[str, str] = field(default_factory=dict)
+    rental_price_per_card_hour: dict[tuple[str, int], float] = field(default_factory=dict)
+    rental_max_cards: dict[tuple[str, int], float] = field(default_factory=dict)  # finite only
     # fleet
     fleet_retires: dict[KSCT, KSCT] = field(default_factory=dict)   # (k,s,c,t) -> buy ending
     fleet_first: dict[KSC, int] = field(default_factory=dict)       # first period with cards
@@ -113,6 +126,7 @@ class ProblemData:
     cost_busy: dict[KSCT, float] = field(default_factory=dict)
     cost_open: dict[tuple[str, int], float] = field(default_factory=dict)   # on open[s,t]
     cost_unmet: dict[tuple[str, int], float] = field(default_factory=dict)
+    cost_rent: dict[tuple[str, int], float] = field(default_factory=dict)
     cost_constant: float = 0.0
 
     @property
@@ -139,6 +153,22 @@ class ProblemData:
     def discount_end(self) -> float:
         return self.timeline.end
 
+    def order_period(self, k: str, delivered: int) -> int:
+        """The period an order of k delivered in ``delivered`` is placed in (d - lead time)."""
+        return delivered - self.lead_time_periods.get(k, 0)
+
+    def price_paid_per_card(self, k: str, ordered: int) -> float:
+        """Price of one card of k ordered in ``ordered``: the period's price times (1 + the
+        tariffs in force then)."""
+        return self.price_per_card[k, ordered] * (1 + self.tariff_rate.get((k, ordered), 0.0))
+
+    def alive(self, k: str, delivered: int) -> range:
+        """Periods cards of k delivered in ``delivered`` are alive in: their life from
+        delivery, cut where a ban retires k."""
+        life = self.timeline.alive(delivered, self.lifetime_years[k])
+        end = self.retired_from.get(k)
+        return life if end is None else range(life.start, max(life.start, min(life.stop, end)))
+
     @property
     def share_policies(self) -> list[SharePolicy]:
         """Every share rule (min_share first, then vendor caps)."""
@@ -149,6 +179,7 @@ class ProblemData:
         weight. ``all`` and ``vendor:V`` for vendor caps; ``weighted:P`` and ``tagged:P`` for
         min_share policy P."""
         groups: dict[str, dict[str, float]] = {}
+        # rented cards count with the owned fleet, by their accelerator (policy_fleet)
         if self.vendor_share:
             groups["all"] = {k: 1.0 for k in self.ACCELERATORS}
             for rule in self.vendor_share:

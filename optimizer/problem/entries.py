@@ -10,10 +10,22 @@ from optimizer.problem.data import ProblemData
 
 
 def purchase_entries(data: ProblemData, key: tuple, reported: bool = True) -> list[Entry]:
-    """One unit of units_bought[k,s,c,tau]: cards_per_unit(k) cards at the period's price."""
-    k, _, _, tau = key
-    return data.costs.purchase(tau, data.price_per_card[k, tau] * data.cards_per_unit[k],
-                               data.lifetime_years[k], data.maintenance_rate[k], reported)
+    """One unit of units_bought[k,s,c,d] (delivered in d, ordered lead_time periods before):
+    cards_per_unit(k) cards at the order period's price with its tariffs, the deposit paid at
+    order and the balance at delivery."""
+    k, _, _, delivered = key
+    ordered = data.order_period(k, delivered)
+    price = data.price_paid_per_card(k, ordered) * data.cards_per_unit[k]
+    return data.costs.purchase(delivered, price, data.lifetime_years[k],
+                               data.maintenance_rate[k], reported, ordered=ordered,
+                               deposit_fraction=data.deposit_fraction.get(k, 1.0),
+                               alive=data.alive(k, delivered))
+
+
+def rental_entries(data: ProblemData, key: tuple, reported: bool = True) -> list[Entry]:
+    """One card of cards_rented[r,t]: its hourly price through the period."""
+    r, t = key
+    return data.costs.rental(t, data.rental_price_per_card_hour[r, t])
 
 
 def fleet_entries(data: ProblemData, key: tuple, reported: bool = True) -> list[Entry]:
@@ -57,6 +69,7 @@ def unmet_entries(data: ProblemData, key: tuple, reported: bool = True) -> list[
 ENTRIES: dict[str, Callable[..., list[Entry]]] = {
     "units_bought": purchase_entries, "fleet": fleet_entries, "busy": busy_entries,
     "build": build_entries, "site_open": opening_entries, "unmet": unmet_entries,
+    "cards_rented": rental_entries,
 }
 """Decision family (the variable's name) -> its cost entries per unit."""
 
@@ -82,4 +95,5 @@ def objective_coefficients(data: ProblemData) -> None:
     data.cost_open = coefficients("site_open", [(s, t) for s in data.OPENABLE
                                                 for t in range(data.n_periods)])
     data.cost_unmet = coefficients("unmet", data.UNMET)
+    data.cost_rent = coefficients("cards_rented", data.RENT)
     data.cost_constant = costs.npv(costs.constant) / money

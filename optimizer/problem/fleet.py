@@ -5,30 +5,37 @@ from __future__ import annotations
 import math
 
 from optimizer.problem.data import KSCT, ProblemData
+from optimizer.problem.procurement import delivery_allowed
 
 
 def add_fleet(data: ProblemData, spec) -> None:
-    """BUY: (k,s,c,tau) from k's ``available_from`` on, where a whole unit fits the supply and
-    the site's slots (``buy_units_max``: slots / cards per unit). A purchase lives
-    ``Timeline.life_periods`` periods; FLEET runs from the first living card of (k,s,c) to the
-    horizon end (a state recursion, see fleet_definition). Installed cards are alive while
-    age_years + y_t < lifetime and pay maintenance at the first period's price (a constant).
+    """BUY: (k,s,c,d) by delivery period d, from k's ``available_from`` on, ordered inside the
+    horizon (d - lead time >= 0) and before any ban, where a whole unit fits the supply and the
+    site's slots (``buy_units_max``: slots / cards per unit). A purchase lives
+    ``Timeline.life_periods`` periods from delivery (cut where a ban retires it); FLEET runs
+    from the first living card of (k,s,c) to the horizon end or the retirement (a state
+    recursion, see fleet_definition). Installed cards are alive while age_years + y_t <
+    lifetime, cards on order from their arrival for their lifetime; both pay maintenance at the
+    first period's price (a constant) and are cut where a ban retires them.
     SERVE: (w,k,s,t) where k serves w, s is in w's regions and k has cards at s in t; BUSY the
     fleet entries that serve something."""
     line = data.timeline
     n, years = line.n, line.years
     accs = spec.accelerators
-    for s in data.SITES:
-        for entry in spec.sites[s].existing_fleet:
-            k = entry.accelerator
-            for t in range(n):
-                if entry.age_years + t * years < accs[k].lifetime_years and entry.cards > 0:
-                    key = (k, s, entry.cooling, t)
-                    data.existing_cards[key] = data.existing_cards.get(key, 0.0) + entry.cards
-                    if accs[k].maintenance_rate:
-                        data.costs.constant.append(
-                            (t, "maintenance", accs[k].maintenance_rate * years
-                             * data.price_per_card[k, 0] * entry.cards))
+    installed = [(s, e.accelerator, e.cooling, e.cards, 0, e.age_years)
+                 for s in data.SITES for e in spec.sites[s].existing_fleet]
+    installed += [(s, e.accelerator, e.cooling, e.cards, data.periods.index(e.arrives), 0.0)
+                  for s in data.SITES for e in spec.sites[s].on_order]
+    for s, k, cooling, cards, arrives, age_years in installed:
+        retired = data.retired_from.get(k, n)
+        for t in range(arrives, min(n, retired)):
+            if age_years + (t - arrives) * years < accs[k].lifetime_years and cards > 0:
+                key = (k, s, cooling, t)
+                data.existing_cards[key] = data.existing_cards.get(key, 0.0) + cards
+                if accs[k].maintenance_rate:
+                    data.costs.constant.append(
+                        (t, "maintenance", accs[k].maintenance_rate * years
+                         * data.price_per_card[k, 0] * cards))
     first_buy = {k: data.periods.index(accs[k].available_from) if accs[k].available_from
                  else 0 for k in data.ACCELERATORS}
     fleet_keys: set[KSCT] = set(data.existing_cards)
@@ -38,7 +45,8 @@ def add_fleet(data: ProblemData, spec) -> None:
         life = line.life_periods(lifetime)
         for tau in range(n):
             supply = data.supply_cards.get((k, tau))
-            if tau < first_buy[k] or (supply is not None and supply < u):
+            if not delivery_allowed(data, k, tau, first_buy[k]) or (
+                    supply is not None and supply < u):
                 continue
             # supply stays in its own row (not in this bound) so that its shadow price and
             # its relaxation (when no plan exists) can be read there
@@ -48,14 +56,14 @@ def add_fleet(data: ProblemData, spec) -> None:
             key = (k, s, c, tau)
             data.BUY.append(key)
             data.buy_units_max[key] = units_max
-            fleet_keys.update((k, s, c, t) for t in line.alive(tau, lifetime))
-            if tau + life < n:
+            fleet_keys.update((k, s, c, t) for t in data.alive(k, tau))
+            if tau + life < min(n, data.retired_from.get(k, n)):
                 data.fleet_retires[k, s, c, tau + life] = key
     first_alive: dict[tuple[str, str, str], int] = {}
     for (k, s, c, t) in fleet_keys:
         first_alive[k, s, c] = min(t, first_alive.get((k, s, c), n))
     data.FLEET = sorted((k, s, c, t) for (k, s, c), t0 in first_alive.items()
-                        for t in range(t0, n))
+                        for t in range(t0, data.retired_from.get(k, n)))
     data.fleet_first = first_alive
 
     workloads = spec.workloads

@@ -16,6 +16,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from optimizer.problem import KSCT, ProblemData
+from optimizer.problem.costs import CAPEX_KINDS
+from optimizer.problem.entries import decision_entries
 
 TOLERANCE = 1e-9
 
@@ -30,6 +32,7 @@ class GreedyPlan:
         opened: site -> first period it is open.
         modes: exclusive-cooling site -> the mode it uses.
         unserved: (w,t) -> peak demand left unserved (token_unit; soft demand only).
+        rented: (rental, t) -> cards rented.
         failed: why no plan was made (empty when one was).
     """
 
@@ -38,6 +41,7 @@ class GreedyPlan:
     opened: dict[str, int] = field(default_factory=dict)
     unserved: dict[tuple[str, int], float] = field(default_factory=dict)
     modes: dict[str, str] = field(default_factory=dict)
+    rented: dict[tuple[str, int], int] = field(default_factory=dict)
     failed: str = ""
 
 
@@ -72,7 +76,40 @@ class _State:
 
 def _alive(data: ProblemData, key: KSCT) -> range:
     k, _, _, tau = key
-    return data.timeline.alive(tau, data.lifetime_years[k])
+    return data.alive(k, tau)
+
+
+def _capex_per_unit(data: ProblemData, key: KSCT) -> dict[int, float]:
+    """Undiscounted capex of one purchase unit by period (deposit at order, balance at
+    delivery), in currency."""
+    spend: dict[int, float] = defaultdict(float)
+    for t, kind, money in decision_entries(data, "units_bought", key, reported=False):
+        if kind in CAPEX_KINDS:
+            spend[t] += money
+    return spend
+
+
+def _rent(data: ProblemData, state: _State, plan: GreedyPlan, ranked: list, w: str, t: int,
+          deficit: float) -> float:
+    """Rent the cheapest rental that still has cards for ``deficit`` of w in t; what it
+    covers (peak demand), 0 when none can."""
+    for _, r in ranked:
+        k = data.rental_accelerator[r]
+        rate = data.throughput[k, w] * data.availability[k] / data.token_unit
+        wanted = _needs_tagged(data, state, t, 1.0)
+        if wanted is not None and k not in wanted:
+            continue
+        cards = math.ceil(deficit / rate - TOLERANCE)
+        cap = data.rental_max_cards.get((r, t))
+        if cap is not None:
+            cards = int(min(cards, cap - plan.rented.get((r, t), 0)))
+        if cards <= 0:
+            continue
+        plan.rented[r, t] = plan.rented.get((r, t), 0) + cards
+        state.fleet[k, t] += cards
+        state.serving[w, t] += cards * rate
+        return cards * rate
+    return 0.0
 
 
 def _needs_tagged(data: ProblemData, state: _State, t: int, cards: float) -> set[str] | None:
@@ -146,6 +183,17 @@ def greedy_plan(data: ProblemData) -> GreedyPlan:
             options[w, t].append((per_token, key))
     for values in options.values():
         values.sort()
+    rentals = defaultdict(list)                  # (w, t) -> (cost per token/s unit, rental)
+    for (w, r, t) in data.RENT_SERVE:
+        k = data.rental_accelerator[r]
+        rentals[w, t].append((data.cost_rent[r, t] / (data.throughput[k, w] * data.availability[k]
+                                                      / data.token_unit), r))
+    for values in rentals.values():
+        values.sort()
+    per_period = {}                              # a purchase's cost per token/s per period
+    for (w, t), values in options.items():
+        for cost, key in values:
+            per_period[w, key] = cost / max(len(_alive(data, key)), 1)
     cheapest = defaultdict(list)                 # t -> (cost per card, key): for share rules
     for key, cost in life_cost.items():
         cheapest[key[3]].append((cost, key))
@@ -166,8 +214,15 @@ def greedy_plan(data: ProblemData) -> GreedyPlan:
         for w in sorted(data.WORKLOADS, key=lambda w: -data.demand_peak.get((w, t), 0.0)):
             deficit = data.demand_peak.get((w, t), 0.0) - state.serving[w, t]
             while deficit > 1e-7:
-                placed = _place(data, state, plan, options.get((w, t), []), w, t, deficit,
-                                buys)
+                ranked = options.get((w, t), [])
+                renting = rentals.get((w, t), [])
+                placed = 0.0
+                if renting and (not ranked or renting[0][0] < per_period[w, ranked[0][1]]):
+                    placed = _rent(data, state, plan, renting, w, t, deficit)
+                if placed <= 0:
+                    placed = _place(data, state, plan, ranked, w, t, deficit, buys)
+                if placed <= 0 and renting:
+                    placed = _rent(data, state, plan, renting, w, t, deficit)
                 if placed <= 0:
                     if (w, t) in data.cost_unmet:
                         plan.unserved[w, t] = deficit
@@ -222,9 +277,10 @@ def _place(data: ProblemData, state: _State, plan: GreedyPlan, ranked: list, w: 
                                                units * u * data.power_kw_per_card[k] / 1000)
             if not fits:
                 continue
-        price = units * u * data.price_per_card[k, tau]
         spend = defaultdict(float)
-        spend[tau] += price + opening
+        for tt, money in _capex_per_unit(data, key).items():
+            spend[tt] += units * money
+        spend[tau] += opening
         for bt, amount in builds.items():
             spend[bt] += amount * data.build_unit_mw[s, c] * data.build_cost_per_mw[s, c]
         if any(tt in data.budget and state.capex[tt] + money / data.money_unit

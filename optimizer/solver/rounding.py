@@ -24,7 +24,6 @@ def _step_ceil(mw: float, existing: float, step: float | None) -> float:
 def round_purchases(data: ProblemData, relaxed: Mapping[KSCT, float]) -> dict[KSCT, float]:
     """Whole purchase units near ``relaxed`` that respect max_cards, supply and the grid
     (with cooling built in whole steps)."""
-    life = {k: data.timeline.life_periods(data.lifetime_years[k]) for k in data.ACCELERATORS}
     kw = data.power_kw_per_card
     rounded = {key: math.floor(value + 1e-6) for key, value in relaxed.items()}
     cards_at = defaultdict(float)          # (site, t) -> cards
@@ -36,7 +35,7 @@ def round_purchases(data: ProblemData, relaxed: Mapping[KSCT, float]) -> dict[KS
     for (k, s, c, tau), units in rounded.items():
         u = data.cards_per_unit[k]
         bought[k, tau] += units * u
-        for t in range(tau, min(data.n_periods, tau + life[k])):
+        for t in data.alive(k, tau):
             cards_at[s, t] += units * u
             load_mw[s, c, t] += units * u * kw[k] / 1000
     modes = defaultdict(list)
@@ -61,7 +60,7 @@ def round_purchases(data: ProblemData, relaxed: Mapping[KSCT, float]) -> dict[KS
     def add_unit(key: KSCT) -> bool:
         k, s, c, tau = key
         u = data.cards_per_unit[k]
-        alive = range(tau, min(data.n_periods, tau + life[k]))
+        alive = data.alive(k, tau)
         added_mw = u * kw[k] / 1000
         if rounded[key] + 1 > data.buy_units_max[key] or any(
                 cards_at[s, t] + u > data.max_cards[s]
