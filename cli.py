@@ -223,22 +223,32 @@ def solve(file: str, output: str | None, force: bool, with_report: bool,
           data_dir: str | None, max_input_mb: float | None, time_limit: float | None,
           mip_gap: float, threads: int | None, seed: int | None, as_json: bool) -> None:
     """Build and solve the plan of instance FILE; print a summary; write the results directory."""
-    from optimizer.cancel import Cancel
-    from optimizer.output.directories import check_destination
-    from optimizer.output.results import summary_json
     from optimizer.planning import solve as solve_plan
     if with_report and output is None:
         raise UsageError("--report needs a results directory (-o DIR)")
     instance = _load(file, assignments, override_files, data_dir, max_input_mb)
+
+    def make_plan(cancel: Any) -> Any:
+        return solve_plan(instance, time_limit=time_limit, mip_gap=mip_gap, threads=threads,
+                          seed=seed, stochastic_method=stochastic_method, workers=workers,
+                          bundle_size=bundle_size, started_at=STARTED_AT, cancel=cancel,
+                          backend=backend, scheduler=scheduler)
+    _plan_and_write(make_plan, output, force, with_report, keep_on_interrupt, as_json)
+
+
+def _plan_and_write(make_plan: Callable[[Any], Any], output: str | None, force: bool,
+                    with_report: bool, keep_on_interrupt: bool, as_json: bool) -> None:
+    """Check the destination, run ``make_plan(cancel)`` with Ctrl-C and SIGTERM stopping it,
+    write the results directory, print the summary and exit with the plan's code."""
+    from optimizer.cancel import Cancel
+    from optimizer.output.directories import check_destination
+    from optimizer.output.results import summary_json
     if output is not None:
         check_destination(output, force)          # before any work: nothing is lost later
     cancel = Cancel()
     stop_on_signals(cancel)
     try:
-        plan = solve_plan(instance, time_limit=time_limit, mip_gap=mip_gap, threads=threads,
-                          seed=seed, stochastic_method=stochastic_method, workers=workers,
-                          bundle_size=bundle_size, started_at=STARTED_AT, cancel=cancel,
-                          backend=backend, scheduler=scheduler)
+        plan = make_plan(cancel)
     except InfeasibleError as exc:
         plan = getattr(exc, "plan", None)
         if output is not None and plan is not None:
@@ -261,6 +271,60 @@ def solve(file: str, output: str | None, force: bool, with_report: bool,
                                  and output is not None and keep_on_interrupt
                                  else "no plan was written"), EXIT_INTERRUPTED)
     sys.exit(plan.status.exit_code)
+
+
+@main.command()
+@click.argument("previous", type=click.Path(file_okay=False))
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--from", "from_period", required=True, metavar="PERIOD",
+              help="First period of the new plan: what the previous plan did before it is "
+                   "fact.")
+@click.option("-o", "--output", "output", type=click.Path(file_okay=False), default=None,
+              help="Results directory to write.")
+@click.option("--write-instance", type=click.Path(dir_okay=False), default=None,
+              help="Also write the rolled-forward instance as YAML (to read and edit).")
+@click.option("--force", is_flag=True, help="Replace an existing results directory.")
+@click.option("--report", "with_report", is_flag=True, help="Also write report.html.")
+@click.option("--keep-on-interrupt/--discard-on-interrupt", default=True, show_default=True,
+              help="On Ctrl-C or SIGTERM, write the best plan found so far or nothing.")
+@instance_options
+@solver_options
+@guarded
+def replan(previous: str, file: str, from_period: str, output: str | None,
+           write_instance: str | None, force: bool, with_report: bool, keep_on_interrupt: bool,
+           assignments: tuple[str, ...], override_files: tuple[str, ...], data_dir: str | None,
+           max_input_mb: float | None, time_limit: float | None, mip_gap: float,
+           threads: int | None, seed: int | None, as_json: bool) -> None:
+    """Re-plan today's instance FILE from --from PERIOD on, with what the plan in PREVIOUS
+    (a results directory) delivered, ordered, built and opened before PERIOD as fact."""
+    from optimizer.output.results import read_plan
+    from optimizer.planning import solve as solve_plan
+    from optimizer.studies.replan import attach_changes, rolled_instance, rolled_yaml
+    if with_report and output is None:
+        raise UsageError("--report needs a results directory (-o DIR)")
+    earlier = read_plan(previous)
+    instance = _load(file, assignments, override_files, data_dir, max_input_mb)
+    today, rolled = rolled_instance(instance, earlier, from_period)
+    if write_instance is not None:
+        from optimizer.output.directories import write_file_atomically
+        try:
+            write_file_atomically(write_instance, rolled_yaml(rolled).encode("utf-8"))
+        except OSError as exc:
+            raise UsageError(f"{write_instance}: cannot write the instance "
+                             f"({exc.strerror or exc})") from None
+    periods = list(instance.spec.horizon.periods)
+
+    def make_plan(cancel: Any) -> Any:
+        try:
+            plan = solve_plan(today, time_limit=time_limit, mip_gap=mip_gap, threads=threads,
+                              seed=seed, started_at=STARTED_AT, cancel=cancel)
+        except InfeasibleError as exc:
+            if getattr(exc, "plan", None) is not None:
+                attach_changes(exc.plan, earlier, rolled, periods, previous)
+            raise
+        attach_changes(plan, earlier, rolled, periods, previous)
+        return plan
+    _plan_and_write(make_plan, output, force, with_report, keep_on_interrupt, as_json)
 
 
 def _write(plan: Any, output: str, force: bool, with_report: bool = False) -> None:

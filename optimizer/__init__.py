@@ -9,6 +9,7 @@
 
     plan = read_plan("out/")                  # a results directory, without solving again
     instance = instance_from_mapping({...})   # an instance built in code (e.g. a spreadsheet)
+    plan = replan("out/", load_instance("today.yaml"), "2027")   # the past is fact
 
 The solving half (Pyomo, HiGHS) is imported on first use, so loading and validating stay fast.
 Solves are safe to run in threads of one process (nothing process-wide changes).
@@ -32,11 +33,11 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 
 _LAZY = {"solve": "optimizer.planning", "Plan": "optimizer.output.results",
          "Decisions": "optimizer.output.results", "read_plan": "optimizer.output.results",
-         "KPIs": "optimizer.analysis.kpis"}
+         "KPIs": "optimizer.analysis.kpis", "replan": "optimizer.studies.replan"}
 
 __all__ = ["AccelplanError", "InfeasibleError", "InstanceError", "SolverError", "UsageError",
            "Relaxation", "Instance", "Plan", "Decisions", "KPIs", "Status", "load_instance",
-           "instance_from_mapping", "read_plan", "solve", "__version__"]
+           "instance_from_mapping", "read_plan", "replan", "solve", "__version__"]
 
 
 def __getattr__(name: str) -> Any:

@@ -137,3 +137,16 @@ def rescue_directory(target: Path) -> Path:
             continue
     raise UsageError(f"{target}: cannot be written, and neither can the working directory "
                      "nor the temporary folder")
+
+
+def write_file_atomically(path: str | Path, data: bytes) -> Path:
+    """Write one file through a staging file beside it (nothing half-written at ``path``)."""
+    path = Path(path)
+    staging = path.with_name(f".{path.name}.tmp")
+    try:
+        staging.write_bytes(data)
+        os.replace(staging, path)
+    except BaseException:
+        staging.unlink(missing_ok=True)
+        raise
+    return path

@@ -151,6 +151,8 @@ def print_plan(plan: Any, output: str | None) -> None:
         _print_stochastic(console, plan, currency)
         return
     periods = [str(p) for p in plan.tables["costs"]["period"]]
+    if summary.get("replan"):
+        _print_replan(console, summary["replan"])
     _print_actions(console, plan.tables, periods, currency)
     _print_key_figures(console, summary.get("kpis", {}), periods, currency)
     _print_fleet(console, plan.tables, periods)
@@ -175,6 +177,28 @@ def print_plan(plan: Any, output: str | None) -> None:
         console.print(f"results written to {output}/")
 
 
+def _print_replan(console: Console, replan: dict) -> None:
+    """What became fact before the new horizon, and the orders that changed."""
+    fixed = replan.get("fixed", {})
+    console.print(f"[bold]Re-planned from {replan['from']}[/bold]: fact before it: "
+                  f"{fixed.get('delivered_cards', 0):,} cards delivered, "
+                  f"{fixed.get('on_order_cards', 0):,} on order, "
+                  f"{fixed.get('built_mw', 0.0):,.2f} MW of cooling built, sites opened: "
+                  f"{', '.join(fixed.get('opened_sites', [])) or 'none'}")
+    changes = replan.get("changes", [])
+    if not changes:
+        console.print("  orders from then on: as in the previous plan")
+        return
+    table = Table(title="Orders changed against the previous plan", title_justify="left")
+    for column in ("order period", "accelerator", "site", "cooling", "before", "now"):
+        table.add_column(column, justify="right" if column in ("before", "now") else "left")
+    for row in changes[:SHOWN_ROWS]:
+        table.add_row(row["order_period"], row["accelerator"], row["site"], row["cooling"],
+                      f"{row['cards_before']:,}", f"{row['cards_now']:,}")
+    console.print(table)
+    _more(console, len(changes) - SHOWN_ROWS, "changed orders", "summary.json")
+
+
 def _print_actions(console: Console, tables: dict, periods: list[str], currency: str) -> None:
     actions = first_actions(tables, periods)
     if actions.period is None:
@@ -186,7 +210,8 @@ def _print_actions(console: Console, tables: dict, periods: list[str], currency:
     console.print(f"[bold]{title}[/bold]")
     if actions.orders:
         table = Table(title=f"Order ({actions.period})", title_justify="left")
-        staged = "delivery_period" in actions.orders[0]
+        staged = any(str(row.get("delivery_period", actions.period)) != actions.period
+                     or row.get("balance", 0) > 0 for row in actions.orders)
         columns = ["accelerator", "vendor", "site", "cooling", "cards"] + (
             ["delivered", f"due {actions.period}", "due on delivery"] if staged else ["money"])
         for column in columns:

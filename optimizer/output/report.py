@@ -19,6 +19,7 @@ import pandas as pd
 from optimizer.analysis.actions import first_actions, rented_against_owned
 from optimizer.analysis.units import count, money
 from optimizer.errors import UsageError
+from optimizer.output.directories import write_file_atomically
 from optimizer.output.figures import plan_figures, scenario_figures, sweep_figures
 
 REPORT_FILE = "report.html"
@@ -239,12 +240,6 @@ def render_sweep_report(directory: Path) -> str:
     return _page(f"accelplan sweep: {directory.name}", body)
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    staging = path.with_name(f".{path.name}.tmp")
-    staging.write_bytes(data)
-    os.replace(staging, path)
-
-
 def write_report(directory: str | Path) -> Path:
     """Write ``report.html`` into a results or sweep directory; return its path."""
     directory = Path(directory)
@@ -253,7 +248,7 @@ def write_report(directory: str | Path) -> Path:
     else:
         text = render_plan_report(directory)
     target = directory / REPORT_FILE
-    _atomic_write(target, text.encode("utf-8"))
+    write_file_atomically(target, text.encode("utf-8"))
     return target
 
 

@@ -1,0 +1,131 @@
+"""Re-planning (procurement.md, "Re-planning"): the past is fact, the rest is planned again.
+
+Hand-checked instance: one card A (100, lifetime 3, a period's lead time, deposit 0.3), one
+site, demand 0, 10, 20 tokens/s over 2026-2028, no discount. The plan orders 10 in 2026
+(arriving 2027) and 10 in 2027 (arriving 2028). Salvage at the end: the 2027 cards are 2 of
+3 years old (1/3 left: 333.33), the 2028 cards 1 year (2/3: 666.67). NPV = 2000 - 1000 = 1000.
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from conftest import INSTANCES, accelerator, instance, run_cli, write_instance
+
+REL = 1e-6
+PERIODS = ["2026", "2027", "2028"]
+
+
+def _instance(demand=(0, 10, 20)):
+    acc = accelerator(price=100, lifetime=3.0, lead_time_periods=1, deposit_fraction=0.3)
+    return instance({"A": acc}, demand_tokens_per_s=list(demand), periods=PERIODS)
+
+
+def _orders(plan_or_frame):
+    frame = getattr(plan_or_frame, "tables", {"purchases": plan_or_frame})["purchases"]
+    return sorted((str(r.order_period), str(r.delivery_period), int(r.cards))
+                  for r in frame.itertuples())
+
+
+@pytest.fixture
+def previous(tmp_path):
+    from optimizer import load_instance, solve
+    plan = solve(load_instance(write_instance(tmp_path, _instance(), "before.yaml")))
+    assert plan.objective == pytest.approx(1000, rel=REL)
+    assert _orders(plan) == [("2026", "2027", 10), ("2027", "2028", 10)]
+    plan.write(tmp_path / "before")
+    return tmp_path / "before"
+
+
+def test_replan_of_its_own_instance_keeps_the_orders(tmp_path, previous):
+    # From 2027: the 2026 order is on the way (paid: no cost, no salvage); the 2027 order is
+    # made again: 1000 capex, delivered in the new horizon's second period, 1 year old of 3
+    # at its end: 666.67 salvage. NPV 333.33. From 2028 everything is fact: NPV 0.
+    from optimizer import load_instance, replan
+    today = load_instance(write_instance(tmp_path, _instance(), "today.yaml"))
+    plan = replan(previous, today, "2027")
+    assert plan.objective == pytest.approx(1000 / 3, rel=REL)
+    assert _orders(plan) == [("2027", "2028", 10)]
+    assert plan.summary["replan"]["changes"] == []
+    assert plan.summary["replan"]["fixed"]["on_order_cards"] == 10
+    last = replan(previous, today, "2028")
+    assert last.objective == pytest.approx(0, abs=1e-6) and _orders(last) == []
+    fleet = last.tables["fleet"]
+    assert int(fleet["cards"].sum()) == 20
+
+
+def test_replan_on_a_new_forecast_changes_only_the_future(tmp_path, previous):
+    # The 2028 forecast doubles to 40: the order on the way (10) stays, 30 are ordered in
+    # 2027 instead of 10; summary lists the change.
+    from optimizer import load_instance, replan
+    today = load_instance(write_instance(tmp_path, _instance((0, 10, 40)), "today.yaml"))
+    plan = replan(previous, today, "2027")
+    assert _orders(plan) == [("2027", "2028", 30)]
+    assert plan.summary["replan"]["changes"] == [
+        {"accelerator": "A", "site": "s1", "cooling": "air", "order_period": "2027",
+         "cards_before": 10, "cards_now": 30, "change": 20}]
+    assert plan.objective == pytest.approx(3000 - 3000 * 2 / 3, rel=REL)
+
+
+def test_replan_command_writes_the_rolled_instance(tmp_path, previous):
+    today = write_instance(tmp_path, _instance(), "today.yaml")
+    rolled = tmp_path / "rolled.yaml"
+    out = run_cli("replan", str(previous), str(today), "--from", "2027", "-o",
+                  str(tmp_path / "after"), "--write-instance", str(rolled), "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["objective"] == pytest.approx(1000 / 3, rel=REL)
+    data = yaml.safe_load(rolled.read_text())
+    assert data["horizon"]["periods"] == ["2027", "2028"]
+    assert data["sites"]["s1"]["on_order"] == [
+        {"accelerator": "A", "cooling": "air", "cards": 10, "arrives": "2027"}]
+    assert set(data["demand"]["chat"]) == {"2027", "2028"}
+    # the written instance is valid and plans the same
+    again = run_cli("solve", str(rolled), "--json")
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["objective"] == pytest.approx(1000 / 3, rel=REL)
+
+
+def test_replan_from_later_ages_the_fleet(tmp_path, previous):
+    # From 2028 the 2027 delivery is existing fleet 1 year old and the 2027 order on the way.
+    from optimizer import load_instance, read_plan
+    from optimizer.studies.replan import roll_forward
+    today = load_instance(write_instance(tmp_path, _instance(), "today.yaml"))
+    rolled = roll_forward(today, read_plan(previous), "2028")
+    site = rolled.data["sites"]["s1"]
+    assert site["existing_fleet"] == [{"accelerator": "A", "cooling": "air", "cards": 10,
+                                       "age_years": 1.0}]
+    assert site["on_order"] == [{"accelerator": "A", "cooling": "air", "cards": 10,
+                                 "arrives": "2028"}]
+
+
+def test_replan_of_the_bundled_quickstart_keeps_its_plan(tmp_path):
+    # No lead times there: re-planning from each later period keeps every later purchase.
+    from optimizer import load_instance, replan, solve
+    quickstart = load_instance(INSTANCES / "quickstart.yaml")
+    plan = solve(quickstart)
+    for period in ("2027", "2028"):
+        again = replan(plan, quickstart, period)
+        later = plan.tables["purchases"][plan.tables["purchases"]["period"] >= period]
+        assert _orders(again) == _orders(later)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--from", "2031"], "--from 2031"),
+    (["--from", "2026"], None),
+])
+def test_replan_errors_exit_2(tmp_path, previous, args, message):
+    today = write_instance(tmp_path, _instance(), "today.yaml")
+    out = run_cli("replan", str(previous), str(today), *args)
+    if message is None:
+        # from the first period: nothing is fact yet, the same plan again
+        assert out.returncode == 0, out.stderr
+        return
+    assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr
+
+
+def test_replan_needs_a_results_directory(tmp_path):
+    today = write_instance(tmp_path, _instance(), "today.yaml")
+    out = run_cli("replan", str(tmp_path), str(today), "--from", "2027")
+    assert out.returncode == 2 and "summary.json" in out.stderr
