@@ -438,9 +438,12 @@ def export(directory: str, xlsx: bool) -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True,
               help="Instance file to write.")
 @click.option("--force", is_flag=True, help="Replace an existing file.")
+@click.option("--procurement", is_flag=True,
+              help="Add lead times, deposits, memory fit, rentals, cards on order, a tariff "
+                   "and a ban at realistic rates.")
 @guarded
 def generate(sites: int, accelerators: int, periods: int, workloads: int, seed: int,
-             output: str, force: bool) -> None:
+             output: str, force: bool, procurement: bool) -> None:
     """Write a synthetic instance of a given size (for benchmarks and tests)."""
     from pathlib import Path
 
@@ -448,7 +451,8 @@ def generate(sites: int, accelerators: int, periods: int, workloads: int, seed: 
     target = Path(output)
     if target.exists() and not force:
         raise UsageError(f"{target}: exists; use --force to replace it")
-    text = instance_yaml(generate_instance(sites, accelerators, periods, workloads, seed))
+    text = instance_yaml(generate_instance(sites, accelerators, periods, workloads, seed,
+                                           procurement=procurement))
     staging = target.with_name(f".{target.name}.tmp")
     staging.write_text(text)
     staging.replace(target)

@@ -30,17 +30,25 @@ BASE_ACCELERATORS: list[tuple[str, str, str, float, float, float, tuple[str, ...
     ("Hygon-K100-AI", "Hygon", "CN", 0.6, 190, 6000, ("air",), 8, 20),
 ]
 
+HBM_GB = {"H100-SXM": 80, "H200-SXM": 141, "B200-HGX": 192, "GB200-NVL72": 192, "MI300X": 192,
+          "MI325X": 256, "MI355X": 288, "Gaudi3-OAM": 128, "Ascend-910B": 64,
+          "Ascend-910C": 128, "Cambricon-MLU590": 96, "Kunlunxin-P800": 96, "Hygon-K100-AI": 64}
+"""HBM per card (shared/data/accelerators.csv: hbm_gb)."""
+
 WORKLOAD_FLOPS_PER_TOKEN = [1.4e11, 7.4e10, 2.0e10, 8.1e11, 3.0e11, 1.2e11, 5.0e10, 2.4e11]
 """2 x active parameters: Llama2-70B, DeepSeek-R1 (37B active), small, 405B, ... (demand.csv)."""
 
 
 def generate_instance(sites: int, accelerators: int, periods: int, workloads: int,
-                      seed: int = 0) -> dict[str, Any]:
+                      seed: int = 0, procurement: bool = False) -> dict[str, Any]:
     """A realistic synthetic instance as a plain mapping (dump it with YAML).
 
     Periods are years up to 6 periods, quarters beyond. Every workload can be served in
     every region; demand in the last period needs about 45 % of the card slots of all sites
     filled with mid-range cards, and no more than 35 % of the grid.
+
+    ``procurement`` adds the fields of shared/design/procurement.md at realistic rates (see
+    :func:`add_procurement`); the rest of the instance is the same as without.
     """
     if min(sites, accelerators, periods, workloads) < 1:
         raise ValueError("every size must be at least 1")
@@ -146,7 +154,72 @@ def generate_instance(sites: int, accelerators: int, periods: int, workloads: in
         del instance["policies"]["min_share"]
     if len({a["vendor"] for a in accs.values()}) < 2:
         del instance["policies"]["max_vendor_share"]
+    if procurement:
+        add_procurement(instance, np.random.default_rng(seed + 7919), years)
     return instance
+
+
+def _base_name(name: str) -> str:
+    return name.split("-g")[0] if "-g" in name and name.rsplit("-g", 1)[1].isdigit() else name
+
+
+def add_procurement(instance: dict[str, Any], rng: np.random.Generator, years: float) -> None:
+    """Procurement fields at realistic rates, keeping a plan possible:
+
+    - lead times: imported servers 3-9 months, domestic 0-6 months (whole periods, rounded);
+      deposits 20-50 % of the price;
+    - memory: HBM per card from accelerators.csv, one server (or supernode) a scale-up
+      domain; each model needs 2 bytes a parameter (parameters = flops_per_token / 2) plus
+      30 % for its KV cache, capped at what the largest domain holds so that every workload
+      stays servable;
+    - one cloud rental per region of the accelerator with the most memory, 2-3 USD a card-hour
+      and no cap (so that the periods before the first deliveries are served);
+    - cards on order at a third of the open sites, arriving in the second period;
+    - a 10 % tariff on imported orders from the second period, and a ban (installed cards kept)
+      on one imported accelerator from two thirds of the horizon.
+    """
+    accs, labels = instance["accelerators"], instance["horizon"]["periods"]
+    periods = len(labels)
+    domain_gb = {}
+    for name, acc in accs.items():
+        imported = "imported" in acc["tags"]
+        months = rng.uniform(3, 9) if imported else rng.uniform(0, 6)
+        acc["lead_time_periods"] = int(round(months / (12 * years)))
+        acc["deposit_fraction"] = round(float(rng.uniform(0.2, 0.5)), 2)
+        acc["memory_gb"] = float(HBM_GB.get(_base_name(name), 96))
+        acc["scale_up_cards"] = acc["cards_per_unit"]
+        domain_gb[name] = acc["memory_gb"] * acc["cards_per_unit"]
+    largest = max(domain_gb.values())
+    for work in instance["workloads"].values():
+        need = work["flops_per_token"] / 2 / 1e9 * 2 * 1.3
+        work["model_memory_gb"] = round(min(need, largest), 1)
+    roomiest = max(accs, key=lambda k: (domain_gb[k], k))
+    regions = sorted({site["region"] for site in instance["sites"].values()})
+    instance["rentals"] = {
+        f"cloud-{region.lower()}": {"accelerator": roomiest, "region": region,
+                                    "price_per_card_hour": round(float(rng.uniform(2.0, 3.0)),
+                                                                 2)}
+        for region in regions}
+    imported = [k for k, a in accs.items() if "imported" in a["tags"] and k != roomiest]
+    policies = instance["policies"]
+    if imported and periods > 1:
+        policies["tariff"] = [{"tags": ["imported"], "rate": 0.1, "from": labels[1]}]
+    if imported and periods > 2:
+        policies["ban"] = [{"accelerators": [imported[0]], "from": labels[2 * periods // 3],
+                            "installed": "keep"}]
+    air_ok = [k for k, a in accs.items() if "air" in a["cooling"] and a["rack_kw"] <= 30
+              and a.get("available_from", labels[0]) == labels[0]]
+    if periods > 1 and air_ok:
+        for site in list(instance["sites"].values())[::3]:
+            if not site["open"] or not site["cooling"]["air"]["existing_it_mw"]:
+                continue
+            k = air_ok[int(rng.integers(0, len(air_ok)))]
+            cards = accs[k]["cards_per_unit"] * int(rng.integers(4, 32))
+            room = site["cooling"]["air"]["existing_it_mw"] * 1000 / accs[k]["power_kw_per_card"]
+            cards = min(cards, int(room * 0.5), site["max_cards"] // 4)
+            if cards > 0:
+                site["on_order"] = [{"accelerator": k, "cooling": "air", "cards": cards,
+                                     "arrives": labels[1]}]
 
 
 def instance_yaml(instance: dict[str, Any]) -> str:

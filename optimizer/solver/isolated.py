@@ -20,6 +20,7 @@ import select
 import struct
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Mapping
@@ -28,6 +29,9 @@ import numpy as np
 
 POLL_SECONDS = 0.05
 """How often the parent looks at the clock and the cancel flag while the child runs."""
+
+BOUND_SECONDS = 0.25
+"""How often at most the child reports a risen proven bound."""
 
 
 @dataclass
@@ -106,6 +110,17 @@ def child_main() -> None:
                         float(event.data_out.mip_dual_bound),
                         np.asarray(event.data_out.mip_solution, dtype=float).copy()))
     h.cbMipImprovingSolution += improving
+    last_bound = [float("-inf"), 0.0]
+
+    def bound(event: Any) -> None:
+        # the proven bound as it rises, at most every BOUND_SECONDS: a child stopped at its
+        # deadline cannot report its end, and the bound is half of what a run proves
+        dual = float(event.data_out.mip_dual_bound)
+        now = time.perf_counter()
+        if dual > last_bound[0] and now - last_bound[1] >= BOUND_SECONDS:
+            last_bound[0], last_bound[1] = dual, now
+            _send(channel, ("bound", dual))
+    h.cbMipInterrupt += bound
     h.run()
     info = h.getInfo()
     feasible = info.primal_solution_status == highspy.SolutionStatus.kSolutionStatusFeasible
@@ -175,7 +190,9 @@ def run_isolated(arrays: Mapping[str, Any], options: Mapping[str, Any],
                 status, reason = "kSolveError", (f"the solver process ended unexpectedly "
                                                  f"(exit {child.poll()})")
                 break
-            if message[0] == "plan":
+            if message[0] == "bound":
+                take(None, message[1], None)
+            elif message[0] == "plan":
                 _, objective, dual, values = message
                 take(objective, dual, values)
             else:
