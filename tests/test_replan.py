@@ -129,3 +129,40 @@ def test_replan_needs_a_results_directory(tmp_path):
     today = write_instance(tmp_path, _instance(), "today.yaml")
     out = run_cli("replan", str(tmp_path), str(today), "--from", "2027")
     assert out.returncode == 2 and "summary.json" in out.stderr
+
+
+def _surprise_instance():
+    # A: 100 a card, lifetime 1 (no salvage), a period's lead time, paid at order. 10 cards
+    # installed (age 0, lifetime 1: 2026 only). Rental of A: 0.02 x 8760 = 175.2 a card-year.
+    acc = accelerator(price=100, lifetime=1.0, lead_time_periods=1)
+    data = instance({"A": acc}, demand_tokens_per_s=[10, 10], periods=["2026", "2027"],
+                    rentals={"cloud": {"accelerator": "A", "region": "R",
+                                       "price_per_card_hour": 0.02}})
+    data["sites"]["s1"]["existing_fleet"] = [{"accelerator": "A", "cooling": "air",
+                                              "cards": 10}]
+    return data
+
+
+def test_rolling_replan_pays_for_a_surprise(tmp_path):
+    # Forecast 10 tokens/s in 2027, actual 20. Perfect foresight orders 20 in 2026: 2000.
+    # Rolling: in 2026 the plan orders 10 (the forecast): 1000; in 2027 the other 10 can no
+    # longer arrive in time and are rented: 1752. 2752, a regret of 752.
+    from optimizer import load_instance
+    from optimizer.studies.rolling import rolling_replan
+    forecast = load_instance(write_instance(tmp_path, _surprise_instance()))
+    outcome = rolling_replan(forecast, {"chat": {"2027": 20 * 86400.0}})
+    assert outcome.foresight_npv == pytest.approx(2000, rel=REL)
+    assert outcome.rolling_npv == pytest.approx(2752, rel=REL)
+    assert outcome.regret == pytest.approx(752, rel=REL)
+    assert [s["cards_ordered"] for s in outcome.steps] == [10, 0]
+    assert [s["cards_rented"] for s in outcome.steps] == [0, 10]
+
+
+def test_rolling_replan_on_the_forecast_matches_foresight(tmp_path):
+    # When demand comes as forecast, re-planning each period loses nothing.
+    from optimizer import load_instance
+    from optimizer.studies.rolling import rolling_replan
+    forecast = load_instance(write_instance(tmp_path, _instance()))
+    outcome = rolling_replan(forecast, {})
+    assert outcome.rolling_npv == pytest.approx(outcome.foresight_npv, rel=REL)
+    assert outcome.foresight_npv == pytest.approx(1000, rel=REL)
