@@ -32,7 +32,9 @@ def random_instance(seed: int) -> dict[str, Any]:
     """A small instance drawing on every field: sub-year periods, discounting, regions, price
     paths, derived throughput, rack limits, supply, availability dates, lifetimes that are not
     whole periods, existing fleets and halls, sites to open, exclusive cooling, build steps,
-    budgets, shares by cards and by TFLOPS with start periods, vendor caps, soft demand."""
+    budgets, shares by cards and by TFLOPS with start periods, vendor caps, soft demand; and
+    procurement.md's lead times, deposits, tariffs, bans (keep or retire), cards on order,
+    rentals and memory fit."""
     rng = random.Random(seed)
     years = rng.choice([1.0, 0.5])
     n = rng.choice([2, 3])
@@ -74,6 +76,14 @@ def random_instance(seed: int) -> dict[str, Any]:
             acc["supply"] = {p: rng.choice([4, 8, 16]) for p in periods if rng.random() < 0.7}
         if rng.random() < 0.25:
             acc["available_from"] = periods[1]
+        if k > 0 and rng.random() < 0.4:
+            acc["lead_time_periods"] = rng.choice([1, 1, 2])
+        if rng.random() < 0.4:
+            acc["deposit_fraction"] = rng.choice([0.0, 0.3, 0.6])
+        if k > 0 and rng.random() < 0.3:
+            acc["memory_gb"] = rng.choice([40.0, 80.0])
+            if rng.random() < 0.5:
+                acc["scale_up_cards"] = rng.choice([1, 2])
         accelerators[f"K{k}"] = acc
     sites = {}
     for j in range(rng.choice([1, 2])):
@@ -116,8 +126,39 @@ def random_instance(seed: int) -> dict[str, Any]:
                 site["existing_fleet"] = [{"accelerator": k, "cooling": mode,
                                            "cards": rng.choice([2, 4]),
                                            "age_years": rng.choice([0.0, 0.5, 1.5])}]
+        if not closed and rng.random() < 0.3:
+            mode = next((m for m, spec in modes.items() if "existing_it_mw" in spec), None)
+            fitting = [k for k, acc in accelerators.items()
+                       if mode in acc["cooling"] and _fits(acc, modes[mode])]
+            if mode and fitting:
+                site["on_order"] = [{"accelerator": rng.choice(fitting), "cooling": mode,
+                                     "cards": rng.choice([1, 2]), "arrives": rng.choice(periods)}]
         sites[f"s{j}"] = site
+    for w, spec in workloads.items():
+        if rng.random() < 0.3:
+            spec["model_memory_gb"] = rng.choice([60.0, 100.0, 150.0])
+    rentals = {}
+    for i in range(rng.choice([0, 0, 1, 2])):
+        rental: dict[str, Any] = {
+            "accelerator": rng.choice(list(accelerators)),
+            "region": rng.choice(["R1", "R2"]),
+            "price_per_card_hour": (round(rng.uniform(0.005, 0.04), 4) if rng.random() < 0.6
+                                    else {p: round(rng.uniform(0.005, 0.04), 4)
+                                          for p in periods})}
+        if rng.random() < 0.5:
+            rental["max_cards"] = rng.choice([2, 5, {periods[0]: 3}])
+        rentals[f"r{i}"] = rental
     policies: dict[str, Any] = {}
+    imported = any("imported" in acc["tags"] for acc in accelerators.values())
+    if rng.random() < 0.25:
+        rule: dict[str, Any] = ({"tags": ["imported"]} if imported and rng.random() < 0.5
+                                else {"accelerators": ["K1"]})
+        rule["from"] = rng.choice(periods[1:])
+        rule["installed"] = rng.choice(["keep", "retire"])
+        policies["ban"] = [rule]
+    if imported and rng.random() < 0.3:
+        policies["tariff"] = [{"tags": ["imported"], "rate": rng.choice([0.1, 0.5]),
+                               "from": rng.choice(periods)}]
     if rng.random() < 0.3:
         policies["budget_per_period"] = rng.choice([3000, {periods[0]: 2500}])
     if rng.random() < 0.4:
@@ -133,7 +174,7 @@ def random_instance(seed: int) -> dict[str, Any]:
             "horizon": {"periods": periods, "period_years": years,
                         "discount_rate": rng.choice([0.0, 0.08])},
             "workloads": workloads, "demand": demand, "accelerators": accelerators,
-            "sites": sites, "policies": policies}
+            "sites": sites, "rentals": rentals, "policies": policies}
 
 
 def _fits(acc: dict, mode: dict) -> bool:
@@ -245,6 +286,11 @@ def independent_optimum(data: dict[str, Any]) -> tuple[str, float | None]:
 
     def theta(k: str, w: str) -> float:
         acc = accs[k]
+        # memory fit (procurement.md): the pair exists only when a replica fits
+        if "memory_gb" in acc and "model_memory_gb" in workloads[w]:
+            span = acc.get("scale_up_cards", acc.get("cards_per_unit", 1))
+            if acc["memory_gb"] * span < workloads[w]["model_memory_gb"]:
+                return 0.0
         if w in acc.get("throughput", {}):
             return acc["throughput"][w]
         if "peak_tflops" in acc and "flops_per_token" in workloads[w]:
@@ -253,6 +299,24 @@ def independent_optimum(data: dict[str, Any]) -> tuple[str, float | None]:
 
     price = {k: _per_period(acc["price_per_card"], periods) for k, acc in accs.items()}
     supply = {k: _per_period(acc.get("supply"), periods) for k, acc in accs.items()}
+
+    def named(rule: dict) -> set[str]:
+        return {k for k, acc in accs.items() if k in rule.get("accelerators", [])
+                or set(acc["tags"]) & set(rule.get("tags", []))}
+    tariff = {k: [0.0] * n for k in accs}
+    for rule in pol.get("tariff", []):
+        start = periods.index(rule["from"]) if "from" in rule else 0
+        for k in named(rule):
+            for t in range(start, n):
+                tariff[k][t] += rule["rate"]
+    banned = {k: n for k in accs}          # first period without deliveries or rentals
+    retired = {k: n for k in accs}         # first period owned cards are out of service
+    for rule in pol.get("ban", []):
+        start = periods.index(rule["from"]) if "from" in rule else 0
+        for k in named(rule):
+            banned[k] = min(banned[k], start)
+            if rule.get("installed", "keep") == "retire":
+                retired[k] = min(retired[k], start)
     ksc = [(k, s, c) for k in accs for s in sites for c in accs[k]["cooling"]
            if c in sites[s]["cooling"] and _fits(accs[k], sites[s]["cooling"][c])]
     # decisions
@@ -261,22 +325,30 @@ def independent_optimum(data: dict[str, Any]) -> tuple[str, float | None]:
     for (k, s, c) in ksc:
         acc = accs[k]
         first = periods.index(acc["available_from"]) if "available_from" in acc else 0
-        for tau in range(first, n):
+        lead = acc.get("lead_time_periods", 0)
+        f = acc.get("deposit_fraction", 1.0)
+        # tau is the delivery period d, ordered in o = d - lead (procurement.md)
+        for tau in range(max(first, lead), banned[k]):
+            o = tau - lead
             buy[k, s, c, tau] = j = m.var(integer=True)
-            paid = price[k][tau] * acc["cards_per_unit"]
-            capex[tau][j] = capex[tau].get(j, 0.0) + paid
-            m.cost[j] += d_s[tau] * paid
-            salvage = max(0.0, 1 - (n - tau) * L / acc["lifetime_years"])
-            m.cost[j] -= d_e * salvage * paid
-            for t in range(tau, n):
+            paid = price[k][o] * (1 + tariff[k][o]) * acc["cards_per_unit"]
+            capex[o][j] = capex[o].get(j, 0.0) + f * paid
+            capex[tau][j] = capex[tau].get(j, 0.0) + (1 - f) * paid
+            m.cost[j] += d_s[o] * f * paid + d_s[tau] * (1 - f) * paid
+            if retired[k] >= n:            # cards retired by a ban have no salvage
+                salvage = max(0.0, 1 - (n - tau) * L / acc["lifetime_years"])
+                m.cost[j] -= d_e * salvage * paid
+            for t in range(tau, retired[k]):
                 if (t - tau) * L < acc["lifetime_years"]:
                     m.cost[j] += d_m[t] * acc.get("maintenance_rate", 0.0) * L * paid
     existing: dict[tuple, float] = {}
     for s, site in sites.items():
-        for entry in site.get("existing_fleet", []):
+        installed = [(e, 0, e.get("age_years", 0.0)) for e in site.get("existing_fleet", [])]
+        installed += [(e, periods.index(e["arrives"]), 0.0) for e in site.get("on_order", [])]
+        for entry, arrives, age in installed:
             k, c = entry["accelerator"], entry["cooling"]
-            for t in T:
-                if entry.get("age_years", 0.0) + t * L < accs[k]["lifetime_years"]:
+            for t in range(arrives, retired[k]):
+                if age + (t - arrives) * L < accs[k]["lifetime_years"]:
                     existing[k, s, c, t] = existing.get((k, s, c, t), 0.0) + entry["cards"]
                     m.offset += (d_m[t] * accs[k].get("maintenance_rate", 0.0) * L * price[k][0]
                                  * entry["cards"])
@@ -285,7 +357,8 @@ def independent_optimum(data: dict[str, Any]) -> tuple[str, float | None]:
         u, life = accs[k]["cards_per_unit"], accs[k]["lifetime_years"]
         for t in T:
             fleet[k, s, c, t] = {buy[k, s, c, tau]: float(u) for tau in range(t + 1)
-                                 if (k, s, c, tau) in buy and (t - tau) * L < life}
+                                 if (k, s, c, tau) in buy and (t - tau) * L < life
+                                 and t < retired[k]}
             const[k, s, c, t] = existing.get((k, s, c, t), 0.0)
     busy = {(k, s, c, t): m.var() for (k, s, c) in ksc for t in T}
     serve = {}
@@ -325,6 +398,21 @@ def independent_optimum(data: dict[str, Any]) -> tuple[str, float | None]:
             if site.get("exclusive_cooling"):
                 mode[s, c] = m.var(0, 1, integer=True)
     unmet_price = pol.get("unmet_demand_cost_per_million_tokens")
+    # rentals: cards by the card-hour, capped, not while banned; serving where regions allow
+    rent, rented_serve = {}, {}
+    for r, rental in data.get("rentals", {}).items():
+        k = rental["accelerator"]
+        prices = _per_period(rental["price_per_card_hour"], periods)
+        caps = _per_period(rental.get("max_cards"), periods)
+        for t in range(min(banned[k], n)):
+            rent[r, t] = j = m.var(0, math.inf if caps[t] is None else caps[t], integer=True)
+            m.cost[j] += d_m[t] * prices[t] * H
+            for w, wl in workloads.items():
+                if theta(k, w) > 0 and ("regions" not in wl or rental["region"] in wl["regions"]):
+                    rented_serve[w, r, t] = m.var()
+            served = {rented_serve[w, r, t]: 1 / theta(k, w) for w in workloads
+                      if (w, r, t) in rented_serve}
+            m.row(_plus(served, {j: -accs[k].get("availability", 1.0)}), upper=0)
     # 1. demand
     for w, wl in workloads.items():
         P = wl.get("peak_to_average", 1.0)
@@ -333,6 +421,8 @@ def independent_optimum(data: dict[str, Any]) -> tuple[str, float | None]:
             if D <= 0:
                 continue
             expr = {serve[key]: 1.0 for key in serve if key[0] == w and key[3] == t}
+            expr.update({rented_serve[key]: 1.0 for key in rented_serve
+                         if key[0] == w and key[2] == t})
             if unmet_price is not None:
                 u = m.var()
                 expr[u] = 1.0
@@ -425,6 +515,9 @@ def independent_optimum(data: dict[str, Any]) -> tuple[str, float | None]:
             if kk == k:
                 expr = _plus(expr, fleet[k, s, c, t])
                 c0 += const[k, s, c, t]
+        for (r, tt), j in rent.items():      # rented cards count with the owned fleet
+            if tt == t and data["rentals"][r]["accelerator"] == k:
+                expr = _plus(expr, {j: 1.0})
         return expr, c0
 
     for rule in pol.get("min_share", []):
