@@ -352,11 +352,14 @@ def _write(plan: Any, output: str, force: bool, with_report: bool = False) -> No
 @click.option("-o", "--output", "output", type=click.Path(file_okay=False), required=True,
               help="Sweep directory: sweep.csv and variants/NNNN/ results directories.")
 @click.option("--force", is_flag=True, help="Replace an existing sweep directory.")
+@click.option("--warm-start/--no-warm-start", default=True, show_default=True,
+              help="Offer each variant's plan to the next as a MIP start.")
 @parallel_options
 @instance_options
 @solver_options
 @guarded
-def sweep(file: str, varies: tuple[str, ...], output: str, force: bool, workers: int | None,
+def sweep(file: str, varies: tuple[str, ...], output: str, force: bool, warm_start: bool,
+          workers: int | None,
           backend: str, scheduler: str | None, assignments: tuple[str, ...],
           override_files: tuple[str, ...], data_dir: str | None, max_input_mb: float | None,
           time_limit: float | None, mip_gap: float,
@@ -374,7 +377,7 @@ def sweep(file: str, varies: tuple[str, ...], output: str, force: bool, workers:
                           override_files=override_files, solver=solver, workers=workers,
                           backend=backend, scheduler=scheduler, force=force, progress=advance,
                           data_dir=data_dir, max_bytes=None if max_input_mb is None
-                          else int(max_input_mb * 2**20))
+                          else int(max_input_mb * 2**20), warm_start=warm_start)
     if as_json:
         click.echo(frame.to_json(orient="records"))
     else:

@@ -99,6 +99,7 @@ class SweepJob:
     solver: Mapping[str, Any]
     explain: bool = True
     keep_plans: bool = True
+    warm_start: bool = True
 
 
 def solve_job(job: SweepJob) -> list[tuple[dict[str, Any], Any]]:
@@ -120,7 +121,7 @@ def solve_job(job: SweepJob) -> list[tuple[dict[str, Any], Any]]:
             plan = solve(instance, raise_on_infeasible=False, explain=job.explain,
                          start=start_values, **job.solver)
             row.update(_plan_row(plan))
-            if plan.status.has_plan:
+            if plan.status.has_plan and job.warm_start:
                 start_values = plan.start_values
             if job.keep_plans:
                 plan_data = (plan.summary, plan.tables)
@@ -169,10 +170,13 @@ def _plan_row(plan: Any) -> dict[str, Any]:
 
 
 def _batches(variants: list[tuple[int, dict]], workers: int) -> list[list[tuple[int, dict]]]:
-    """Contiguous batches (neighbours warm-start each other), a few per worker for balance."""
+    """Contiguous batches (neighbours warm-start each other): one per worker for a short
+    sweep (a spare batch would leave a core idle at the end), a few per worker for balance
+    from four variants a worker on."""
     if workers <= 1:
         return [variants]
-    size = max(1, math.ceil(len(variants) / (workers * 2)))
+    per_worker = 1 if len(variants) < 4 * workers else 2
+    size = max(1, math.ceil(len(variants) / (workers * per_worker)))
     return [variants[i:i + size] for i in range(0, len(variants), size)]
 
 
@@ -182,8 +186,8 @@ def run_sweep(instance_path: str | Path, variations: Sequence[Variation],
               workers: int | None = None, backend: str = "local", scheduler: str | None = None,
               force: bool = False, explain: bool = True,
               progress: Callable[[int, int], None] | None = None,
-              data_dir: str | Path | None = None, max_bytes: int | None = None
-              ) -> pd.DataFrame:
+              data_dir: str | Path | None = None, max_bytes: int | None = None,
+              warm_start: bool = True) -> pd.DataFrame:
     """Solve every combination of ``variations``; return (and write) the sweep table.
 
     Args:
@@ -193,6 +197,7 @@ def run_sweep(instance_path: str | Path, variations: Sequence[Variation],
         backend: ``local`` or ``dask`` (``scheduler`` the address of a running cluster; none:
             a LocalCluster with ``workers`` workers).
         progress: called with (variants done, variants in all).
+        warm_start: offer each variant's plan to the next of its batch as a MIP start.
     """
     from optimizer.instance.loader import read_raw_instance
     from optimizer.instance.overrides import DEMAND_SCALE
@@ -215,7 +220,8 @@ def run_sweep(instance_path: str | Path, variations: Sequence[Variation],
     staging = staging_directory(target) if target is not None else None
     jobs = [SweepJob(raw=raw, path=str(instance_path), digest=digest,
                      base_overrides=dict(base_overrides or {}), variants=tuple(batch),
-                     solver=solver, explain=explain, keep_plans=staging is not None)
+                     solver=solver, explain=explain, keep_plans=staging is not None,
+                     warm_start=warm_start)
             for batch in _batches(variants, workers)]
 
     def keep(variant: int, summary: dict, tables: dict) -> None:
