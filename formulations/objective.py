@@ -8,7 +8,8 @@ from optimizer.problem import ProblemData
 
 def add_objective(model: pyo.ConcreteModel, data: ProblemData) -> None:
     """min NPV = sum_t d_s(t) [card capex + cooling builds + site openings]
-    + sum_t d_m(t) [energy + maintenance + fixed site cost + unmet demand + rentals]
+    + sum_t d_m(t) [energy + maintenance + fixed site cost + unmet demand + rentals
+    + carbon + water]
     - d_e * salvage (card capex split into deposit at order and balance at delivery).
 
     Units: ``money_unit``. The per-variable coefficients (maintenance and salvage folded into
@@ -24,5 +25,6 @@ def add_objective(model: pyo.ConcreteModel, data: ProblemData) -> None:
     terms += [coef * model.site_open[i] for i, coef in data.cost_open.items() if coef]
     terms += [coef * model.unmet[i] for i, coef in data.cost_unmet.items()]
     terms += [coef * model.cards_rented[i] for i, coef in data.cost_rent.items() if coef]
+    terms += [coef * model.ppa_mwh[i] for i, coef in data.cost_ppa.items() if coef]
     model.npv = pyo.Objective(expr=pyo.quicksum(terms) + data.cost_constant,
                               sense=pyo.minimize)

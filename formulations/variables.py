@@ -36,6 +36,7 @@ def add_sets(model: pyo.ConcreteModel, data: ProblemData) -> None:
     model.UNMET = pyo.Set(initialize=data.UNMET, dimen=2, ordered=True)
     model.RENT = pyo.Set(initialize=data.RENT, dimen=2, ordered=True)
     model.RENT_SERVE = pyo.Set(initialize=data.RENT_SERVE, dimen=3, ordered=True)
+    model.PPA = pyo.Set(initialize=data.PPA, dimen=3, ordered=True)
 
 
 def add_variables(model: pyo.ConcreteModel, data: ProblemData) -> None:
@@ -53,6 +54,7 @@ def add_variables(model: pyo.ConcreteModel, data: ProblemData) -> None:
     - ``unmet[w,t]``: peak demand not served, in ``token_unit`` tokens/s.
     - ``cards_rented[r,t]``: cards of rental r rented through period t, integer.
     - ``rented_serve[w,r,t]``: peak serving of w on rented cards, in ``token_unit`` tokens/s.
+    - ``ppa_mwh[s,p,t]``: MWh bought from supply contract p of site s in period t.
 
     ``units_bought`` is indexed by the delivery period d; its order is placed in d - lead
     time (``ProblemData.order_period``).
@@ -76,3 +78,5 @@ def add_variables(model: pyo.ConcreteModel, data: ProblemData) -> None:
     # the rental cap is a row (rental_limit), so that binding.csv and explanations read it
     model.cards_rented = pyo.Var(model.RENT, domain=pyo.NonNegativeIntegers)
     model.rented_serve = pyo.Var(model.RENT_SERVE, domain=pyo.NonNegativeReals)
+    model.ppa_mwh = pyo.Var(model.PPA, domain=pyo.NonNegativeReals,
+                            bounds=lambda m, s, p, t: (0, data.ppa_max_mwh[s, p, t]))

@@ -132,7 +132,7 @@ def _report(instance: Any, data: ProblemData, model: pyo.ConcreteModel, form: St
         long_run = form.keyed_duals(_duals(highs, values, "binaries"))
         fixed = form.keyed_duals(_duals(highs, values, "integers"))
         tables["marginal_costs"] = marginal_costs(data, fixed, long_run)
-        tables["binding"] = binding_rows(model, data, long_run)
+        tables["binding"] = binding_rows(model, data, long_run, fixed)
         summary["binding_top"] = tables["binding"]["message"].head(5).tolist()
         summary["marginal_cost_jumps"] = marginal_cost_jumps(
             tables["marginal_costs"], tables["binding"], data.periods, data.currency)

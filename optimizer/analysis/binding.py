@@ -14,7 +14,7 @@ from optimizer.problem import ProblemData, SharePolicy
 BINDING_COLUMNS = ["constraint", "index", "period", "slack", "slack_unit", "shadow_price",
                    "shadow_price_unit", "message"]
 TIGHT = 1e-6
-SINGULAR = {"cards": "card"}
+SINGULAR = {"cards": "card", "t": "tonne"}
 
 
 def _label(index: Any) -> tuple:
@@ -43,15 +43,29 @@ def cap_name(family: str, key: tuple) -> str:
         return f"card slots at {key[0]}"
     if family == "supply":
         return f"supply of {key[0]}"
+    if family == "rental_limit":
+        return f"rental cap of {key[0]}"
+    if family == "carbon_cap":
+        return "carbon cap"
+    if family == "water_cap":
+        return f"water cap at {key[0]}"
     return "capex budget"
 
 
-def binding_rows(model: pyo.ConcreteModel, data: ProblemData, duals: dict | None
-                 ) -> pd.DataFrame:
+PERIOD_MONEY = ("carbon_cap", "water_cap")
+"""Families whose shadow price is reported in money of the row's period (energy.md): the
+NPV dual divided by d_m(t)."""
+
+
+def binding_rows(model: pyo.ConcreteModel, data: ProblemData, duals: dict | None,
+                 fixed_duals: dict | None = None) -> pd.DataFrame:
     """Cap rows that are tight in the plan, with slack and shadow price in natural units.
 
     ``shadow_price`` is the NPV saved by one more unit of the cap (MW, card, currency unit,
-    percentage point of share); it is positive when relaxing the cap helps.
+    percentage point of share) with the fleet free to grow (``duals``: openings and modes
+    fixed); it is positive when relaxing the cap helps. The carbon and water caps follow
+    energy.md instead: money of the row's period per tonne (per m3), with every integer fixed
+    (``fixed_duals``).
     """
     currency = data.currency
     buildable = {(s, c) for (s, c, _) in data.BUILD}
@@ -69,7 +83,8 @@ def binding_rows(model: pyo.ConcreteModel, data: ProblemData, duals: dict | None
                 slack_model, bound = pyo.value(con.upper) - body, pyo.value(con.upper)
             else:
                 slack_model, bound = body - pyo.value(con.lower), pyo.value(con.lower)
-            dual = (duals or {}).get((family, index))
+            source = fixed_duals if family in PERIOD_MONEY else duals
+            dual = (source or {}).get((family, index))
             key = _label(index)
             t = key[-1]
             period = data.periods[t]
@@ -90,6 +105,9 @@ def binding_rows(model: pyo.ConcreteModel, data: ProblemData, duals: dict | None
                 slack_unit, price_unit = unit, f"{currency} per {SINGULAR.get(unit, unit)}"
                 slack = slack_model / factor
                 shadow = None if dual is None else -dual * data.money_unit * factor
+                if shadow is not None and family in PERIOD_MONEY:
+                    shadow /= data.timeline.middle(t)
+                    price_unit = f"{currency} of {period} per {SINGULAR.get(unit, unit)}"
                 what = cap_name(family, key)
             if slack_model > tolerance:
                 continue
@@ -98,6 +116,8 @@ def binding_rows(model: pyo.ConcreteModel, data: ProblemData, duals: dict | None
             if shadow is not None and abs(shadow) > 1e-9 * data.money_unit:
                 step = "-1" if family == "min_share" else "+1"
                 message += f": {step} {unit_word} saves {money(shadow)} {currency}"
+                if family in PERIOD_MONEY:
+                    message += f" of {period}"
             rows.append([family, "|".join(map(str, key[:-1])) or "-", period, max(slack, 0.0),
                          slack_unit, shadow, price_unit, message])
     frame = pd.DataFrame(rows, columns=BINDING_COLUMNS)

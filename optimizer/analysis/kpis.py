@@ -20,7 +20,8 @@ def plan_kpis(tables: dict[str, pd.DataFrame], data: ProblemData, npv: float) ->
     """
     costs = tables["costs"]
     capex = float(costs[["capex_cards", "capex_cooling", "capex_sites"]].to_numpy().sum())
-    opex = float(costs[["energy", "maintenance", "fixed", "rental"]].to_numpy().sum())
+    opex = float(costs[["energy", "maintenance", "fixed", "rental", "carbon", "water"]
+                       ].to_numpy().sum())
     unmet_cost = float(costs["unmet"].sum())
     unmet_npv = sum(data.discount_mid[t] * float(value)
                     for t, value in enumerate(costs["unmet"].to_numpy()))
@@ -57,6 +58,13 @@ def plan_kpis(tables: dict[str, pd.DataFrame], data: ProblemData, npv: float) ->
         "facility_mw_final_period": {s: float(g["facility_mw"].sum()) for s, g in final_sites},
         "cards_bought_total": int(tables["purchases"]["cards"].sum()),
     }
+    energy = tables.get("energy")
+    if energy is not None and len(energy):
+        kpis["emissions_total_t"] = float(energy["emissions_t"].sum())
+        kpis["emissions_final_period_t_per_year"] = float(
+            energy[energy["period"] == last]["emissions_t"].sum() / data.period_years)
+        kpis["carbon_cost_total"] = float(costs["carbon"].sum())
+        kpis["water_total_m3"] = float(energy["water_m3"].sum())
     rentals = tables.get("rentals")
     if data.RENT:
         kpis["rental_cost_total"] = float(costs["rental"].sum())
@@ -89,6 +97,10 @@ class KPIs:
     unmet_tokens_total: float | None = None
     unmet_cost_total: float | None = None
     rental_cost_total: float | None = None
+    emissions_total_t: float | None = None
+    emissions_final_period_t_per_year: float | None = None
+    carbon_cost_total: float | None = None
+    water_total_m3: float | None = None
     cards_rented_final_period: float | None = None
     cards_by_vendor_final_period: dict[str, float] = field(default_factory=dict)
     tag_shares_final_period: dict[str, float] = field(default_factory=dict)

@@ -21,7 +21,8 @@ TABLE_COLUMNS: dict[str, list[str]] = {
               "grid_mw", "cards", "max_cards", "it_mw_built", "facility_mw_used", "open"],
     "costs": ["period", "capex_cards", "capex_cooling", "capex_sites", "energy", "maintenance",
               "fixed", "unmet", "salvage", "total", "discounted_total", "depreciation",
-              "tokens_served_millions", "cost_per_million_tokens", "rental"],
+              "tokens_served_millions", "cost_per_million_tokens", "rental", "carbon", "water"],
+    "energy": ["period", "site", "energy_mwh", "grid_mwh", "ppa_mwh", "emissions_t", "water_m3"],
     "utilisation": ["period", "cards_installed", "cards_available", "cards_needed_at_peak",
                     "cards_busy_average", "cards_rented"],
     "demand": ["period", "workload", "demand_tokens_per_day", "served_tokens_per_day",
@@ -124,9 +125,35 @@ def plan_tables(model: pyo.ConcreteModel, data: ProblemData) -> dict[str, pd.Dat
         "purchases": purchases, "fleet": fleet_rows, "serving": serving, "sites": site_rows,
         "costs": costs, "unmet": unmet_rows, "utilisation": _utilisation_rows(model, data),
         "demand": demand_rows, "builds": build_rows, "openings": opening_rows,
-        "rentals": rental_rows,
+        "rentals": rental_rows, "energy": _energy_rows(model, data),
     }
     return {name: pd.DataFrame(rows, columns=TABLE_COLUMNS[name]) for name, rows in frames.items()}
+
+
+def _energy_rows(model, data: ProblemData) -> list[list]:
+    """Per period and site with cards: energy at the meter, from the grid and from supply
+    contracts (MWh), CO2 (t) and water (m3), as energy.md defines them."""
+    rows: dict[tuple[int, str], list[float]] = {}
+    for family, index in (("fleet", data.FLEET), ("busy", data.BUSY)):
+        variable = getattr(model, family)
+        for (k, s, c, t) in index:
+            it_mwh = data.it_mwh_per_card(k, data.draw_share(family, k)) * _value(
+                variable[k, s, c, t])
+            row = rows.setdefault((t, s), [0.0, 0.0, 0.0, 0.0])
+            row[0] += data.pue[s, c] * it_mwh
+            row[3] += data.wue_l_per_kwh.get((s, c), 0.0) * it_mwh
+    ppa = defaultdict(float)
+    contract_t = defaultdict(float)
+    for (s, p, t) in data.PPA:
+        mwh = _value(model.ppa_mwh[s, p, t])
+        ppa[t, s] += mwh
+        contract_t[t, s] += mwh * data.ppa_carbon_kg_per_mwh[s, p] / 1000.0
+    out = []
+    for (t, s), (energy, _, _, water) in sorted(rows.items()):
+        grid = max(energy - ppa[t, s], 0.0)
+        emissions = grid * data.grid_carbon_kg_per_mwh.get((s, t), 0.0) / 1000.0 + contract_t[t, s]
+        out.append([data.periods[t], s, energy, grid, ppa[t, s], emissions, water])
+    return out
 
 
 def _utilisation_rows(model, data: ProblemData) -> list[list]:
@@ -164,8 +191,12 @@ def _demand_rows(model, data: ProblemData) -> list[list]:
     return rows
 
 
+LATER_KINDS = ("rental", "carbon", "water")
+"""Cost kinds added after shared/design/interface.md's columns (their columns come last)."""
+
 COSTED = (("units_bought", "BUY"), ("build", "BUILD"), ("fleet", "FLEET"), ("busy", "BUSY"),
-          ("site_open", "OPENING"), ("unmet", "UNMET"), ("cards_rented", "RENT"))
+          ("site_open", "OPENING"), ("unmet", "UNMET"), ("cards_rented", "RENT"),
+          ("ppa_mwh", "PPA"))
 """Decision families that carry cost entries, with their index set on the model."""
 
 
@@ -196,7 +227,7 @@ def _cost_rows(model, data: ProblemData, served_tokens_per_day: dict) -> list[li
         # period cost with capex spread straight-line (site openings at once)
         spread = r["depreciation"] + r["capex_sites"] + opex
         table.append([data.periods[t]] + [r[x] for x in CAPEX_KINDS + OPEX_KINDS
-                                          if x != "rental"]
+                                          if x not in LATER_KINDS]
                      + [r["salvage"], total, discounted, r["depreciation"], tokens_m,
-                        spread / tokens_m if tokens_m else None, r["rental"]])
+                        spread / tokens_m if tokens_m else None] + [r[x] for x in LATER_KINDS])
     return table

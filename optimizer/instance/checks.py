@@ -78,6 +78,8 @@ def check_instance(spec: InstanceSpec, path: Path,
         check_period_map(site.grid_mw, f"{base}.grid_mw", complete=True)
         check_period_map(site.electricity_price_per_mwh, f"{base}.electricity_price_per_mwh",
                          complete=True)
+        check_period_map(site.grid_carbon_kg_per_mwh, f"{base}.grid_carbon_kg_per_mwh",
+                         complete=True)
         existing_modes = [c for c, m in site.cooling.items() if m.existing_it_mw > 0]
         if not site.open:
             if existing_modes:
@@ -160,6 +162,9 @@ def check_instance(spec: InstanceSpec, path: Path,
                                     f"{', '.join(lacking)}")
     if pol.max_vendor_share is not None and not isinstance(pol.max_vendor_share, float):
         need_period(pol.max_vendor_share.from_period, "policies.max_vendor_share.from")
+    check_period_map(pol.carbon_price_per_t, "policies.carbon_price_per_t", complete=True)
+    check_period_map(pol.carbon_cap_t_per_year, "policies.carbon_cap_t_per_year",
+                     complete=False)
     known_tags = {tag for acc in spec.accelerators.values() for tag in acc.tags}
     for family, rules in (("ban", pol.ban), ("tariff", pol.tariff)):
         for i, rule in enumerate(rules):

@@ -112,6 +112,8 @@ class CoolingMode(Frozen):
     build_cost_per_mw: NonNegative = 0.0
     build_step_mw: Positive | None = None
     lifetime_years: Positive = 15.0
+    wue_l_per_kwh: NonNegative = 0.0
+    """Water per kWh of IT energy (litres), energy.md."""
 
 
 class FleetEntry(Frozen):
@@ -132,6 +134,15 @@ class OnOrder(Frozen):
     arrives: Label
 
 
+class Ppa(Frozen):
+    """A power purchase agreement (wind, solar, hydro) of a site, energy.md."""
+
+    max_mw: NonNegative
+    capacity_factor: Fraction
+    price_per_mwh: NonNegative
+    carbon_kg_per_mwh: NonNegative = 0.0
+
+
 class Site(Frozen):
     """A data-centre site with its grid connection and cooling halls."""
 
@@ -146,6 +157,10 @@ class Site(Frozen):
     cooling: dict[Label, CoolingMode] = Field(min_length=1)
     existing_fleet: list[FleetEntry] = []
     on_order: list[OnOrder] = []
+    grid_carbon_kg_per_mwh: PeriodNonNegative = 0.0
+    water_price_per_m3: NonNegative = 0.0
+    max_water_m3_per_year: NonNegative | None = None
+    ppa: dict[Label, Ppa] = {}
 
 
 class Rental(Frozen):
@@ -215,6 +230,8 @@ class Policies(Frozen):
     unmet_demand_cost_per_million_tokens: NonNegative | None = None
     ban: list[Ban] = []
     tariff: list[Tariff] = []
+    carbon_price_per_t: PeriodNonNegative | None = None
+    carbon_cap_t_per_year: PeriodNonNegative | None = None
 
 
 class Scenario(Frozen):

@@ -15,7 +15,7 @@ from optimizer.output.directories import check_destination, write_atomically
 from optimizer.status import Status
 
 RESULT_FILES = ("purchases", "fleet", "serving", "sites", "costs", "marginal_costs", "binding",
-                "unmet", "rentals")
+                "unmet", "rentals", "energy")
 """Tables written as ``<name>.csv`` (when the plan has them)."""
 
 

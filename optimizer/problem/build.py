@@ -22,6 +22,7 @@ from optimizer.problem.accelerators import add_accelerators
 from optimizer.problem.cooling import add_cooling
 from optimizer.problem.costs import CostModel
 from optimizer.problem.data import ProblemData
+from optimizer.problem.energy import add_energy
 from optimizer.problem.entries import objective_coefficients
 from optimizer.problem.fleet import add_fleet
 from optimizer.problem.policies import add_policies, add_site_costs
@@ -70,6 +71,7 @@ def build_problem_data(instance: Any) -> ProblemData:
     add_cooling(data, spec)
     add_site_costs(data, spec)
     add_policies(data, spec)
+    add_energy(data, spec)
     objective_coefficients(data)
     return data
 

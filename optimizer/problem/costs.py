@@ -6,8 +6,8 @@ Kinds and their discounting:
 
 - capex (``capex_cards``, ``capex_cooling``, ``capex_sites``): at the start of the period,
   d_s(t);
-- opex (``energy``, ``maintenance``, ``fixed``, ``unmet``, ``rental``): through the period,
-  d_m(t);
+- opex (``energy``, ``maintenance``, ``fixed``, ``unmet``, ``rental``, ``carbon``,
+  ``water``): through the period, d_m(t);
 - ``salvage``: a credit at the horizon end, -d_e;
 - ``depreciation``: reported only (straight-line capex over the life inside the horizon).
 
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from optimizer.problem.time import SECONDS_PER_DAY, Timeline
 
 CAPEX_KINDS = ("capex_cards", "capex_cooling", "capex_sites")
-OPEX_KINDS = ("energy", "maintenance", "fixed", "unmet", "rental")
+OPEX_KINDS = ("energy", "maintenance", "fixed", "unmet", "rental", "carbon", "water")
 CREDIT_KINDS = ("salvage",)
 REPORTED_KINDS = ("depreciation",)
 COST_KINDS = CAPEX_KINDS + OPEX_KINDS + CREDIT_KINDS + REPORTED_KINDS
@@ -106,6 +106,16 @@ class CostModel:
                 if written > 0:
                     entries.append((living.stop, "depreciation", written))
         return entries
+
+    def emissions(self, t: int, tonnes: float, price_per_t: float) -> list[Entry]:
+        """``tonnes`` of CO2 emitted through period t at the period's carbon price."""
+        money = tonnes * price_per_t
+        return [(t, "carbon", money)] if money else []
+
+    def water(self, t: int, m3: float, price_per_m3: float) -> list[Entry]:
+        """``m3`` of water drawn through period t at the site's price."""
+        money = m3 * price_per_m3
+        return [(t, "water", money)] if money else []
 
     def rental(self, t: int, price_per_card_hour: float) -> list[Entry]:
         """One card rented through period t: price per card-hour x H (all-in: host, power,

@@ -113,6 +113,17 @@ class ProblemData:
     build_cost_per_mw: dict[tuple[str, str], float] = field(default_factory=dict)
     cooling_lifetime_years: dict[tuple[str, str], float] = field(default_factory=dict)
     STEPPED: set[tuple[str, str]] = field(default_factory=set)    # built in whole steps
+    # energy, carbon and water (shared/design/energy.md)
+    grid_carbon_kg_per_mwh: dict[tuple[str, int], float] = field(default_factory=dict)
+    wue_l_per_kwh: dict[tuple[str, str], float] = field(default_factory=dict)
+    water_price_per_m3: dict[str, float] = field(default_factory=dict)
+    water_cap_m3: dict[tuple[str, int], float] = field(default_factory=dict)   # per period
+    carbon_price_per_t: dict[int, float] = field(default_factory=dict)
+    carbon_cap_t: dict[int, float] = field(default_factory=dict)               # per period
+    PPA: list[tuple[str, str, int]] = field(default_factory=list)              # s, p, t
+    ppa_max_mwh: dict[tuple[str, str, int], float] = field(default_factory=dict)
+    ppa_price_per_mwh: dict[tuple[str, str], float] = field(default_factory=dict)
+    ppa_carbon_kg_per_mwh: dict[tuple[str, str], float] = field(default_factory=dict)
     # policies
     budget: dict[int, float] = field(default_factory=dict)                      # money_unit
     min_share: list[SharePolicy] = field(default_factory=list)
@@ -127,6 +138,7 @@ class ProblemData:
     cost_open: dict[tuple[str, int], float] = field(default_factory=dict)   # on open[s,t]
     cost_unmet: dict[tuple[str, int], float] = field(default_factory=dict)
     cost_rent: dict[tuple[str, int], float] = field(default_factory=dict)
+    cost_ppa: dict[tuple[str, str, int], float] = field(default_factory=dict)   # per MWh
     cost_constant: float = 0.0
 
     @property
@@ -152,6 +164,15 @@ class ProblemData:
     @property
     def discount_end(self) -> float:
         return self.timeline.end
+
+    def it_mwh_per_card(self, k: str, share: float) -> float:
+        """IT energy of one card drawing ``share`` of its power through a period (MWh)."""
+        return self.timeline.hours * self.power_kw_per_card[k] / 1000.0 * share
+
+    def draw_share(self, family: str, k: str) -> float:
+        """The share of a card's power a unit of ``fleet`` (idle) or ``busy`` draws."""
+        idle = self.idle_power_fraction[k]
+        return idle if family == "fleet" else 1.0 - idle
 
     def order_period(self, k: str, delivered: int) -> int:
         """The period an order of k delivered in ``delivered`` is placed in (d - lead time)."""

@@ -28,18 +28,48 @@ def rental_entries(data: ProblemData, key: tuple, reported: bool = True) -> list
     return data.costs.rental(t, data.rental_price_per_card_hour[r, t])
 
 
-def fleet_entries(data: ProblemData, key: tuple, reported: bool = True) -> list[Entry]:
-    """One card of fleet[k,s,c,t]: its idle power through the period."""
+def _draw_entries(data: ProblemData, family: str, key: tuple) -> list[Entry]:
+    """One card's draw through period t (its idle share for ``fleet``, the rest for
+    ``busy``): grid electricity at PUE, the CO2 of that grid power at the carbon price, the
+    water its cooling evaporates at the site's price (energy.md)."""
     k, s, c, t = key
-    return data.costs.energy(t, data.electricity_price_per_mwh[s, t], data.pue[s, c],
-                             data.power_kw_per_card[k], data.idle_power_fraction[k])
+    share = data.draw_share(family, k)
+    entries = data.costs.energy(t, data.electricity_price_per_mwh[s, t], data.pue[s, c],
+                                data.power_kw_per_card[k], share)
+    it_mwh = data.it_mwh_per_card(k, share)
+    carbon = data.grid_carbon_kg_per_mwh.get((s, t), 0.0)
+    if carbon:
+        entries += data.costs.emissions(t, data.pue[s, c] * it_mwh * carbon / 1000.0,
+                                        data.carbon_price_per_t.get(t, 0.0))
+    wue = data.wue_l_per_kwh.get((s, c), 0.0)
+    if wue:
+        entries += data.costs.water(t, wue * it_mwh, data.water_price_per_m3.get(s, 0.0))
+    return entries
+
+
+def fleet_entries(data: ProblemData, key: tuple, reported: bool = True) -> list[Entry]:
+    """One card of fleet[k,s,c,t]: its idle power through the period (energy, carbon,
+    water)."""
+    return _draw_entries(data, "fleet", key)
 
 
 def busy_entries(data: ProblemData, key: tuple, reported: bool = True) -> list[Entry]:
     """One card of busy[k,s,c,t]: the rest of its power (1 - idle share)."""
-    k, s, c, t = key
-    return data.costs.energy(t, data.electricity_price_per_mwh[s, t], data.pue[s, c],
-                             data.power_kw_per_card[k], 1 - data.idle_power_fraction[k])
+    return _draw_entries(data, "busy", key)
+
+
+def ppa_entries(data: ProblemData, key: tuple, reported: bool = True) -> list[Entry]:
+    """One MWh of ppa_mwh[s,p,t]: bought from the contract instead of the grid (its price
+    less the grid's, its CO2 less the grid's at the carbon price)."""
+    s, p, t = key
+    entries: list[Entry] = []
+    price = data.ppa_price_per_mwh[s, p] - data.electricity_price_per_mwh[s, t]
+    if price:
+        entries.append((t, "energy", price))
+    tonnes = (data.ppa_carbon_kg_per_mwh[s, p] - data.grid_carbon_kg_per_mwh.get((s, t), 0.0)
+              ) / 1000.0
+    entries += data.costs.emissions(t, tonnes, data.carbon_price_per_t.get(t, 0.0))
+    return entries
 
 
 def build_entries(data: ProblemData, key: tuple, reported: bool = True) -> list[Entry]:
@@ -69,7 +99,7 @@ def unmet_entries(data: ProblemData, key: tuple, reported: bool = True) -> list[
 ENTRIES: dict[str, Callable[..., list[Entry]]] = {
     "units_bought": purchase_entries, "fleet": fleet_entries, "busy": busy_entries,
     "build": build_entries, "site_open": opening_entries, "unmet": unmet_entries,
-    "cards_rented": rental_entries,
+    "cards_rented": rental_entries, "ppa_mwh": ppa_entries,
 }
 """Decision family (the variable's name) -> its cost entries per unit."""
 
@@ -96,4 +126,5 @@ def objective_coefficients(data: ProblemData) -> None:
                                                 for t in range(data.n_periods)])
     data.cost_unmet = coefficients("unmet", data.UNMET)
     data.cost_rent = coefficients("cards_rented", data.RENT)
+    data.cost_ppa = coefficients("ppa_mwh", data.PPA)
     data.cost_constant = costs.npv(costs.constant) / money

@@ -1,0 +1,96 @@
+"""Energy, carbon and water families (shared/design/energy.md): supply contracts, the
+fleet-wide carbon cap, the site water cap.
+
+Every card's draw is written on ``fleet`` (its idle share) and ``busy`` (the rest):
+it_mwh(s,c,t) = H sum_k kW(k)/1000 (idle_k fleet[k,s,c,t] + (1 - idle_k) busy[k,s,c,t]) and
+energy_mwh(s,t) = sum_c pue(s,c) it_mwh(s,c,t).
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+
+import pyomo.environ as pyo
+
+from optimizer.problem import ProblemData
+
+
+def _draws(model: pyo.ConcreteModel, data: ProblemData):
+    """(k, s, c, t, MWh of IT energy per unit, variable) for every fleet and busy column."""
+    for family, index in (("fleet", data.FLEET), ("busy", data.BUSY)):
+        variable = getattr(model, family)
+        for (k, s, c, t) in index:
+            yield k, s, c, t, data.it_mwh_per_card(k, data.draw_share(family, k)), \
+                variable[k, s, c, t]
+
+
+def add_energy_supply(model: pyo.ConcreteModel, data: ProblemData) -> None:
+    """energy_supply(s,t): sum_p ppa_mwh[s,p,t] <= energy_mwh(s,t).
+
+    Units: MWh at the meter. A contract delivers at most max_mw x capacity_factor x H a
+    period (the variable's bound); what it does not cover comes from the grid.
+    """
+    if not data.PPA:
+        return
+    sites = {(s, t) for (s, _, t) in data.PPA}
+    energy = defaultdict(list)
+    for k, s, c, t, mwh, x in _draws(model, data):
+        if (s, t) in sites:
+            energy[s, t].append((data.pue[s, c] * mwh, x))
+    contracts = defaultdict(list)
+    for (s, p, t) in data.PPA:
+        contracts[s, t].append(model.ppa_mwh[s, p, t])
+
+    def rule(m, s, t):
+        return pyo.quicksum(contracts[s, t]) <= pyo.quicksum(
+            (a * x for a, x in energy.get((s, t), [])))
+    model.energy_supply = pyo.Constraint(sorted(sites), rule=rule)
+
+
+def add_carbon_cap(model: pyo.ConcreteModel, data: ProblemData) -> None:
+    """carbon_cap(t): sum_s emissions_t(s,t) <= carbon_cap_t_per_year(t) L, with
+    emissions_t(s,t) = (grid_carbon(s,t) grid_mwh(s,t) + sum_p carbon(p) ppa_mwh[s,p,t]) / 1000
+    and grid_mwh = energy_mwh - sum_p ppa_mwh.
+
+    Units: tonnes of CO2 a period.
+    """
+    if not data.carbon_cap_t:
+        return
+    terms = defaultdict(list)
+    for k, s, c, t, mwh, x in _draws(model, data):
+        kg = data.grid_carbon_kg_per_mwh.get((s, t), 0.0)
+        if t in data.carbon_cap_t and kg:
+            terms[t].append((data.pue[s, c] * mwh * kg / 1000.0, x))
+    for (s, p, t) in data.PPA:
+        if t in data.carbon_cap_t:
+            kg = data.ppa_carbon_kg_per_mwh[s, p] - data.grid_carbon_kg_per_mwh.get((s, t), 0.0)
+            if kg:
+                terms[t].append((kg / 1000.0, model.ppa_mwh[s, p, t]))
+    index = sorted(data.carbon_cap_t)
+
+    def rule(m, t):
+        if not terms.get(t):
+            return pyo.Constraint.Feasible if data.carbon_cap_t[t] >= 0 else \
+                pyo.Constraint.Infeasible
+        return pyo.quicksum((a * x for a, x in terms[t])) <= data.carbon_cap_t[t]
+    model.carbon_cap = pyo.Constraint(index, rule=rule)
+
+
+def add_water_cap(model: pyo.ConcreteModel, data: ProblemData) -> None:
+    """water_cap(s,t): water_m3(s,t) = sum_c wue(s,c) it_mwh(s,c,t) <= max_water_m3_per_year(s) L.
+
+    Units: m3 a period (litres per kWh x MWh = m3).
+    """
+    if not data.water_cap_m3:
+        return
+    terms = defaultdict(list)
+    for k, s, c, t, mwh, x in _draws(model, data):
+        wue = data.wue_l_per_kwh.get((s, c), 0.0)
+        if (s, t) in data.water_cap_m3 and wue:
+            terms[s, t].append((wue * mwh, x))
+    index = sorted(terms)
+    if not index:
+        return
+
+    def rule(m, s, t):
+        return pyo.quicksum((a * x for a, x in terms[s, t])) <= data.water_cap_m3[s, t]
+    model.water_cap = pyo.Constraint(index, rule=rule)
