@@ -33,7 +33,8 @@ def describe_instance(instance: Instance) -> dict[str, Any]:
                       "grid_mw_max": max(grid), "cooling": list(site.cooling),
                       "existing_it_mw": sum(m.existing_it_mw for m in site.cooling.values()),
                       "existing_cards": sum(e.cards for e in site.existing_fleet)})
-    return {"procurement": describe_procurement(instance), "name": spec.name, "file": str(instance.path), "currency": spec.currency,
+    return {"procurement": describe_procurement(instance), "energy": describe_energy(instance),
+            "name": spec.name, "file": str(instance.path), "currency": spec.currency,
             "periods": periods, "period_years": years,
             "discount_rate": spec.horizon.discount_rate, "workloads": workloads,
             "accelerators_by_vendor": dict(vendors), "sites": sites,
@@ -69,3 +70,27 @@ def describe_procurement(instance: Instance) -> dict[str, Any]:
                for k, w in memory_dropped_pairs(accs, spec.workloads)]
     return {"on_order": on_order, "rentals": rentals, "rules": rules, "lead_times": lead,
             "memory_dropped": dropped}
+
+
+def describe_energy(instance: Instance) -> dict[str, Any]:
+    """What the energy fields add: grid carbon, water and supply contracts per site, the
+    carbon price and cap (plain data; empty lists when none)."""
+    spec = instance.spec
+    periods = spec.horizon.periods
+    sites = []
+    for name, site in spec.sites.items():
+        carbon = per_period(site.grid_carbon_kg_per_mwh, periods)
+        wue = {c: m.wue_l_per_kwh for c, m in site.cooling.items() if m.wue_l_per_kwh}
+        if not (any(carbon) or wue or site.water_price_per_m3 or site.ppa
+                or site.max_water_m3_per_year is not None):
+            continue
+        sites.append({"site": name, "grid_carbon_kg_per_mwh": [min(carbon), max(carbon)],
+                      "wue_l_per_kwh": wue, "water_price_per_m3": site.water_price_per_m3,
+                      "max_water_m3_per_year": site.max_water_m3_per_year,
+                      "ppa": {p: {"max_mw": c.max_mw, "capacity_factor": c.capacity_factor,
+                                  "price_per_mwh": c.price_per_mwh,
+                                  "carbon_kg_per_mwh": c.carbon_kg_per_mwh}
+                              for p, c in site.ppa.items()}})
+    pol = spec.policies
+    return {"sites": sites, "carbon_price_per_t": pol.carbon_price_per_t,
+            "carbon_cap_t_per_year": pol.carbon_cap_t_per_year}

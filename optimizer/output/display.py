@@ -81,6 +81,29 @@ def print_description(description: dict[str, Any]) -> None:
     if description["scenarios"]:
         console.print(f"scenarios: {', '.join(description['scenarios'])}")
     _print_procurement(console, description.get("procurement") or {})
+    _print_energy(console, description.get("energy") or {})
+
+
+def _print_energy(console: Console, energy: dict) -> None:
+    """Grid carbon, water and supply contracts per site; the carbon price and cap."""
+    if energy.get("sites"):
+        table = Table(title="Energy, carbon and water", title_justify="left")
+        for column in ("site", "grid kg CO2/MWh", "WUE L/kWh", "water price/m3",
+                       "water cap m3/year", "supply contracts"):
+            table.add_column(column)
+        for row in energy["sites"]:
+            low, high = row["grid_carbon_kg_per_mwh"]
+            table.add_row(row["site"], f"{low:g}" if low == high else f"{low:g}-{high:g}",
+                          _cell(row["wue_l_per_kwh"]) or "-", f"{row['water_price_per_m3']:g}",
+                          _cell(row["max_water_m3_per_year"]),
+                          "; ".join(f"{p}: {c['max_mw']:g} MW x {c['capacity_factor']:g} at "
+                                    f"{c['price_per_mwh']:g}/MWh, {c['carbon_kg_per_mwh']:g} kg"
+                                    for p, c in row["ppa"].items()) or "-")
+        console.print(table)
+    for key, label in (("carbon_price_per_t", "carbon price per tonne"),
+                       ("carbon_cap_t_per_year", "carbon cap, tonnes a year")):
+        if energy.get(key) is not None:
+            console.print(f"{label}: {_cell(energy[key])}")
 
 
 def _print_procurement(console: Console, procurement: dict) -> None:
@@ -158,6 +181,7 @@ def print_plan(plan: Any, output: str | None) -> None:
     _print_fleet(console, plan.tables, periods)
     _print_sites(console, plan.tables, periods)
     _print_marginal(console, plan.tables, periods, currency)
+    _print_carbon(console, plan.tables, currency)
     for sentence in summary.get("marginal_cost_jumps") or []:
         console.print(f"  {sentence}")
     top = summary.get("binding_top") or []
@@ -268,7 +292,27 @@ def _print_key_figures(console: Console, kpis: dict, periods: list[str], currenc
     table.add_row(f"cards installed in {last}", f"{kpis.get('cards_final_period', 0):,.0f}")
     for tag, share in (kpis.get("tag_shares_final_period") or {}).items():
         table.add_row(f"share of {tag} cards in {last}", percent(share))
+    if kpis.get("emissions_total_t") is not None:
+        table.add_row(f"CO2 emitted, {span}", f"{count(kpis['emissions_total_t'])} t")
+        table.add_row(f"CO2 a year in {last}",
+                      f"{count(kpis['emissions_final_period_t_per_year'])} t")
+        if kpis.get("carbon_cost_total"):
+            table.add_row(f"carbon cost, {span}", money(kpis["carbon_cost_total"], currency))
+        if kpis.get("water_total_m3"):
+            table.add_row(f"water used, {span}", f"{count(kpis['water_total_m3'])} m3")
     console.print(table)
+
+
+def _print_carbon(console: Console, tables: dict, currency: str) -> None:
+    """The marginal carbon cost: the carbon cap's shadow price where it binds."""
+    binding = tables.get("binding")
+    if binding is None or not len(binding) or "constraint" not in binding:
+        return
+    rows = binding[binding["constraint"] == "carbon_cap"]
+    for row in rows.itertuples():
+        if row.shadow_price == row.shadow_price and row.shadow_price is not None:
+            console.print(f"marginal carbon cost in {row.period}: {money(row.shadow_price)} "
+                          f"{currency} per tonne (the carbon cap binds)")
 
 
 def _print_fleet(console: Console, tables: dict, periods: list[str]) -> None:

@@ -10,7 +10,8 @@ import pandas as pd
 
 COST_KINDS = [("capex_cards", "cards"), ("capex_cooling", "cooling"), ("capex_sites", "sites"),
               ("energy", "energy"), ("maintenance", "maintenance"), ("fixed", "fixed"),
-              ("unmet", "unmet demand")]
+              ("unmet", "unmet demand"), ("rental", "rentals"), ("carbon", "carbon"),
+              ("water", "water")]
 PLAN = ("optimal", "feasible")
 MOST_LABELS = 12
 """Period labels on an axis before only every n-th is written."""
@@ -202,6 +203,20 @@ def plan_figures(summary: dict[str, Any], tables: dict[str, pd.DataFrame]) -> di
             ax.legend()
             period_axis(ax, list(periods))
             figures["Cost per million tokens per period"] = _png(fig)
+
+    energy = tables.get("energy", pd.DataFrame())
+    if not energy.empty and (energy["emissions_t"].abs().sum() > 0
+                             or energy["water_m3"].abs().sum() > 0):
+        fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.4))
+        for ax, column, label in ((left, "emissions_t", "t CO2"), (right, "water_m3", "m3 of water")):
+            pivot = energy.pivot_table(index="period", columns="site", values=column,
+                                       aggfunc="sum", fill_value=0)
+            periods = tables["costs"]["period"] if "costs" in tables else pivot.index
+            pivot = pivot.reindex([str(p) for p in periods], fill_value=0)
+            _stacked_bars(ax, pivot, label)
+            ax.set_title(("Emissions" if column == "emissions_t" else "Water") + " by site")
+        fig.tight_layout()
+        figures["Emissions and water by site per period"] = _png(fig)
 
     demand = tables.get("demand", pd.DataFrame())
     utilisation = tables.get("utilisation", pd.DataFrame())
