@@ -388,6 +388,39 @@ def sweep(file: str, varies: tuple[str, ...], output: str, force: bool, warm_sta
 
 
 @main.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--points", type=click.IntRange(min=2), default=5, show_default=True,
+              help="Plans on the frontier, from the cheapest to the cleanest.")
+@click.option("-o", "--output", "output", type=click.Path(file_okay=False), required=True,
+              help="Frontier directory: pareto.csv and points/NNNN/ results directories.")
+@click.option("--force", is_flag=True, help="Replace an existing frontier directory.")
+@parallel_options
+@instance_options
+@solver_options
+@guarded
+def pareto(file: str, points: int, output: str, force: bool, workers: int | None, backend: str,
+           scheduler: str | None, assignments: tuple[str, ...], override_files: tuple[str, ...],
+           data_dir: str | None, max_input_mb: float | None, time_limit: float | None,
+           mip_gap: float, threads: int | None, seed: int | None, as_json: bool) -> None:
+    """Cost against carbon: --points plans of FILE from the cheapest to the cleanest, the
+    ones between under evenly spaced caps on total emissions; write pareto.csv."""
+    from optimizer.studies.pareto import run_pareto
+    _load(file, assignments, override_files, data_dir, max_input_mb)   # valid before any work
+    solver = {"time_limit": time_limit, "mip_gap": mip_gap, "threads": threads, "seed": seed}
+    frame = run_pareto(file, points, output, overrides=parse_overrides(assignments),
+                       override_files=override_files, solver=solver, workers=workers,
+                       backend=backend, scheduler=scheduler, force=force, data_dir=data_dir,
+                       max_bytes=None if max_input_mb is None else int(max_input_mb * 2**20))
+    if as_json:
+        click.echo(frame.to_json(orient="records"))
+    else:
+        from optimizer.output.display import print_pareto
+        print_pareto(frame, output)
+    has_plan = frame["status"].isin(["optimal", "feasible"])
+    sys.exit(EXIT_OK if has_plan.any() else EXIT_NO_PLAN)
+
+
+@main.command()
 @click.argument("dir_a", type=click.Path(file_okay=False))
 @click.argument("dir_b", type=click.Path(file_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")

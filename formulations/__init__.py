@@ -30,6 +30,11 @@ def add_families(model: pyo.ConcreteModel, data: ProblemData,
     """Add every registered family, then the ``extra`` ones, to ``model``."""
     for family in FAMILIES:
         family.build(model, data)
+    add_extra(model, data, extra)
+
+
+def add_extra(model: pyo.ConcreteModel, data: ProblemData, extra: ExtraConstraints) -> None:
+    """A user's extra families (after the objective exists, so that one may replace it)."""
     for family in extra:
         (family.build if isinstance(family, Family) else family)(model, data)
 
@@ -48,9 +53,10 @@ def build_model(data: ProblemData, extra: ExtraConstraints = ()) -> pyo.Concrete
         model = pyo.ConcreteModel(name=data.name or "accelplan")
         add_sets(model, data)
         add_variables(model, data)
-        add_families(model, data, extra)
+        add_families(model, data)
         add_objective(model, data)
+        add_extra(model, data, extra)
     return model
 
 
-__all__ = ["FAMILIES", "Family", "ExtraConstraints", "add_families", "build_model"]
+__all__ = ["FAMILIES", "Family", "ExtraConstraints", "add_extra", "add_families", "build_model"]

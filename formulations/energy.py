@@ -46,6 +46,22 @@ def add_energy_supply(model: pyo.ConcreteModel, data: ProblemData) -> None:
     model.energy_supply = pyo.Constraint(sorted(sites), rule=rule)
 
 
+def emission_terms(model: pyo.ConcreteModel, data: ProblemData) -> dict[int, list]:
+    """Per period t: (tonnes per unit, variable) whose sum is sum_s emissions_t(s,t): grid
+    power of every card at its site's grid carbon, and each contract's MWh at its own carbon
+    instead of the grid's."""
+    terms = defaultdict(list)
+    for k, s, c, t, mwh, x in _draws(model, data):
+        kg = data.grid_carbon_kg_per_mwh.get((s, t), 0.0)
+        if kg:
+            terms[t].append((data.pue[s, c] * mwh * kg / 1000.0, x))
+    for (s, p, t) in data.PPA:
+        kg = data.ppa_carbon_kg_per_mwh[s, p] - data.grid_carbon_kg_per_mwh.get((s, t), 0.0)
+        if kg:
+            terms[t].append((kg / 1000.0, model.ppa_mwh[s, p, t]))
+    return terms
+
+
 def add_carbon_cap(model: pyo.ConcreteModel, data: ProblemData) -> None:
     """carbon_cap(t): sum_s emissions_t(s,t) <= carbon_cap_t_per_year(t) L, with
     emissions_t(s,t) = (grid_carbon(s,t) grid_mwh(s,t) + sum_p carbon(p) ppa_mwh[s,p,t]) / 1000
@@ -55,16 +71,7 @@ def add_carbon_cap(model: pyo.ConcreteModel, data: ProblemData) -> None:
     """
     if not data.carbon_cap_t:
         return
-    terms = defaultdict(list)
-    for k, s, c, t, mwh, x in _draws(model, data):
-        kg = data.grid_carbon_kg_per_mwh.get((s, t), 0.0)
-        if t in data.carbon_cap_t and kg:
-            terms[t].append((data.pue[s, c] * mwh * kg / 1000.0, x))
-    for (s, p, t) in data.PPA:
-        if t in data.carbon_cap_t:
-            kg = data.ppa_carbon_kg_per_mwh[s, p] - data.grid_carbon_kg_per_mwh.get((s, t), 0.0)
-            if kg:
-                terms[t].append((kg / 1000.0, model.ppa_mwh[s, p, t]))
+    terms = emission_terms(model, data)
     index = sorted(data.carbon_cap_t)
 
     def rule(m, t):
@@ -94,3 +101,10 @@ def add_water_cap(model: pyo.ConcreteModel, data: ProblemData) -> None:
     def rule(m, s, t):
         return pyo.quicksum((a * x for a, x in terms[s, t])) <= data.water_cap_m3[s, t]
     model.water_cap = pyo.Constraint(index, rule=rule)
+
+
+def total_emissions(model: pyo.ConcreteModel, data: ProblemData):
+    """sum_t sum_s emissions_t(s,t): tonnes of CO2 over the horizon (a Pyomo expression; 0
+    when nothing emits)."""
+    terms = [(a, x) for items in emission_terms(model, data).values() for a, x in items]
+    return pyo.quicksum((a * x for a, x in terms)) if terms else 0.0

@@ -119,3 +119,24 @@ def test_bad_energy_values_name_the_field(tmp_path, where, value, field):
     out = run_cli("validate", str(write_instance(tmp_path, data)))
     assert out.returncode == 2, out.stdout + out.stderr
     assert field in out.stderr and "Traceback" not in out.stderr
+
+
+def test_pareto_runs_from_the_cheapest_to_the_cleanest_plan(tmp_path):
+    # The two sites of the carbon-price test. Cheapest: all dirty, 5380 and 87.6 t; cleanest:
+    # all clean, 0 t and 7132; the middle point caps total emissions at 43.8 t: 5 cards on each
+    # site, 1000 + 5 x 438 + 5 x 613.2 = 6256.
+    import pandas as pd
+    sites = {"dirty": site(electricity=50.0, grid_carbon_kg_per_mwh=1000.0),
+             "clean": site(electricity=70.0)}
+    path = write_instance(tmp_path, instance({"A": _card()}, sites=sites))
+    out = run_cli("pareto", str(path), "--points", "3", "-o", str(tmp_path / "frontier"),
+                  "--workers", "2")
+    assert out.returncode == 0, out.stderr
+    frame = pd.read_csv(tmp_path / "frontier" / "pareto.csv")
+    assert list(frame["point"]) == [0, 1, 2]
+    assert list(frame["emissions_total_t"]) == pytest.approx([87.6, 43.8, 0.0], abs=1e-6)
+    assert list(frame["npv_total"]) == pytest.approx([5380, 6256, 7132], rel=REL)
+    assert (tmp_path / "frontier" / "points" / "0002" / "energy.csv").is_file()
+    report = run_cli("report", str(tmp_path / "frontier"))
+    assert report.returncode == 0, report.stderr
+    assert "Cost against carbon" in (tmp_path / "frontier" / "report.html").read_text()

@@ -516,3 +516,21 @@ def _print_stochastic(console: Console, plan: Any, currency: str) -> None:
                   f"columns, {model.get('integers', 0):,} integers; solve "
                   f"{summary['solve_seconds']:.2f} s; all solves "
                   f"{summary.get('solve_seconds_total', 0):.2f} s")
+
+
+def print_pareto(frame: Any, output: str) -> None:
+    """The cost-against-carbon frontier, a row a point."""
+    console = _console()
+    table = Table(title="Cost against carbon (cheapest first)", title_justify="left")
+    for column in ("point", "emissions cap t", "emissions t", "NPV", "cost per M tokens",
+                   "status"):
+        table.add_column(column, justify="left" if column == "status" else "right")
+    for row in frame.itertuples():
+        cap = "none" if row.emissions_cap_t is None or row.emissions_cap_t != row.emissions_cap_t \
+            else count(row.emissions_cap_t)
+        table.add_row(str(row.point), cap, count(row.emissions_total_t), money(row.npv_total),
+                      "-" if row.cost_per_million_tokens is None
+                      or row.cost_per_million_tokens != row.cost_per_million_tokens
+                      else f"{row.cost_per_million_tokens:.4f}", str(row.status))
+    console.print(table)
+    console.print(f"results written to {output}/ (pareto.csv, points/)")

@@ -320,3 +320,22 @@ def scenario_figures(summary: dict[str, Any], tables: dict[str, pd.DataFrame]) -
         period_axis(ax, periods)
         figures["Installed cards in each scenario"] = _png(fig)
     return figures
+
+
+def pareto_figures(frame: pd.DataFrame) -> dict[str, str]:
+    """The cost-against-carbon frontier: NPV against total emissions, point by point."""
+    plt = _pyplot()
+    ok = frame[frame["status"].isin(PLAN)].sort_values("emissions_total_t")
+    if ok.empty:
+        return {}
+    scale = _scale(ok["npv_total"].tolist())
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    ax.plot(ok["emissions_total_t"], ok["npv_total"] / scale, "o-")
+    for row in ok.itertuples():
+        ax.annotate(str(row.point), (row.emissions_total_t, row.npv_total / scale),
+                    textcoords="offset points", xytext=(4, 4), fontsize=8)
+    unit = {1e9: " (billions)", 1e6: " (millions)", 1e3: " (thousands)", 1.0: ""}[scale]
+    ax.set_xlabel("total emissions over the horizon (t CO2)")
+    ax.set_ylabel("NPV of total cost of ownership" + unit)
+    ax.set_title("Cost against carbon (0: cheapest, last: cleanest)")
+    return {"Cost against carbon": _png(fig)}

@@ -20,7 +20,9 @@ from optimizer.analysis.actions import first_actions, rented_against_owned
 from optimizer.analysis.units import count, money
 from optimizer.errors import UsageError
 from optimizer.output.directories import write_file_atomically
-from optimizer.output.figures import plan_figures, scenario_figures, sweep_figures
+from optimizer.output.figures import (
+    pareto_figures, plan_figures, scenario_figures, sweep_figures,
+)
 
 REPORT_FILE = "report.html"
 WORKBOOK_FILE = "results.xlsx"
@@ -240,11 +242,24 @@ def render_sweep_report(directory: Path) -> str:
     return _page(f"accelplan sweep: {directory.name}", body)
 
 
+def render_pareto_report(directory: Path) -> str:
+    """The HTML text of a frontier directory's report: the frontier plot and its table."""
+    frame = pd.read_csv(directory / "pareto.csv")
+    planned = int(frame["status"].isin(["optimal", "feasible"]).sum())
+    body = [f"<p>{len(frame)} points from the cheapest to the cleanest plan, {planned} with a "
+            "plan.</p>"]
+    body += _figures_html(pareto_figures(frame))
+    body.append("<h2>Points</h2>" + table_html(frame, "", limit=500))
+    return _page(f"accelplan cost against carbon: {directory.name}", body)
+
+
 def write_report(directory: str | Path) -> Path:
     """Write ``report.html`` into a results or sweep directory; return its path."""
     directory = Path(directory)
     if (directory / "sweep.csv").is_file():
         text = render_sweep_report(directory)
+    elif (directory / "pareto.csv").is_file():
+        text = render_pareto_report(directory)
     else:
         text = render_plan_report(directory)
     target = directory / REPORT_FILE
@@ -258,6 +273,9 @@ def write_workbook(directory: str | Path) -> Path:
     directory = Path(directory)
     if (directory / "sweep.csv").is_file():
         tables = {"sweep": pd.read_csv(directory / "sweep.csv")}
+        kpis = pd.DataFrame()
+    elif (directory / "pareto.csv").is_file():
+        tables = {"pareto": pd.read_csv(directory / "pareto.csv")}
         kpis = pd.DataFrame()
     else:
         summary, tables = _read(directory)
