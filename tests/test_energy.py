@@ -140,3 +140,27 @@ def test_pareto_runs_from_the_cheapest_to_the_cleanest_plan(tmp_path):
     report = run_cli("report", str(tmp_path / "frontier"))
     assert report.returncode == 0, report.stderr
     assert "Cost against carbon" in (tmp_path / "frontier" / "report.html").read_text()
+
+
+def test_the_national_instance_reproduces_the_seed_count(tmp_path):
+    # seed 002: 50 trillion tokens a day at 2.5e12 FLOPs a token is 1.447e21 FLOPS; at 320
+    # TFLOPS and 80 % utilisation a card gives 2.56e14: 5,651,403.4 cards, i.e. 706,426 servers
+    # of 8 = 5,651,408 cards, once power, cooling and policies do not bind (2027 alone, the
+    # 910B only, one site without caps).
+    import math
+    from conftest import INSTANCES
+    from optimizer.instance.safe_yaml import read_yaml_file
+    data = read_yaml_file(INSTANCES / "china-national-2027.yaml")
+    data["horizon"]["periods"] = ["2027"]
+    data["demand"]["all"] = {"2027": data["demand"]["all"]["2027"]}
+    data["accelerators"] = {"Ascend-910B": data["accelerators"]["Ascend-910B"]}
+    hub = data["sites"]["ulanqab"]
+    hub.update(max_cards=10**8, grid_mw=1e5, grid_carbon_kg_per_mwh=600.0)
+    hub.pop("existing_fleet", None)
+    hub.pop("ppa", None)
+    data["sites"] = {"ulanqab": hub}
+    data["policies"] = {}
+    cards = 50e12 / 86400 * 2.5e12 / (320e12 * 0.8)
+    assert cards == pytest.approx(5_651_403.36, abs=0.01)
+    plan = solve_data(tmp_path, data, explain=False)
+    assert cards_bought(plan) == 8 * math.ceil(cards / 8) == 5_651_408
