@@ -100,6 +100,8 @@ def random_instance(seed: int) -> dict[str, Any]:
                 spec["build_step_mw"] = rng.choice([0.004, 0.01])
             if rng.random() < 0.3:
                 spec["lifetime_years"] = rng.choice([2.0, 10.0])
+            if rng.random() < 0.3:
+                spec["wue_l_per_kwh"] = rng.choice([0.3, 1.8])
             modes[mode] = spec
         site: dict[str, Any] = {
             "region": "R1" if j == 0 else rng.choice(["R1", "R2"]),
@@ -112,6 +114,18 @@ def random_instance(seed: int) -> dict[str, Any]:
             "fixed_cost_per_year": round(rng.uniform(0, 200), 1),
             "cooling": modes,
         }
+        if rng.random() < 0.4:
+            site["grid_carbon_kg_per_mwh"] = (rng.choice([100.0, 600.0]) if rng.random() < 0.6
+                                              else {p: rng.choice([100.0, 600.0]) for p in periods})
+        if rng.random() < 0.3:
+            site["water_price_per_m3"] = rng.choice([0.5, 5.0])
+        if rng.random() < 0.15:
+            site["max_water_m3_per_year"] = rng.choice([20.0, 200.0])
+        if rng.random() < 0.3:
+            site["ppa"] = {"wind": {"max_mw": rng.choice([0.005, 0.02]),
+                                    "capacity_factor": rng.choice([0.3, 1.0]),
+                                    "price_per_mwh": rng.choice([15.0, 60.0]),
+                                    "carbon_kg_per_mwh": rng.choice([0.0, 20.0])}}
         if closed:
             site.update(open=False, open_cost=round(rng.uniform(50, 400), 1))
         elif len(modes) > 1 and rng.random() < 0.3 and sum(
@@ -156,6 +170,11 @@ def random_instance(seed: int) -> dict[str, Any]:
         rule["from"] = rng.choice(periods[1:])
         rule["installed"] = rng.choice(["keep", "retire"])
         policies["ban"] = [rule]
+    if rng.random() < 0.3:
+        policies["carbon_price_per_t"] = (rng.choice([20.0, 200.0]) if rng.random() < 0.6
+                                          else {p: rng.choice([20.0, 200.0]) for p in periods})
+    if rng.random() < 0.15:
+        policies["carbon_cap_t_per_year"] = rng.choice([5.0, 30.0])
     if imported and rng.random() < 0.3:
         policies["tariff"] = [{"tags": ["imported"], "rate": rng.choice([0.1, 0.5]),
                                "from": rng.choice(periods)}]
@@ -449,10 +468,17 @@ def independent_optimum(data: dict[str, Any]) -> tuple[str, float | None]:
                 for c in modes:
                     m.row(_plus({busy[k, s, c, t]: 1.0}, fleet[k, s, c, t], scale=-a),
                           upper=a * const[k, s, c, t])
+    carbon_price = _per_period(pol.get("carbon_price_per_t", 0.0), periods, 0.0)
+    emissions: dict[int, dict[int, float]] = {t: {} for t in T}       # tonnes by period
+    emissions_const = {t: 0.0 for t in T}
     for s, site in sites.items():
         grid = _per_period(site["grid_mw"], periods)
         elec = _per_period(site["electricity_price_per_mwh"], periods)
+        gc = _per_period(site.get("grid_carbon_kg_per_mwh", 0.0), periods, 0.0)
+        water_price = site.get("water_price_per_m3", 0.0)
         for t in T:
+            energy, energy_const = {}, 0.0        # MWh at the meter (energy.md)
+            water, water_const = {}, 0.0          # m3
             # 4. site_cards
             cards, cards_const = {}, 0.0
             for (k, ss, c) in ksc:
@@ -478,9 +504,25 @@ def independent_optimum(data: dict[str, Any]) -> tuple[str, float | None]:
                         # energy: pue * power * (idle * fleet + (1 - idle) * busy) * H
                         idle = accs[k].get("idle_power_fraction", 0.3)
                         per = d_m[t] * elec[t] * H * spec["pue"] * kw
+                        # carbon of grid power and water of the IT energy, at their prices
+                        per += d_m[t] * carbon_price[t] * gc[t] / 1000 * H * spec["pue"] * kw
+                        per += d_m[t] * water_price * spec.get("wue_l_per_kwh", 0.0) * H * kw
                         m.add_cost(fleet[k, s, c, t], per * idle)
                         m.offset += per * idle * const[k, s, c, t]
                         m.cost[busy[k, s, c, t]] += per * (1 - idle)
+                        mwh = H * spec["pue"] * kw
+                        wue = spec.get("wue_l_per_kwh", 0.0)
+                        for expr_scale, target in ((mwh, "energy"), (wue * H * kw, "water")):
+                            if target == "energy":
+                                energy = _plus(energy, fleet[k, s, c, t], expr_scale * idle)
+                                energy = _plus(energy, {busy[k, s, c, t]: 1.0},
+                                               expr_scale * (1 - idle))
+                                energy_const += expr_scale * idle * const[k, s, c, t]
+                            else:
+                                water = _plus(water, fleet[k, s, c, t], expr_scale * idle)
+                                water = _plus(water, {busy[k, s, c, t]: 1.0},
+                                              expr_scale * (1 - idle))
+                                water_const += expr_scale * idle * const[k, s, c, t]
                 m.row(_plus(load, built, scale=-1.0), upper=existing_mw - load_const)
                 facility = _plus(facility, built, scale=spec["pue"])
                 facility_const += spec["pue"] * existing_mw
@@ -494,8 +536,31 @@ def independent_optimum(data: dict[str, Any]) -> tuple[str, float | None]:
                           upper=-existing_mw)
             # 6. grid
             m.row(facility, upper=grid[t] - facility_const)
+            # energy.md: grid power emits gc; contracts replace grid MWh at their own price
+            # and carbon, within their MWh and the site's energy
+            emissions[t] = _plus(emissions[t], energy, gc[t] / 1000)
+            emissions_const[t] += energy_const * gc[t] / 1000
+            contracts = {}
+            for p, ppa in site.get("ppa", {}).items():
+                limit = ppa["max_mw"] * ppa["capacity_factor"] * H
+                if limit <= 0 or not any(ss == s for (_, ss, _) in ksc):
+                    continue
+                j = m.var(0, limit)
+                contracts[j] = 1.0
+                m.cost[j] += d_m[t] * (ppa["price_per_mwh"] - elec[t])
+                m.cost[j] += d_m[t] * carbon_price[t] * (ppa.get("carbon_kg_per_mwh", 0.0)
+                                                         - gc[t]) / 1000
+                emissions[t][j] = (ppa.get("carbon_kg_per_mwh", 0.0) - gc[t]) / 1000
+            if contracts:
+                m.row(_plus(contracts, energy, -1.0), upper=energy_const)
+            if site.get("max_water_m3_per_year") is not None and water:
+                m.row(water, upper=site["max_water_m3_per_year"] * L - water_const)
         if site.get("exclusive_cooling"):
             m.row({mode[s, c]: 1.0 for c in site["cooling"]}, upper=1)
+    cap_t = _per_period(pol.get("carbon_cap_t_per_year"), periods)
+    for t in T:
+        if cap_t[t] is not None:
+            m.row(emissions[t], upper=cap_t[t] * L - emissions_const[t])
     # 9. supply
     for k, acc in accs.items():
         for t in T:
