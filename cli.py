@@ -477,9 +477,12 @@ def export(directory: str, xlsx: bool) -> None:
 @click.option("--procurement", is_flag=True,
               help="Add lead times, deposits, memory fit, rentals, cards on order, a tariff "
                    "and a ban at realistic rates.")
+@click.option("--energy", is_flag=True,
+              help="Add grid carbon, water use and prices, supply contracts, a carbon price "
+                   "and a loose carbon cap at realistic rates.")
 @guarded
 def generate(sites: int, accelerators: int, periods: int, workloads: int, seed: int,
-             output: str, force: bool, procurement: bool) -> None:
+             output: str, force: bool, procurement: bool, energy: bool) -> None:
     """Write a synthetic instance of a given size (for benchmarks and tests)."""
     from pathlib import Path
 
@@ -488,7 +491,7 @@ def generate(sites: int, accelerators: int, periods: int, workloads: int, seed: 
     if target.exists() and not force:
         raise UsageError(f"{target}: exists; use --force to replace it")
     text = instance_yaml(generate_instance(sites, accelerators, periods, workloads, seed,
-                                           procurement=procurement))
+                                           procurement=procurement, energy=energy))
     staging = target.with_name(f".{target.name}.tmp")
     staging.write_text(text)
     staging.replace(target)

@@ -98,14 +98,16 @@ def time_to(progress: list, gap: float) -> float | None:
 
 
 def run(name: str, seed: int, directory: Path, busy: bool, before: Path | None,
-        procurement: bool = False) -> dict:
+        procurement: bool = False, energy: bool = False) -> dict:
     from optimizer.instance.generator import generate_instance, instance_yaml
     size, limit, gap = SIZES[name]
     path = directory / f"{name}.yaml"
     path.write_text(instance_yaml(generate_instance(*size, seed=seed)))
-    with_procurement = directory / f"{name}-procurement.yaml"
-    with_procurement.write_text(instance_yaml(generate_instance(*size, seed=seed,
-                                                                procurement=True)))
+    variant_paths = {}
+    for variant in ("procurement", "energy"):
+        variant_paths[variant] = directory / f"{name}-{variant}.yaml"
+        variant_paths[variant].write_text(instance_yaml(generate_instance(
+            *size, seed=seed, **{variant: True})))
     result: dict = {"size": name, "dims": size, "time_limit": limit, "target_gap": gap,
                     "busy": busy}
     runs = [("accelplan", ACCELPLAN, REPO), ("plain", PLAIN, REPO)]
@@ -113,6 +115,8 @@ def run(name: str, seed: int, directory: Path, busy: bool, before: Path | None,
         runs.insert(0, ("before", ACCELPLAN, before))
     if procurement:
         runs.append(("procurement", ACCELPLAN, REPO))
+    if energy:
+        runs.append(("energy", ACCELPLAN, REPO))
     for label, code, repo in runs:
         burner = None
         if busy:
@@ -121,7 +125,7 @@ def run(name: str, seed: int, directory: Path, busy: bool, before: Path | None,
         load_before = os.getloadavg()[0]
         began = time.perf_counter()
         out = subprocess.run([sys.executable, "-c", code.format(
-            repo=str(repo), path=str(with_procurement if label == "procurement" else path),
+            repo=str(repo), path=str(variant_paths.get(label, path)),
             limit=limit, gap=gap)], capture_output=True,
             text=True)
         wall = time.perf_counter() - began
@@ -156,11 +160,13 @@ def table(results: list[dict]) -> str:
                          f"| | | | | {b.get('peak_mb', 0):.0f} |")
         a, p = r["accelplan"], r["plain"]
         model = a.get("model") or {}
-        if "procurement" in r:
-            q = r["procurement"]
+        for variant in ("procurement", "energy"):
+            if variant not in r:
+                continue
+            q = r[variant]
             qm = q.get("model") or {}
             lines.append(
-                f"| {r['size']} + procurement | {qm.get('rows', 0):,} / {qm.get('columns', 0):,}"
+                f"| {r['size']} + {variant} | {qm.get('rows', 0):,} / {qm.get('columns', 0):,}"
                 f" / {qm.get('integers', 0):,} | {_fmt(q.get('build_seconds'), '{:.2f}')} + "
                 f"{_fmt(q.get('transfer_seconds'), '{:.2f}')} | {_fmt(q['first_plan_seconds'])} | "
                 f"{_fmt(q['to_1_percent_seconds'])} | {_fmt(q.get('mip_gap'), '{:.3%}')} | "
@@ -191,6 +197,8 @@ def main() -> None:
                         help="also run accelplan from this older checkout (a git worktree)")
     parser.add_argument("--procurement", action="store_true",
                         help="also run accelplan on the instance with procurement fields")
+    parser.add_argument("--energy", action="store_true",
+                        help="also run accelplan on the instance with energy fields")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args()
     sys.path.insert(0, str(REPO))
@@ -203,7 +211,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.sizes:
             results.append(run(name, args.seed, Path(tmp), args.busy, args.before,
-                               args.procurement))
+                               args.procurement, args.energy))
             print(f"{name}: done", file=sys.stderr)
     print(header)
     print(table(results))

@@ -40,7 +40,8 @@ WORKLOAD_FLOPS_PER_TOKEN = [1.4e11, 7.4e10, 2.0e10, 8.1e11, 3.0e11, 1.2e11, 5.0e
 
 
 def generate_instance(sites: int, accelerators: int, periods: int, workloads: int,
-                      seed: int = 0, procurement: bool = False) -> dict[str, Any]:
+                      seed: int = 0, procurement: bool = False,
+                      energy: bool = False) -> dict[str, Any]:
     """A realistic synthetic instance as a plain mapping (dump it with YAML).
 
     Periods are years up to 6 periods, quarters beyond. Every workload can be served in
@@ -48,7 +49,8 @@ def generate_instance(sites: int, accelerators: int, periods: int, workloads: in
     filled with mid-range cards, and no more than 35 % of the grid.
 
     ``procurement`` adds the fields of shared/design/procurement.md at realistic rates (see
-    :func:`add_procurement`); the rest of the instance is the same as without.
+    :func:`add_procurement`) and ``energy`` those of shared/design/energy.md (see
+    :func:`add_energy`); the rest of the instance is the same as without.
     """
     if min(sites, accelerators, periods, workloads) < 1:
         raise ValueError("every size must be at least 1")
@@ -85,8 +87,9 @@ def generate_instance(sites: int, accelerators: int, periods: int, workloads: in
             "available_from": labels[min(int(rng.integers(0, max(1, periods // 3))), periods - 1)]
             if generation or rng.random() < 0.2 else labels[0],
         }
-        if origin != "CN" and rng.random() < 0.5:
-            # an export quota on some imported cards (cards per period)
+        if origin != "CN" and rng.random() < 0.5 and accelerators >= 3:
+            # an export quota on some imported cards (cards per period); with fewer than
+            # three kinds of card a quota could leave demand no card to meet it
             accs[name]["supply"] = int(rng.integers(2000, 20000) * years) + unit
 
     regions = ["CN", "US"] if sites > 1 else ["CN"]
@@ -156,7 +159,36 @@ def generate_instance(sites: int, accelerators: int, periods: int, workloads: in
         del instance["policies"]["max_vendor_share"]
     if procurement:
         add_procurement(instance, np.random.default_rng(seed + 7919), years)
+    if energy:
+        add_energy(instance, np.random.default_rng(seed + 104729))
     return instance
+
+
+def add_energy(instance: dict[str, Any], rng: np.random.Generator) -> None:
+    """Energy fields at realistic rates (instances/data/energy_reference.csv): grid carbon of
+    140-720 kg a MWh falling 2.5 % a period, WUE 1.8 L/kWh for air and 0.2 for liquid, water
+    at 0.5-1 a m3, a wind or solar contract at a third of the sites (a quarter of the grid
+    connection, capacity factor 0.15-0.3, 33-45 a MWh), a carbon price rising from 12 a
+    tonne, and a fleet-wide carbon cap loose enough to keep a plan possible (twice what the
+    demand would emit on the dirtiest grid)."""
+    labels = instance["horizon"]["periods"]
+    years = instance["horizon"]["period_years"]
+    for i, site in enumerate(instance["sites"].values()):
+        kg = float(rng.uniform(140, 720))
+        site["grid_carbon_kg_per_mwh"] = {p: round(kg * 0.975 ** t, 1)
+                                          for t, p in enumerate(labels)}
+        site["water_price_per_m3"] = round(float(rng.uniform(0.5, 1.0)), 2)
+        site["cooling"]["air"]["wue_l_per_kwh"] = 1.8
+        site["cooling"]["liquid"]["wue_l_per_kwh"] = 0.2
+        if i % 3 == 0:
+            site["ppa"] = {"wind": {"max_mw": round(site["grid_mw"] / 4, 1),
+                                    "capacity_factor": round(float(rng.uniform(0.15, 0.3)), 2),
+                                    "price_per_mwh": round(float(rng.uniform(33, 45)), 1),
+                                    "carbon_kg_per_mwh": 0.0}}
+    instance["policies"]["carbon_price_per_t"] = {p: round(12 * (1 + 0.15 * t * years), 2)
+                                                  for t, p in enumerate(labels)}
+    total_mw = sum(site["grid_mw"] for site in instance["sites"].values())
+    instance["policies"]["carbon_cap_t_per_year"] = round(total_mw * 0.35 * 8760 * 0.72 * 2, -2)
 
 
 def _base_name(name: str) -> str:
