@@ -421,6 +421,33 @@ def pareto(file: str, points: int, output: str, force: bool, workers: int | None
 
 
 @main.command()
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False, exists=True))
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (the default serves this machine only).")
+@click.option("--port", type=click.IntRange(1, 65535), default=8050, show_default=True)
+@click.option("--folder", type=click.Path(file_okay=False), default=".accelplan-studio",
+              show_default=True, help="Where the studio keeps uploads and runs.")
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Runs solved at once.")
+@guarded
+def studio(files: tuple[str, ...], host: str, port: int, folder: str, workers: int) -> None:
+    """Open the studio: what-ifs on FILES (default: the bundled instances) in a browser."""
+    from pathlib import Path
+    try:
+        import uvicorn
+
+        from optimizer.studio.app import create_app
+    except ImportError as exc:
+        raise UsageError(f"the studio needs its extra: pip install -e .[studio] ({exc})") from None
+    chosen = list(files) or sorted(str(p) for p in (Path(__file__).resolve().parent
+                                                   / "instances").glob("*.yaml"))
+    app = create_app(chosen, folder, workers=workers)
+    click.echo(f"accelplan studio on http://{host}:{port}/ ({len(chosen)} instances; runs in "
+               f"{folder}/)")
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+@main.command()
 @click.argument("dir_a", type=click.Path(file_okay=False))
 @click.argument("dir_b", type=click.Path(file_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")

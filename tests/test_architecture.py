@@ -25,6 +25,7 @@ LAYERS = [
     ["optimizer.planning"],
     ["optimizer.studies"],
     ["optimizer"],              # the package itself: the public API
+    ["optimizer.studio"],       # the web studio, over the public API
     ["cli"],
 ]
 """Bottom to top: a module may import its own layer and the ones below."""

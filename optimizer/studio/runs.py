@@ -1,0 +1,171 @@
+"""Runs: each solve of an instance with its what-if levers, in a background thread through
+the library API (``optimizer.solve`` with a progress callback and a cancel flag), its inputs
+frozen with it, its results directory and record kept in the studio's folder (so the list
+survives a restart)."""
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from optimizer.cancel import Cancel
+from optimizer.studio.catalog import Catalog
+
+STATUSES = ("queued", "running", "optimal", "feasible", "infeasible", "no_solution", "error",
+            "cancelled")
+RECORD_FILE = "run.json"
+DEFAULT_TIME_LIMIT_S = 120.0
+"""A run's wall-time limit unless it says otherwise (a what-if should answer in a meeting)."""
+
+
+@dataclass
+class Run:
+    """One run: what was asked (frozen) and what came of it.
+
+    Attributes:
+        id: the run's id; instance: the instance id; name: the instance's name.
+        overrides: the levers changed (dotted path -> value), as ``--set`` takes them.
+        time_limit: seconds; status: one of ``STATUSES``.
+        progress: (seconds, best plan's NPV or None, proven bound or None) as HiGHS finds them.
+        summary: the plan's summary (as summary.json) once done; explanation: what would have
+            to give when no plan exists; error: why a run failed.
+        created: UNIX time of the request; seconds: wall time of the solve.
+    """
+
+    id: str
+    instance: str
+    name: str
+    overrides: dict[str, Any]
+    time_limit: float | None
+    status: str = "queued"
+    progress: list[list[float | None]] = field(default_factory=list)
+    summary: dict[str, Any] | None = None
+    explanation: list[dict[str, Any]] = field(default_factory=list)
+    error: str = ""
+    created: float = field(default_factory=time.time)
+    seconds: float | None = None
+
+    def public(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class RunStore:
+    """Runs by id: started in a thread pool (``workers`` at once), cancelled by flag,
+    recorded in ``folder/<id>/`` (the results directory plus ``run.json``)."""
+
+    def __init__(self, catalog: Catalog, folder: Path, workers: int = 2,
+                 start_from_previous: bool = True) -> None:
+        self.catalog, self.folder = catalog, folder
+        folder.mkdir(parents=True, exist_ok=True)
+        self._runs: dict[str, Run] = {}
+        self._cancel: dict[str, Cancel] = {}
+        self._starts: dict[str, dict[str, float]] = {}     # instance -> last plan's values
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="accelplan-run")
+        self.start_from_previous = start_from_previous
+        self._load()
+
+    # ---- persistence ---------------------------------------------------------------------
+
+    def _load(self) -> None:
+        for record in sorted(self.folder.glob(f"*/{RECORD_FILE}")):
+            try:
+                data = json.loads(record.read_text())
+                run = Run(**data)
+            except (ValueError, TypeError):
+                continue
+            if run.status in ("queued", "running"):
+                run.status, run.error = "cancelled", "the studio stopped before the run ended"
+            self._runs[run.id] = run
+
+    def _save(self, run: Run) -> None:
+        directory = self.folder / run.id
+        directory.mkdir(parents=True, exist_ok=True)
+        staging = directory / f".{RECORD_FILE}.tmp"
+        staging.write_text(json.dumps(run.public(), default=str))
+        staging.replace(directory / RECORD_FILE)
+
+    # ---- runs ----------------------------------------------------------------------------
+
+    def submit(self, instance_id: str, overrides: Mapping[str, Any],
+               time_limit: float | None = DEFAULT_TIME_LIMIT_S) -> Run:
+        """Validate the what-if at once (bad levers raise :class:`InstanceError` naming the
+        field; an unknown instance raises KeyError), then queue its solve."""
+        instance = self.catalog.instance(instance_id, overrides)
+        entry = self.catalog.get(instance_id)
+        run = Run(id=secrets.token_hex(4), instance=instance_id, name=entry.name,
+                  overrides=dict(overrides), time_limit=time_limit)
+        with self._lock:
+            self._runs[run.id] = run
+            self._cancel[run.id] = Cancel()
+        self._save(run)
+        self._pool.submit(self._solve, run, instance)
+        return run
+
+    def _solve(self, run: Run, instance: Any) -> None:
+        from optimizer import solve
+        cancel = self._cancel[run.id]
+        if cancel.is_set():
+            return
+        run.status = "running"
+        self._save(run)
+        began = time.perf_counter()
+
+        def progress(event: Mapping[str, Any]) -> None:
+            run.progress.append([event.get("seconds"), event.get("objective"),
+                                 event.get("bound")])
+        try:
+            start = self._starts.get(run.instance) if self.start_from_previous else None
+            plan = solve(instance, time_limit=run.time_limit, raise_on_infeasible=False,
+                         cancel=cancel, progress=progress, start=start,
+                         started_at=began)
+            if plan.status.has_plan:
+                self._starts[run.instance] = plan.start_values
+            plan.write(self.folder / run.id / "results", force=True)
+            run.summary = plan.summary
+            run.explanation = list(plan.summary.get("explanation") or [])
+            run.status = "cancelled" if cancel.is_set() and not plan.status.has_plan \
+                else plan.status.value
+        except Exception as exc:  # noqa: BLE001 - a run reports its failure, never raises
+            run.status, run.error = "error", f"{type(exc).__name__}: {exc}"
+        run.seconds = time.perf_counter() - began
+        self._save(run)
+
+    def cancel(self, run_id: str) -> Run:
+        run = self.get(run_id)
+        flag = self._cancel.get(run_id)
+        if flag is not None:
+            flag.set()
+        if run.status == "queued":
+            run.status = "cancelled"
+            self._save(run)
+        return run
+
+    def get(self, run_id: str) -> Run:
+        with self._lock:
+            run = self._runs.get(run_id)
+        if run is None:
+            raise KeyError(run_id)
+        return run
+
+    def all(self) -> list[Run]:
+        with self._lock:
+            return sorted(self._runs.values(), key=lambda r: r.created)
+
+    def results(self, run_id: str) -> Path:
+        """The results directory of a finished run (KeyError: none)."""
+        self.get(run_id)
+        directory = self.folder / run_id / "results"
+        if not (directory / "summary.json").is_file():
+            raise KeyError(run_id)
+        return directory
+
+    def shutdown(self) -> None:
+        for flag in self._cancel.values():
+            flag.set()
+        self._pool.shutdown(wait=True, cancel_futures=True)
