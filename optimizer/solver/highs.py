@@ -142,6 +142,7 @@ class HighsModel:
         self.options = SolverOptions()
         self.pending_start: np.ndarray | tuple[np.ndarray, np.ndarray] | None = None
         self.first_plan_values: np.ndarray | None = None
+        self.rounded_values: np.ndarray | None = None      # the rounded relaxation alone
         self.constructive_values: np.ndarray | None = None
         self.relaxation_bound: float | None = None
         self.relaxation_values: np.ndarray | None = None

@@ -56,7 +56,7 @@ async function showInstance(id) {
       existing_cards: s.existing_cards })));
   const traces = Object.entries(data.demand).map(([w, series]) => ({
     x: Object.keys(series), y: Object.values(series), name: w, type: "scatter" }));
-  Plotly.react("demand-chart", traces, { title: "demand (tokens per day)", margin: { t: 30, l: 50, r: 10, b: 30 },
+  Plotly.react("demand-chart", traces, { title: { text: "demand (tokens per day)" }, margin: { t: 30, l: 50, r: 10, b: 30 },
     yaxis: { type: "log" } }, { displayModeBar: false });
   const lv = data.levers;
   $("site-levers").innerHTML = "<div class=grid2><b>site</b><b>grid MW</b><b>max cards</b>" +
@@ -190,7 +190,7 @@ function stacked(div, rows, x, group, value, title) {
   const xs = [...new Set(rows.map((r) => r[x]))];
   const traces = groups.map((g) => ({ type: "bar", name: g, x: xs, y: xs.map((v) =>
     rows.filter((r) => r[x] === v && r[group] === g).reduce((s, r) => s + r[value], 0)) }));
-  Plotly.react(div, traces, { barmode: "stack", title, margin: { t: 30, l: 60, r: 10, b: 30 } }, { displayModeBar: false });
+  Plotly.react(div, traces, { barmode: "stack", title: { text: title }, margin: { t: 30, l: 60, r: 10, b: 30 } }, { displayModeBar: false });
 }
 
 async function showPlan(id) {
@@ -233,11 +233,11 @@ async function showPlan(id) {
     return [{ type: "bar", name: `${site} provisioned`, x: xs, y: xs.map((p) => rows.filter((r) => r.period === p).reduce((a, r) => a + r.facility_mw, 0)) },
       { type: "scatter", name: `${site} grid cap`, x: xs, y: xs.map((p) => rows.find((r) => r.period === p).grid_mw) }];
   });
-  Plotly.react("c-power", power, { title: "site power (MW at the meter) against its cap", margin: { t: 30, l: 60, r: 10, b: 30 } }, { displayModeBar: false });
+  Plotly.react("c-power", power, { title: { text: "site power (MW at the meter) against its cap" }, margin: { t: 30, l: 60, r: 10, b: 30 } }, { displayModeBar: false });
   const kinds = ["capex_cards", "capex_cooling", "capex_sites", "energy", "maintenance", "fixed", "unmet", "rental", "carbon", "water"];
   Plotly.react("c-costs", kinds.filter((kind) => costs.some((r) => r[kind])).map((kind) => ({
     type: "bar", name: kind, x: costs.map((r) => r.period), y: costs.map((r) => r[kind]) })),
-    { barmode: "stack", title: "cost by kind and period (undiscounted)", margin: { t: 30, l: 60, r: 10, b: 30 } }, { displayModeBar: false });
+    { barmode: "stack", title: { text: "cost by kind and period (undiscounted)" }, margin: { t: 30, l: 60, r: 10, b: 30 } }, { displayModeBar: false });
   $("marginal").innerHTML = table(marginal);
   $("binding").innerHTML = table(binding, ["message", "shadow_price", "shadow_price_unit"]);
 }
@@ -267,7 +267,7 @@ async function sweep() {
     const done = runs.every((r) => DONE.includes(r.status));
     const points = runs.map((r, i) => [ids[i][0], r.summary ? r.summary.objective : null]).filter((p) => p[1] !== null);
     Plotly.react("sweep-chart", [{ type: "scatter", x: points.map((p) => p[0]), y: points.map((p) => p[1]) }],
-      { title: `NPV against ${path}`, margin: { t: 30, l: 60, r: 10, b: 30 } }, { displayModeBar: false });
+      { title: { text: `NPV against ${path}` }, margin: { t: 30, l: 60, r: 10, b: 30 } }, { displayModeBar: false });
     if (done) clearInterval(timer);
   }, 700);
 }
