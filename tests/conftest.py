@@ -147,3 +147,16 @@ def assert_feasible_for_model(compiled, x) -> None:
     scale = 1 + np.abs(activity)
     assert np.all(activity >= compiled.row_lower - tolerance * scale)
     assert np.all(activity <= compiled.row_upper + tolerance * scale)
+
+
+def assert_field_refused(tmp_path: Path, data: dict[str, Any], where: tuple[str, ...],
+                         value: Any, field: str) -> None:
+    """Set ``data[where...] = value``: ``accelplan validate`` exits 2 naming ``field``, with no
+    traceback."""
+    target = data
+    for key in where[:-1]:
+        target = target[key]
+    target[where[-1]] = value
+    out = run_cli("validate", str(write_instance(tmp_path, data)))
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert field in out.stderr and "Traceback" not in out.stderr

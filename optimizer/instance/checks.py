@@ -95,48 +95,15 @@ def check_instance(spec: InstanceSpec, path: Path,
                                 "allows one mode")
         fleet_cards = 0
         for i, entry in enumerate(site.existing_fleet):
-            fbase = f"{base}.existing_fleet.{i}"
-            acc = spec.accelerators.get(entry.accelerator)
-            if acc is None:
-                raise InstanceError(path, f"{fbase}.accelerator", f"unknown accelerator "
-                                    f"{entry.accelerator!r}")
-            mode = site.cooling.get(entry.cooling)
-            if mode is None:
-                raise InstanceError(path, f"{fbase}.cooling", f"unknown cooling mode "
-                                    f"{entry.cooling!r} at site {name}; it has "
-                                    f"{', '.join(site.cooling)}")
-            if entry.cooling not in acc.cooling:
-                raise InstanceError(path, f"{fbase}.cooling", f"{entry.accelerator} cannot run "
-                                    f"in {entry.cooling} cooling; it runs in {', '.join(acc.cooling)}")
-            if not rack_fits(acc, mode):
-                raise InstanceError(path, f"{fbase}.cooling", f"{entry.accelerator} racks "
-                                    f"({acc.rack_kw} kW) exceed max_rack_kw {mode.max_rack_kw} of "
-                                    f"{entry.cooling} at {name}")
+            acc = _installed_card(spec, path, name, entry, f"{base}.existing_fleet.{i}")
             if entry.age_years < acc.lifetime_years:
                 fleet_cards += entry.cards
         if fleet_cards > site.max_cards:
             raise InstanceError(path, f"{base}.existing_fleet", f"{fleet_cards} existing cards "
                                 f"exceed max_cards {site.max_cards}")
         for i, entry in enumerate(site.on_order):
-            obase = f"{base}.on_order.{i}"
-            acc = spec.accelerators.get(entry.accelerator)
-            if acc is None:
-                raise InstanceError(path, f"{obase}.accelerator", f"unknown accelerator "
-                                    f"{entry.accelerator!r}; accelerators are "
-                                    f"{', '.join(spec.accelerators)}")
-            if entry.cooling not in site.cooling:
-                raise InstanceError(path, f"{obase}.cooling", f"unknown cooling mode "
-                                    f"{entry.cooling!r} at site {name}; it has "
-                                    f"{', '.join(site.cooling)}")
-            if entry.cooling not in acc.cooling:
-                raise InstanceError(path, f"{obase}.cooling", f"{entry.accelerator} cannot run "
-                                    f"in {entry.cooling} cooling; it runs in {', '.join(acc.cooling)}")
-            if not rack_fits(acc, site.cooling[entry.cooling]):
-                raise InstanceError(path, f"{obase}.cooling", f"{entry.accelerator} racks "
-                                    f"({acc.rack_kw} kW) exceed max_rack_kw "
-                                    f"{site.cooling[entry.cooling].max_rack_kw} of "
-                                    f"{entry.cooling} at {name}")
-            need_period(entry.arrives, f"{obase}.arrives")
+            _installed_card(spec, path, name, entry, f"{base}.on_order.{i}")
+            need_period(entry.arrives, f"{base}.on_order.{i}.arrives")
 
     # rentals ----------------------------------------------------------------------------------
     for name, rental in spec.rentals.items():
@@ -191,6 +158,29 @@ def check_instance(spec: InstanceSpec, path: Path,
                                 f"{len(periods)} periods")
 
     _check_servable(spec, path, demand_sources)
+
+
+def _installed_card(spec: InstanceSpec, path: Path, name: str, entry, field: str):
+    """An installed or ordered entry of site ``name``: a known accelerator in a cooling mode of
+    the site that the accelerator runs in and whose racks it fits. Returns the accelerator."""
+    site = spec.sites[name]
+    acc = spec.accelerators.get(entry.accelerator)
+    if acc is None:
+        raise InstanceError(path, f"{field}.accelerator", f"unknown accelerator "
+                            f"{entry.accelerator!r}; accelerators are "
+                            f"{', '.join(spec.accelerators)}")
+    mode = site.cooling.get(entry.cooling)
+    if mode is None:
+        raise InstanceError(path, f"{field}.cooling", f"unknown cooling mode "
+                            f"{entry.cooling!r} at site {name}; it has {', '.join(site.cooling)}")
+    if entry.cooling not in acc.cooling:
+        raise InstanceError(path, f"{field}.cooling", f"{entry.accelerator} cannot run in "
+                            f"{entry.cooling} cooling; it runs in {', '.join(acc.cooling)}")
+    if not rack_fits(acc, mode):
+        raise InstanceError(path, f"{field}.cooling", f"{entry.accelerator} racks "
+                            f"({acc.rack_kw} kW) exceed max_rack_kw {mode.max_rack_kw} of "
+                            f"{entry.cooling} at {name}")
+    return acc
 
 
 def _check_servable(spec: InstanceSpec, path: Path, demand_sources: Mapping[str, Path]) -> None:

@@ -173,36 +173,33 @@ class Rental(Frozen):
                      None] = None
 
 
-class Ban(Frozen):
+class CardRule(Frozen):
+    """A rule on accelerators named (``accelerators``) or tagged (``tags``), from a period."""
+
+    tags: list[Label] = []
+    accelerators: list[Label] = []
+    from_period: Label | None = Field(default=None, alias="from")
+
+    @model_validator(mode="after")
+    def _names_something(self) -> "CardRule":
+        if not self.tags and not self.accelerators:
+            raise ValueError(f"a {type(self).__name__.lower()} names tags or accelerators "
+                             "(at least one)")
+        return self
+
+
+class Ban(CardRule):
     """No delivery or rental of the named accelerators (or those with any of ``tags``) from
     ``from`` on; ``installed: retire`` also takes owned cards out of service then."""
 
-    tags: list[Label] = []
-    accelerators: list[Label] = []
-    from_period: Label | None = Field(default=None, alias="from")
     installed: Literal["keep", "retire"] = "keep"
 
-    @model_validator(mode="after")
-    def _names_something(self) -> "Ban":
-        if not self.tags and not self.accelerators:
-            raise ValueError("a ban names tags or accelerators (at least one)")
-        return self
 
-
-class Tariff(Frozen):
+class Tariff(CardRule):
     """Orders of the named accelerators (or those with any of ``tags``) placed from ``from``
     on pay price x (1 + rate)."""
 
-    tags: list[Label] = []
-    accelerators: list[Label] = []
     rate: NonNegative
-    from_period: Label | None = Field(default=None, alias="from")
-
-    @model_validator(mode="after")
-    def _names_something(self) -> "Tariff":
-        if not self.tags and not self.accelerators:
-            raise ValueError("a tariff names tags or accelerators (at least one)")
-        return self
 
 
 class MinShare(Frozen):

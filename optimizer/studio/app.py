@@ -149,13 +149,16 @@ def create_app(files: list[str | Path], folder: str | Path, workers: int = 2) ->
         except KeyError:
             raise HTTPException(404, f"no run {run_id}")
 
+    def results(run_id: str) -> Path:
+        try:
+            return runs.results(run_id)
+        except KeyError:
+            raise HTTPException(404, f"run {run_id} has no results")
+
     @app.get("/api/runs/{run_id}/tables/{name}")
     def run_table(run_id: str, name: str) -> Any:
         import pandas as pd
-        try:
-            directory = runs.results(run_id)
-        except KeyError:
-            raise HTTPException(404, f"run {run_id} has no results")
+        directory = results(run_id)
         path = directory / f"{name}.csv"
         if not name.replace("_", "").isalnum() or not path.is_file():
             raise HTTPException(404, f"no table {name}")
@@ -169,18 +172,12 @@ def create_app(files: list[str | Path], folder: str | Path, workers: int = 2) ->
     @app.get("/api/runs/{a}/compare/{b}")
     def compare_runs(a: str, b: str) -> Any:
         from optimizer.studies.compare import compare_results
-        try:
-            return _clean(compare_results(runs.results(a), runs.results(b)))
-        except KeyError as exc:
-            raise HTTPException(404, f"run {exc.args[0]} has no results")
+        return _clean(compare_results(results(a), results(b)))
 
     @app.get("/api/runs/{run_id}/download/{kind}")
     def download(run_id: str, kind: str) -> Any:
         from optimizer.output.report import write_report, write_workbook
-        try:
-            directory = runs.results(run_id)
-        except KeyError:
-            raise HTTPException(404, f"run {run_id} has no results")
+        directory = results(run_id)
         if kind == "report":
             return FileResponse(write_report(directory), media_type="text/html",
                                 filename=f"accelplan-{run_id}.html")
