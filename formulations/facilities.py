@@ -14,10 +14,12 @@ def add_fleet_definition(model: pyo.ConcreteModel, data: ProblemData) -> None:
     + cards_per_unit(k) * (units_bought[k,s,c,t] - units_bought[k,s,c,t-life(k)])
     + existing(k,s,c,t) - existing(k,s,c,t-1).
 
-    Units: cards. A state recursion (at most four terms a row): a purchase in tau is alive in
-    t when tau <= t and (t - tau) * L < lifetime, i.e. for life(k) = ceil(lifetime / L)
-    periods; existing cards while age_years + y_t < lifetime. Equivalent to the direct sum
-    fleet = existing + sum of living purchases of shared/design/model.md.
+    Units: cards. A state recursion (at most four terms a row): a purchase delivered in tau
+    (ordered lead_time periods before, procurement.md) is alive in t when tau <= t and
+    (t - tau) * L < lifetime, i.e. for life(k) = ceil(lifetime / L) periods; existing cards
+    while age_years + y_t < lifetime, cards on order from their arrival. A ban with
+    ``installed: retire`` ends the rows (no fleet) from its period. Equivalent to the direct
+    sum fleet = existing + on order + sum of living deliveries of shared/design/model.md.
     """
     if not data.FLEET:
         return

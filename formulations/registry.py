@@ -55,7 +55,8 @@ class Family:
 
 FAMILIES: tuple[Family, ...] = (
     Family("fleet_definition", add_fleet_definition,
-           "fleet[k,s,c,t] = fleet[k,s,c,t-1] + u_k (bought[t] - bought[t-life]) + installed", "cards"),
+           "fleet[k,s,c,t] = fleet[k,s,c,t-1] + u_k (delivered[t] - delivered[t-life]) + installed "
+           "and on order (t < a retiring ban)", "cards"),
     Family("demand", add_demand,
            "sum_{k,s} serve[w,k,s,t] + sum_r rented_serve[w,r,t] + unmet[w,t] >= D(w,t) P(w) / 86400",
            "tokens/s", relax=True),
