@@ -166,3 +166,30 @@ def test_rolling_replan_on_the_forecast_matches_foresight(tmp_path):
     outcome = rolling_replan(forecast, {})
     assert outcome.rolling_npv == pytest.approx(outcome.foresight_npv, rel=REL)
     assert outcome.foresight_npv == pytest.approx(1000, rel=REL)
+
+
+def test_replan_of_the_procurement_node_from_every_period_keeps_what_remains_optimal():
+    # The bundled node with lead times, deposits, rentals, a ban and a tariff, re-planned on
+    # itself from each later period: the past is fixed, so the previous plan's later orders,
+    # builds and openings stay optimal. The re-plan's NPV equals the NPV of keeping them
+    # (costed in the rolled instance with them fixed), within the solver's gap.
+    from optimizer import Decisions, load_instance, replan, solve
+    from optimizer.studies.replan import rolled_instance
+    node = load_instance(INSTANCES / "zhengzhou-30k-procurement.yaml")
+    periods = list(node.spec.horizon.periods)
+    plan = solve(node, mip_gap=1e-6, explain=False)
+    bought = plan.tables["purchases"]
+    for start in periods[1:]:
+        later = [p for p in periods if p >= start]
+        kept = bought[bought["order_period"].astype(str).isin(later)]
+        decisions = Decisions(
+            {(r.accelerator, r.site, r.cooling, str(r.delivery_period)): float(r.units)
+             for r in kept.itertuples()},
+            {k: v for k, v in plan.decisions.builds_mw.items() if k[-1] in later},
+            {k: v for k, v in plan.decisions.openings.items() if k[-1] in later})
+        today, _ = rolled_instance(node, plan, start)
+        keeping = solve(today, fix_first_stage=(len(later), decisions), mip_gap=1e-6,
+                        explain=False)
+        again = replan(plan, node, start, mip_gap=1e-6, explain=False)
+        assert keeping.status.has_plan, start
+        assert again.objective == pytest.approx(keeping.objective, rel=2e-6), start
