@@ -46,39 +46,62 @@ def add_energy_supply(model: pyo.ConcreteModel, data: ProblemData) -> None:
     model.energy_supply = pyo.Constraint(sorted(sites), rule=rule)
 
 
-def emission_terms(model: pyo.ConcreteModel, data: ProblemData) -> dict[int, list]:
-    """Per period t: (tonnes per unit, variable) whose sum is sum_s emissions_t(s,t): grid
-    power of every card at its site's grid carbon, and each contract's MWh at its own carbon
-    instead of the grid's."""
+def _site_emission_terms(model: pyo.ConcreteModel, data: ProblemData) -> dict[tuple, list]:
+    """Per (s,t): (tonnes per unit, variable) whose sum is emissions_t(s,t)."""
     terms = defaultdict(list)
     for k, s, c, t, mwh, x in _draws(model, data):
         kg = data.grid_carbon_kg_per_mwh.get((s, t), 0.0)
         if kg:
-            terms[t].append((data.pue[s, c] * mwh * kg / 1000.0, x))
+            terms[s, t].append((data.pue[s, c] * mwh * kg / 1000.0, x))
     for (s, p, t) in data.PPA:
         kg = data.ppa_carbon_kg_per_mwh[s, p] - data.grid_carbon_kg_per_mwh.get((s, t), 0.0)
         if kg:
-            terms[t].append((kg / 1000.0, model.ppa_mwh[s, p, t]))
+            terms[s, t].append((kg / 1000.0, model.ppa_mwh[s, p, t]))
     return terms
 
 
+def add_site_emissions(model: pyo.ConcreteModel, data: ProblemData) -> None:
+    """site_emissions(s,t): emissions_t[s,t] = (grid_carbon(s,t) grid_mwh(s,t) + sum_p
+    carbon(p) ppa_mwh[s,p,t]) / 1000, for the carbon cap.
+
+    Units: tonnes of CO2 a period. One row a site and period, so that the cap's row has a
+    term a site rather than one for every card of every site (as the share rules are written
+    on aggregates).
+    """
+    if not data.carbon_cap_t:
+        return
+    terms = {key: items for key, items in _site_emission_terms(model, data).items()
+             if key[1] in data.carbon_cap_t}
+    index = sorted(terms)
+    if not index:
+        return
+    model.SITE_EMISSIONS = pyo.Set(initialize=index, dimen=2, ordered=True)
+    model.emissions_t = pyo.Var(model.SITE_EMISSIONS, domain=pyo.Reals)
+
+    def rule(m, s, t):
+        return m.emissions_t[s, t] == pyo.quicksum((a * x for a, x in terms[s, t]))
+    model.site_emissions = pyo.Constraint(model.SITE_EMISSIONS, rule=rule)
+
+
 def add_carbon_cap(model: pyo.ConcreteModel, data: ProblemData) -> None:
-    """carbon_cap(t): sum_s emissions_t(s,t) <= carbon_cap_t_per_year(t) L, with
+    """carbon_cap(t): sum_s emissions_t[s,t] <= carbon_cap_t_per_year(t) L, with
     emissions_t(s,t) = (grid_carbon(s,t) grid_mwh(s,t) + sum_p carbon(p) ppa_mwh[s,p,t]) / 1000
-    and grid_mwh = energy_mwh - sum_p ppa_mwh.
+    and grid_mwh = energy_mwh - sum_p ppa_mwh (``site_emissions``).
 
     Units: tonnes of CO2 a period.
     """
     if not data.carbon_cap_t:
         return
-    terms = emission_terms(model, data)
+    by_period = defaultdict(list)
+    for (s, t) in (model.SITE_EMISSIONS if hasattr(model, "SITE_EMISSIONS") else []):
+        by_period[t].append(model.emissions_t[s, t])
     index = sorted(data.carbon_cap_t)
 
     def rule(m, t):
-        if not terms.get(t):
+        if not by_period.get(t):
             return pyo.Constraint.Feasible if data.carbon_cap_t[t] >= 0 else \
                 pyo.Constraint.Infeasible
-        return pyo.quicksum((a * x for a, x in terms[t])) <= data.carbon_cap_t[t]
+        return pyo.quicksum(by_period[t]) <= data.carbon_cap_t[t]
     model.carbon_cap = pyo.Constraint(index, rule=rule)
 
 
@@ -105,6 +128,9 @@ def add_water_cap(model: pyo.ConcreteModel, data: ProblemData) -> None:
 
 def total_emissions(model: pyo.ConcreteModel, data: ProblemData):
     """sum_t sum_s emissions_t(s,t): tonnes of CO2 over the horizon (a Pyomo expression; 0
-    when nothing emits)."""
-    terms = [(a, x) for items in emission_terms(model, data).values() for a, x in items]
-    return pyo.quicksum((a * x for a, x in terms)) if terms else 0.0
+    when nothing emits). Uses the site_emissions variables where the carbon cap made them."""
+    made = set(model.SITE_EMISSIONS) if hasattr(model, "SITE_EMISSIONS") else set()
+    terms = [model.emissions_t[key] for key in made]
+    terms += [a * x for key, items in _site_emission_terms(model, data).items()
+              if key not in made for a, x in items]
+    return pyo.quicksum(terms) if terms else 0.0

@@ -15,7 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from formulations.energy import add_carbon_cap, add_energy_supply, add_water_cap
+from formulations.energy import (
+    add_carbon_cap, add_energy_supply, add_site_emissions, add_water_cap,
+)
 from formulations.facilities import (
     add_cooling_capacity, add_exclusive_cooling, add_fleet_definition, add_grid, add_site_cards,
     add_site_open,
@@ -84,8 +86,9 @@ FAMILIES: tuple[Family, ...] = (
     Family("budget", add_budget, "capex(t) (deposits of orders of t, balances of deliveries of t) <= budget(t)", "currency", cap=True, relax=True,
            row_scale="money"),
     Family("energy_supply", add_energy_supply, "sum_p ppa_mwh[s,p,t] <= energy_mwh(s,t)", "MWh"),
-    Family("carbon_cap", add_carbon_cap,
-           "sum_s (grid_carbon grid_mwh + sum_p carbon(p) ppa_mwh) / 1000 <= cap(t) L", "t",
+    Family("site_emissions", add_site_emissions,
+           "emissions_t[s,t] = (grid_carbon grid_mwh + sum_p carbon(p) ppa_mwh) / 1000", "t"),
+    Family("carbon_cap", add_carbon_cap, "sum_s emissions_t[s,t] <= cap(t) L", "t",
            cap=True, relax=True),
     Family("water_cap", add_water_cap,
            "sum_c wue(s,c) it_mwh(s,c,t) <= max_water_m3_per_year(s) L", "m3", cap=True,

@@ -264,7 +264,10 @@ def _restricted_then_full(compiled: HighsModel, column_group: np.ndarray,
     for round_number in range(rounds):
         if compiled.watch.expired() or hood is None:
             break
-        best = min(plans, key=lambda plan: float(cost @ plan[0]))[0] if plans else None
+        # the start must lie in the set (a plan using other placements is no start there)
+        inside = [plan for plan in plans
+                  if not (used_placements(column_group, plan[0]) & ~hood).any()]
+        best = min(inside, key=lambda plan: float(cost @ plan[0]))[0] if inside else None
         share = None
         if deadline:      # the support's round gets half, the neighbourhoods share the rest
             left = compiled.watch.left()
