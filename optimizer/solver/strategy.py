@@ -249,8 +249,8 @@ def _restricted_then_full(compiled: HighsModel, column_group: np.ndarray,
     if compiled.first_plan_values is not None:
         plans.append((compiled.first_plan_values, "first plan (rounded LP relaxation)"))
     # the restricted set is what the relaxation uses (and its rounded plan): the constructive
-    # plan, when it is the better start, is kept as a plan but does not widen the set (its
-    # extra placements made the restricted MIP harder: 44 placements instead of 31 at xl)
+    # plan, when it is the better start, is kept as a plan but does not widen the set (more
+    # placements make the restricted MIP harder)
     rounded = compiled.rounded_values
     support = [v for v in (compiled.relaxation_values,
                            rounded if rounded is not None else compiled.first_plan_values)
