@@ -8,7 +8,6 @@ currency, and no scientific notation; wide tables scroll inside the page.
 from __future__ import annotations
 
 import html
-import json
 import math
 import os
 from pathlib import Path
@@ -18,8 +17,8 @@ import pandas as pd
 
 from optimizer.analysis.actions import first_actions, rented_against_owned
 from optimizer.analysis.units import count, money
-from optimizer.errors import UsageError
 from optimizer.output.directories import write_file_atomically
+from optimizer.output.results import read_results_directory
 from optimizer.output.figures import (
     pareto_figures, plan_figures, scenario_figures, sweep_figures,
 )
@@ -45,20 +44,7 @@ table.kpi td:first-child,table.kpi th:first-child,table.data td.text{text-align:
 
 
 def _read(directory: Path) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
-    summary_path = directory / "summary.json"
-    if not summary_path.is_file():
-        raise UsageError(f"{directory}: not a results directory (no summary.json)")
-    try:
-        summary = json.loads(summary_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{summary_path}: not valid JSON ({exc})") from None
-    tables = {}
-    for path in sorted(directory.glob("*.csv")):
-        try:
-            tables[path.stem] = pd.read_csv(path, dtype={"period": str})
-        except pd.errors.EmptyDataError:
-            tables[path.stem] = pd.DataFrame()
-    return summary, tables
+    return read_results_directory(directory)
 
 
 def _cell(column: str, value: Any, currency: str) -> tuple[str, bool]:

@@ -142,24 +142,11 @@ def read_plan(directory: str | Path) -> Plan:
         UsageError: not a results directory, or its summary is not valid JSON.
     """
     directory = Path(directory)
-    summary_path = directory / "summary.json"
-    if not summary_path.is_file():
-        raise UsageError(f"{directory}: not a results directory (no summary.json)")
-    try:
-        summary = json.loads(summary_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{summary_path}: not valid JSON ({exc})") from None
-    tables = {}
-    for path in sorted(directory.glob("*.csv")):
-        try:
-            tables[path.stem] = pd.read_csv(path, dtype={"period": str, "order_period": str,
-                                                         "delivery_period": str})
-        except pd.errors.EmptyDataError:
-            tables[path.stem] = pd.DataFrame()
+    summary, tables = read_results_directory(directory)
     try:
         status = Status(summary.get("status"))
     except ValueError:
-        raise UsageError(f"{summary_path}: unknown status {summary.get('status')!r}") from None
+        raise UsageError(f"{directory / 'summary.json'}: unknown status {summary.get('status')!r}") from None
     explanation = [Relaxation(r["constraint"], tuple(r["index"]), r["amount"], r["unit"],
                               r["message"], r.get("note", ""))
                    for r in summary.get("explanation") or []]
@@ -167,6 +154,35 @@ def read_plan(directory: str | Path) -> Plan:
                 best_bound=summary.get("best_bound"), mip_gap=summary.get("mip_gap"),
                 tables=tables, summary=summary, explanation=explanation,
                 decisions=decisions_from_tables(tables))
+
+
+LABEL_COLUMNS = {"period": str, "order_period": str, "delivery_period": str}
+"""Columns of the result tables that hold period labels (read as text: "2026", "2026H1")."""
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """One result table, period labels as text (an empty file is an empty table)."""
+    try:
+        return pd.read_csv(path, dtype=LABEL_COLUMNS)
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame()
+
+
+def read_results_directory(directory: str | Path) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
+    """A results directory's summary and its tables by name.
+
+    Raises:
+        UsageError: no summary.json, or one that is not valid JSON.
+    """
+    directory = Path(directory)
+    summary_path = directory / "summary.json"
+    if not summary_path.is_file():
+        raise UsageError(f"{directory}: not a results directory (no summary.json)")
+    try:
+        summary = json.loads(summary_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{summary_path}: not valid JSON ({exc})") from None
+    return summary, {path.stem: read_table(path) for path in sorted(directory.glob("*.csv"))}
 
 
 def decisions_from_tables(tables: dict[str, pd.DataFrame]) -> Decisions:

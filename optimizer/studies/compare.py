@@ -1,32 +1,20 @@
 """What changed between two results directories: KPIs, purchases, sites."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from optimizer.errors import UsageError
+from optimizer.output.results import read_results_directory
 
 KPI_ORDER = ("npv_total", "capex_total", "opex_total", "salvage_total", "cost_per_million_tokens",
              "cards_final_period", "cards_bought_total", "domestic_share", "unmet_tokens_total")
 
 
 def _read_results(directory: str | Path) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
-    directory = Path(directory)
-    summary_path = directory / "summary.json"
-    if not summary_path.is_file():
-        raise UsageError(f"{directory}: not a results directory (no summary.json)")
-    try:
-        summary = json.loads(summary_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{summary_path}: not valid JSON ({exc})") from None
-    tables = {}
-    for name in ("purchases", "sites"):
-        path = directory / f"{name}.csv"
-        tables[name] = pd.read_csv(path) if path.is_file() else pd.DataFrame()
-    return summary, tables
+    summary, tables = read_results_directory(directory)
+    return summary, {name: tables.get(name, pd.DataFrame()) for name in ("purchases", "sites")}
 
 
 def compare_results(dir_a: str | Path, dir_b: str | Path) -> dict[str, Any]:

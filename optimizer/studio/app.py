@@ -157,16 +157,12 @@ def create_app(files: list[str | Path], folder: str | Path, workers: int = 2) ->
 
     @app.get("/api/runs/{run_id}/tables/{name}")
     def run_table(run_id: str, name: str) -> Any:
-        import pandas as pd
+        from optimizer.output.results import read_table
         directory = results(run_id)
         path = directory / f"{name}.csv"
         if not name.replace("_", "").isalnum() or not path.is_file():
             raise HTTPException(404, f"no table {name}")
-        try:
-            frame = pd.read_csv(path, dtype={"period": str, "order_period": str,
-                                             "delivery_period": str})
-        except pd.errors.EmptyDataError:
-            return []
+        frame = read_table(path)
         return _clean(frame.head(TABLE_ROWS_MAX).to_dict(orient="records"))
 
     @app.get("/api/runs/{a}/compare/{b}")
