@@ -81,6 +81,16 @@ def _stacked_bars(ax, frame: pd.DataFrame, ylabel: str) -> None:
     period_axis(ax, periods)
 
 
+def _every_period(tables: dict[str, pd.DataFrame], frame: pd.DataFrame, columns: str,
+                  values: str) -> pd.DataFrame:
+    """``values`` summed by period and ``columns``, with a row for every period of the plan
+    (zero where the frame has none)."""
+    pivot = frame.pivot_table(index="period", columns=columns, values=values, aggfunc="sum",
+                              fill_value=0)
+    periods = tables["costs"]["period"] if "costs" in tables else pivot.index
+    return pivot.reindex([str(p) for p in periods], fill_value=0)
+
+
 def plan_figures(summary: dict[str, Any], tables: dict[str, pd.DataFrame]) -> dict[str, str]:
     """Title -> base64 PNG of every plot of a plan."""
     plt = _pyplot()
@@ -98,10 +108,7 @@ def plan_figures(summary: dict[str, Any], tables: dict[str, pd.DataFrame]) -> di
 
     purchases = tables.get("purchases", pd.DataFrame())
     if not purchases.empty:
-        pivot = purchases.pivot_table(index="period", columns="accelerator", values="cards",
-                                      aggfunc="sum", fill_value=0)
-        periods = tables["costs"]["period"] if "costs" in tables else pivot.index
-        pivot = pivot.reindex([str(p) for p in periods], fill_value=0)
+        pivot = _every_period(tables, purchases, "accelerator", "cards")
         fig, ax = plt.subplots(figsize=(7, 3.4))
         _stacked_bars(ax, pivot, "cards bought")
         ax.set_title("Purchases by accelerator")
@@ -162,10 +169,7 @@ def plan_figures(summary: dict[str, Any], tables: dict[str, pd.DataFrame]) -> di
     builds = tables.get("builds", pd.DataFrame())
     if not builds.empty:
         builds = builds.assign(where=builds["site"] + " " + builds["cooling"])
-        pivot = builds.pivot_table(index="period", columns="where", values="it_mw",
-                                   aggfunc="sum", fill_value=0)
-        periods = tables["costs"]["period"] if "costs" in tables else pivot.index
-        pivot = pivot.reindex([str(p) for p in periods], fill_value=0)
+        pivot = _every_period(tables, builds, "where", "it_mw")
         fig, ax = plt.subplots(figsize=(7, 3.2))
         _stacked_bars(ax, pivot, "IT MW of cooling built")
         ax.set_title("Cooling build schedule by site and mode")
@@ -209,10 +213,7 @@ def plan_figures(summary: dict[str, Any], tables: dict[str, pd.DataFrame]) -> di
                              or energy["water_m3"].abs().sum() > 0):
         fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.4))
         for ax, column, label in ((left, "emissions_t", "t CO2"), (right, "water_m3", "m3 of water")):
-            pivot = energy.pivot_table(index="period", columns="site", values=column,
-                                       aggfunc="sum", fill_value=0)
-            periods = tables["costs"]["period"] if "costs" in tables else pivot.index
-            pivot = pivot.reindex([str(p) for p in periods], fill_value=0)
+            pivot = _every_period(tables, energy, "site", column)
             _stacked_bars(ax, pivot, label)
             ax.set_title(("Emissions" if column == "emissions_t" else "Water") + " by site")
         fig.tight_layout()
