@@ -4,6 +4,7 @@ from __future__ import annotations
 import pyomo.environ as pyo
 
 from optimizer.problem import ProblemData
+from optimizer.problem.entries import DECISIONS
 
 
 def add_objective(model: pyo.ConcreteModel, data: ProblemData) -> None:
@@ -17,14 +18,7 @@ def add_objective(model: pyo.ConcreteModel, data: ProblemData) -> None:
     :func:`optimizer.problem.build_problem_data`; costs that no decision changes (existing
     fleet maintenance, fixed costs of operating sites) form the constant.
     """
-    terms = [coef * model.units_bought[i] for i, coef in data.cost_buy.items()]
-    terms += [coef * model.build[i] for i, coef in data.cost_build.items() if coef]
-    terms += [coef * model.fleet[i] for i, coef in data.cost_fleet_idle.items() if coef]
-    terms += [coef * model.busy[i] for i, coef in data.cost_busy.items()
-              if coef and i in model.busy]
-    terms += [coef * model.site_open[i] for i, coef in data.cost_open.items() if coef]
-    terms += [coef * model.unmet[i] for i, coef in data.cost_unmet.items()]
-    terms += [coef * model.cards_rented[i] for i, coef in data.cost_rent.items() if coef]
-    terms += [coef * model.ppa_mwh[i] for i, coef in data.cost_ppa.items() if coef]
+    terms = [coef * getattr(model, family.variable)[key] for family in DECISIONS
+             for key, coef in data.objective_cost.get(family.variable, {}).items() if coef]
     model.npv = pyo.Objective(expr=pyo.quicksum(terms) + data.cost_constant,
                               sense=pyo.minimize)

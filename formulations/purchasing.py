@@ -7,7 +7,7 @@ import pyomo.environ as pyo
 
 from optimizer.problem import ProblemData
 from optimizer.problem.costs import CAPEX_KINDS
-from optimizer.problem.entries import decision_entries
+from optimizer.problem.entries import DECISIONS
 
 
 def add_supply(model: pyo.ConcreteModel, data: ProblemData) -> None:
@@ -30,19 +30,18 @@ def add_supply(model: pyo.ConcreteModel, data: ProblemData) -> None:
     model.supply = pyo.Constraint(index, rule=rule)
 
 
-CAPEX_DECISIONS = (("units_bought", "BUY"), ("build", "BUILD"), ("site_open", "OPENING"))
-"""Decision families that carry capex, with their index set on the model."""
-
-
 def capex_by_period(model: pyo.ConcreteModel, data: ProblemData) -> dict[int, list]:
-    """Undiscounted capex terms of each period in ``money_unit``, from the cost entries
-    (optimizer.problem.entries): cards, cooling builds, site openings (open_cost on
-    site_open[s,t] - site_open[s,t-1])."""
+    """Undiscounted capex terms of each period in ``money_unit``, from the cost entries of the
+    decisions that carry capex (:data:`optimizer.problem.entries.DECISIONS`): deposits and
+    balances of orders, cooling builds, site openings (open_cost on site_open[s,t] -
+    site_open[s,t-1])."""
     terms: dict[int, list] = defaultdict(list)
-    for family, index_set in CAPEX_DECISIONS:
-        variable = getattr(model, family)
-        for key in getattr(model, index_set):
-            for t, kind, money in decision_entries(data, family, key, reported=False):
+    for family in DECISIONS:
+        if not family.capex:
+            continue
+        variable = getattr(model, family.variable)
+        for key in getattr(data, family.index):
+            for t, kind, money in family.entries(data, key, False):
                 if kind in CAPEX_KINDS and money:
                     terms[t].append(money / data.money_unit * variable[key])
     return terms

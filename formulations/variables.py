@@ -5,10 +5,6 @@ import pyomo.environ as pyo
 
 from optimizer.problem import ProblemData
 
-FIRST_STAGE = ("units_bought", "build", "site_open")
-"""Decisions a stochastic plan commits to in its first periods and every scenario shares:
-purchases, cooling builds, site openings."""
-
 PLACEMENT_POSITIONS = {"units_bought": (0, 1), "fleet": (0, 1), "busy": (0, 1),
                        "serve": (1, 2)}
 """Variable families that belong to an (accelerator, site) placement, and where accelerator
@@ -29,8 +25,7 @@ def add_sets(model: pyo.ConcreteModel, data: ProblemData) -> None:
     model.CAPACITY = pyo.Set(initialize=[(s, c, t) for (s, c) in data.SC
                                          for t in range(data.n_periods)], dimen=3, ordered=True)
     model.BUILD = pyo.Set(initialize=data.BUILD, dimen=3, ordered=True)
-    model.OPENING = pyo.Set(initialize=[(s, t) for s in data.OPENABLE
-                                        for t in range(data.n_periods)], dimen=2, ordered=True)
+    model.OPENING = pyo.Set(initialize=data.OPENING, dimen=2, ordered=True)
     model.MODE_CHOICE = pyo.Set(initialize=[(s, c) for (s, c) in data.SC
                                             if s in data.EXCLUSIVE], dimen=2, ordered=True)
     model.UNMET = pyo.Set(initialize=data.UNMET, dimen=2, ordered=True)

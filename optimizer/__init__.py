@@ -33,10 +33,12 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 
 _LAZY = {"solve": "optimizer.planning", "Plan": "optimizer.output.results",
          "Decisions": "optimizer.output.results", "read_plan": "optimizer.output.results",
-         "KPIs": "optimizer.analysis.kpis", "replan": "optimizer.studies.replan"}
+         "KPIs": "optimizer.analysis.kpis", "replan": "optimizer.studies.replan",
+         "SolveOptions": "optimizer.options"}
 
 __all__ = ["AccelplanError", "InfeasibleError", "InstanceError", "SolverError", "UsageError",
-           "Relaxation", "Instance", "Plan", "Decisions", "KPIs", "Status", "load_instance",
+           "Relaxation", "Instance", "Plan", "Decisions", "KPIs", "Status", "SolveOptions",
+           "load_instance",
            "instance_from_mapping", "read_plan", "replan", "solve", "__version__"]
 
 

@@ -25,17 +25,26 @@ def worker_pool(workers: int, jobs: int) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(max_workers=max(1, min(workers, jobs)), mp_context=context)
 
 
+CANCEL_POLL_SECONDS = 0.2
+"""How often a run with a cancel flag looks at it while its jobs run."""
+
+
 def completed_by(pool: ProcessPoolExecutor, futures: Iterable[Future],
-                 deadline: float | None) -> Iterator[Future]:
+                 deadline: float | None, cancel: Any = None) -> Iterator[Future]:
     """Futures as they complete (cancelled ones included). At ``deadline`` (``time.time()``)
-    plus ``GRACE_SECONDS`` what still waits is cancelled and what still runs is ended, so a
-    run never outlives its deadline by more than the grace."""
+    plus ``GRACE_SECONDS``, or as soon as ``cancel`` is set, what still waits is cancelled and
+    what still runs is ended, so a run never outlives its deadline by more than the grace."""
     pending = set(futures)
     while pending:
         timeout = None if deadline is None else max(deadline + GRACE_SECONDS - time.time(), 0)
+        if cancel is not None:
+            timeout = CANCEL_POLL_SECONDS if timeout is None else min(timeout,
+                                                                      CANCEL_POLL_SECONDS)
         done, pending = wait(pending, timeout=timeout, return_when=FIRST_COMPLETED)
         yield from done
-        if pending and deadline is not None and time.time() >= deadline + GRACE_SECONDS:
+        stopped = cancel is not None and cancel.is_set()
+        if pending and (stopped or (deadline is not None
+                                    and time.time() >= deadline + GRACE_SECONDS)):
             stop_pool(pool)
             return
 
@@ -57,13 +66,15 @@ class Runner:
         backend: ``local`` (worker processes) or ``dask`` (a cluster).
         scheduler: the Dask scheduler's address (``tcp://host:8786``); none: a LocalCluster of
             ``workers`` processes.
+        cancel: an event; once set, jobs not yet finished are given up (their processes end).
     """
 
     def __init__(self, workers: int = 1, backend: str = "local",
-                 scheduler: str | None = None) -> None:
+                 scheduler: str | None = None, cancel: Any = None) -> None:
         if backend not in BACKENDS:
             raise UsageError(f"unknown backend {backend!r}; use local or dask")
         self.workers, self.backend, self.scheduler = max(1, workers), backend, scheduler
+        self.cancel = cancel
         self._pool: Any = None
         self._client: Any = None
         self._cluster: Any = None
@@ -73,7 +84,10 @@ class Runner:
 
     def __exit__(self, *exc: Any) -> None:
         if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            if self.cancel is not None and self.cancel.is_set():
+                stop_pool(self._pool)
+            else:
+                self._pool.shutdown(wait=True, cancel_futures=True)
         if self._client is not None:
             self._client.close()
         if self._cluster is not None:
@@ -88,8 +102,11 @@ class Runner:
         if self.backend == "dask":
             yield from self._run_dask(fn, jobs, deadline, skip)
             return
+        stopped = self.cancel.is_set if self.cancel is not None else (lambda: False)
         if self.workers <= 1 or len(jobs) <= 1:
             for job in jobs:
+                if stopped():
+                    return
                 if skip is not None and skip(job):
                     continue
                 yield job, fn(job)
@@ -97,7 +114,7 @@ class Runner:
         if self._pool is None:
             self._pool = worker_pool(self.workers, len(jobs))
         futures = {self._pool.submit(fn, job): job for job in jobs}
-        for future in completed_by(self._pool, futures, deadline):
+        for future in completed_by(self._pool, futures, deadline, self.cancel):
             if future.cancelled() or future.exception() is not None:
                 continue
             yield futures[future], future.result()
@@ -105,6 +122,8 @@ class Runner:
                 for other, job in futures.items():
                     if not other.done() and skip(job):
                         other.cancel()
+        if getattr(self._pool, "_shutdown_thread", False):
+            self._pool = None          # ended at a deadline: the next run starts a new pool
 
     def _connect(self) -> Any:
         try:

@@ -25,8 +25,10 @@ from optimizer.analysis.precheck import precheck
 from optimizer.analysis.tables import plan_tables
 from optimizer.cancel import solver_running
 from optimizer.errors import InfeasibleError, Relaxation
+from optimizer.options import SolveOptions
 from optimizer.output.results import Decisions, Plan
 from optimizer.problem import ProblemData, build_problem_data
+from optimizer.problem.entries import first_stage_keys
 from optimizer.solver.compile import StandardForm
 from optimizer.solver.highs import HighsModel, highspy_version
 from optimizer.solver.pricing import (
@@ -42,39 +44,36 @@ EXPLAIN_SHARE = 0.1
 re-solves) when it is asked for."""
 
 
-def solve_deterministic(instance: Any, time_limit: float | None = None, mip_gap: float = 1e-4,
-                        threads: int | None = None, seed: int | None = None,
-                        raise_on_infeasible: bool = True, explain: bool = True,
-                        start: Mapping[str, float] | None = None,
-                        fix_first_stage: tuple[int, Decisions] | None = None,
-                        started_at: float | None = None,
-                        cancel: threading.Event | None = None,
-                        extra_constraints: ExtraConstraints = (),
-                        progress: Callable[[dict[str, float | None]], None] | None = None
-                        ) -> Plan:
+def solve_deterministic(instance: Any, options: SolveOptions | None = None) -> Plan:
     """Build and solve the planning MILP of ``instance`` for its own demand (see
-    :func:`optimizer.planning.solve` for the arguments)."""
-    options = SolverOptions(time_limit=time_limit, mip_gap=mip_gap, threads=threads, seed=seed)
+    :func:`optimizer.planning.solve` for the options)."""
+    options = options or SolveOptions()
+    solver_options = options.solver
+    time_limit, explain = options.time_limit, options.explain
+    raise_on_infeasible, cancel, progress = (options.raise_on_infeasible, options.cancel,
+                                             options.progress)
     called = time.perf_counter()
-    began = called if started_at is None else started_at     # the time limit counts from here
+    began = called if options.started_at is None else options.started_at
     data = build_problem_data(instance)
     obvious = precheck(data)
     if obvious:
-        summary = _summary(instance, data, None, options, time.perf_counter() - began)
+        summary = _summary(instance, data, None, solver_options, time.perf_counter() - began)
         obvious = name_overrides(in_order(obvious, data.periods), dict(instance.overrides))
         return _no_plan(Status.INFEASIBLE, summary, obvious, raise_on_infeasible)
-    model = build_model(data, extra_constraints)
-    if fix_first_stage is not None:
-        commit, decisions = fix_first_stage
+    model = build_model(data, options.extra_constraints)
+    if options.fix_first_stage is not None:
+        commit, decisions = options.fix_first_stage
         if not fix_decisions(model, data, commit, decisions):
-            summary = _summary(instance, data, None, options, time.perf_counter() - began)
+            summary = _summary(instance, data, None, solver_options,
+                               time.perf_counter() - began)
             summary["solver"]["model_status"] = "not run (a fixed decision does not exist here)"
             return _no_plan(Status.INFEASIBLE, summary, [], False)
     build_seconds = time.perf_counter() - called
-    solving = options
+    solving = solver_options
     if explain and time_limit:      # the explanation's LPs run inside the limit too
-        solving = SolverOptions(time_limit=time_limit * (1 - EXPLAIN_SHARE), mip_gap=mip_gap,
-                                threads=threads, seed=seed)
+        solving = SolverOptions(time_limit=time_limit * (1 - EXPLAIN_SHARE),
+                                mip_gap=options.mip_gap, threads=options.threads,
+                                seed=options.seed)
     form = StandardForm(model)
     highs = HighsModel(form.arrays)
     hooks = plan_hooks(form, data, highs.large)
@@ -86,12 +85,13 @@ def solve_deterministic(instance: Any, time_limit: float | None = None, mip_gap:
                       "bound": None if bound is None else bound * money})
     highs.watch.listener = report
     with solver_running(cancel):          # a signal now stops HiGHS, keeping its best plan
-        result = solve_arrays(highs, solving, form.start_from_names(start) if start else None,
+        result = solve_arrays(highs, solving,
+                              form.start_from_names(options.start) if options.start else None,
                               hooks, started_at=began, cancel=cancel)
     result.transfer_seconds = form.seconds + highs.transfer_seconds
     if time_limit:
         highs.watch.deadline = began + time_limit
-    summary = _summary(instance, data, result, options, build_seconds)
+    summary = _summary(instance, data, result, solver_options, build_seconds)
     summary["startup_seconds"] = called - began
     summary["progress"] = [[round(at - began, 3), objective * money,
                             None if bound is None else bound * money]
@@ -102,7 +102,7 @@ def solve_deterministic(instance: Any, time_limit: float | None = None, mip_gap:
         if result.status is Status.INFEASIBLE and explain:
             def elastic(weights: dict[int, float]) -> tuple[Any, dict[int, float]] | None:
                 again = HighsModel(form.arrays, highs.watch)
-                outcome, values, slack = again.elastic_solve(weights, options)
+                outcome, values, slack = again.elastic_solve(weights, solver_options)
                 if not outcome.has_plan:
                     return None
                 form.load(values)
@@ -207,55 +207,80 @@ def _greedy_value(made: Any, family: str, index: Any) -> float:
     return 0.0
 
 
-FIRST_STAGE_KEYS = {"units_bought": "purchases", "build": "builds_mw", "site_open": "openings"}
-
-
 def decisions_of(model: pyo.ConcreteModel, data: ProblemData) -> Decisions:
-    """A solved model's purchases, builds (MW) and openings, keyed by labels."""
+    """A solved model's purchases (by delivery, with their order periods), builds (MW),
+    openings and rentals, keyed by labels."""
     label = data.periods
-    purchases = {(k, s, c, label[t]): float(round(model.units_bought[k, s, c, t].value or 0))
-                 for (k, s, c, t) in data.BUY if (model.units_bought[k, s, c, t].value or 0)}
-    builds = {(s, c, label[t]): float(model.build[s, c, t].value or 0.0)
-              * data.build_unit_mw[s, c] for (s, c, t) in data.BUILD
-              if (model.build[s, c, t].value or 0.0) > 1e-9}
-    openings = {(s, label[t]): float(round(model.site_open[s, t].value or 0))
-                for s in data.OPENABLE for t in range(data.n_periods)}
-    return Decisions(purchases, builds, openings)
+
+    def value(var: Any) -> float:
+        return float(var.value or 0.0)
+    purchases, ordered = {}, {}
+    for (k, s, c, t) in data.BUY:
+        units = float(round(value(model.units_bought[k, s, c, t])))
+        if units:
+            key = (k, s, c, label[t])
+            purchases[key] = units
+            if data.order_period(k, t) != t:
+                ordered[key] = label[data.order_period(k, t)]
+    builds = {(s, c, label[t]): value(model.build[s, c, t]) * data.build_unit_mw[s, c]
+              for (s, c, t) in data.BUILD if value(model.build[s, c, t]) > 1e-9}
+    openings = {(s, label[t]): float(round(value(model.site_open[s, t])))
+                for (s, t) in data.OPENING}
+    rentals = {(r, label[t]): float(round(value(model.cards_rented[r, t])))
+               for (r, t) in data.RENT if round(value(model.cards_rented[r, t]))}
+    return Decisions(purchases, builds, openings, rentals, ordered)
+
+
+def first_stage_values(data: ProblemData, commit: int, decisions: Decisions
+                       ) -> tuple[dict[str, dict[Any, float]], bool]:
+    """The values of the first-stage variables (:func:`optimizer.problem.entries.
+    first_stage_keys`) that ``decisions`` sets: variable -> key -> value (0 where it sets
+    none), and whether every nonzero first-stage decision of ``decisions`` has a variable
+    here (False: it cannot be made in this instance)."""
+    label = data.periods
+    keys = first_stage_keys(data, commit)
+    values: dict[str, dict[Any, float]] = {}
+    present = set()
+    for (k, s, c, t) in keys["units_bought"]:
+        named = (k, s, c, label[t])
+        values.setdefault("units_bought", {})[k, s, c, t] = decisions.purchases.get(named, 0.0)
+        present.add(("purchases", named))
+    for (s, c, t) in keys["build"]:
+        named = (s, c, label[t])
+        values.setdefault("build", {})[s, c, t] = (decisions.builds_mw.get(named, 0.0)
+                                                   / data.build_unit_mw[s, c])
+        present.add(("builds_mw", named))
+    for (s, t) in keys["site_open"]:
+        named = (s, label[t])
+        values.setdefault("site_open", {})[s, t] = decisions.openings.get(named, 0.0)
+        present.add(("openings", named))
+    for (r, t) in keys["cards_rented"]:
+        named = (r, label[t])
+        values.setdefault("cards_rented", {})[r, t] = decisions.rentals.get(named, 0.0)
+        present.add(("rentals", named))
+    committed = decisions.first_stage(label[:commit])
+    openable = set(data.OPENABLE)
+    complete = True
+    for name in ("purchases", "builds_mw", "openings", "rentals"):
+        for key, amount in getattr(committed, name).items():
+            if abs(amount) < 1e-9 or (name == "openings" and key[0] not in openable):
+                continue          # an operating site is open anyway
+            if (name, key) not in present:
+                complete = False
+    return values, complete
 
 
 def fix_decisions(model: pyo.ConcreteModel, data: ProblemData, commit: int,
                   decisions: Decisions) -> bool:
-    """Fix the purchases, builds and openings of periods before ``commit`` at ``decisions``
-    (0 where none is given). False when a nonzero decision has no variable here (it cannot be
-    made in this instance)."""
-    label = data.periods
-    first = set(label[:commit])
-    present = set()
-    for (k, s, c, t) in data.BUY:
-        if t < commit:
-            key = (k, s, c, label[t])
-            model.units_bought[k, s, c, t].fix(decisions.purchases.get(key, 0.0))
-            present.add(("purchases", key))
-    for (s, c, t) in data.BUILD:
-        if t < commit:
-            key = (s, c, label[t])
-            model.build[s, c, t].fix(decisions.builds_mw.get(key, 0.0) / data.build_unit_mw[s, c])
-            present.add(("builds_mw", key))
-    for s in data.OPENABLE:
-        for t in range(min(commit, data.n_periods)):
-            key = (s, label[t])
-            model.site_open[s, t].fix(decisions.openings.get(key, 0.0))
-            present.add(("openings", key))
-    openable = set(data.OPENABLE)
-    for name in ("purchases", "builds_mw", "openings"):
-        for key, value in getattr(decisions, name).items():
-            if key[-1] not in first or abs(value) < 1e-9:
-                continue
-            if name == "openings" and key[0] not in openable:
-                continue          # an operating site is open anyway
-            if (name, key) not in present:
-                return False
-    return True
+    """Fix the first stage of the periods before ``commit`` (orders placed then, builds,
+    openings, rentals) at ``decisions`` (0 where none is given). False when a nonzero
+    decision has no variable here (it cannot be made in this instance)."""
+    values, complete = first_stage_values(data, commit, decisions)
+    for variable, keyed in values.items():
+        component = getattr(model, variable)
+        for key, value in keyed.items():
+            component[key].fix(value)
+    return complete
 
 
 def _no_plan(status: Status, summary: dict[str, Any], explanation: list[Relaxation],

@@ -20,6 +20,7 @@ LAYERS = [
     ["optimizer.solver"],
     ["optimizer.analysis"],
     ["optimizer.output"],
+    ["optimizer.options"],      # the options of one solve, carried down every path
     ["optimizer.pipeline"],
     ["optimizer.scenarios"],
     ["optimizer.planning"],

@@ -98,7 +98,7 @@ def test_scenario_report_never_adds_scenarios_together(tmp_path):
                                        "-o", str(out), "--report"])
     assert result.exit_code == 0, result.stderr
     text = (out / "report.html").read_text()
-    assert "Buy now (shared by every scenario)" in text
+    assert "Decided now (shared by every scenario)" in text
     assert "value of the stochastic solution" in text and "NPV in each scenario" in text
     assert "Installed cards by vendor per period" not in text   # would sum the scenarios
     no_remote_resources(text)

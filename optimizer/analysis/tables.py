@@ -8,7 +8,7 @@ import pyomo.environ as pyo
 
 from optimizer.problem import DAYS_PER_YEAR, SECONDS_PER_DAY, ProblemData
 from optimizer.problem.costs import CAPEX_KINDS, OPEX_KINDS
-from optimizer.problem.entries import decision_entries
+from optimizer.problem.entries import DECISIONS
 
 TABLE_COLUMNS: dict[str, list[str]] = {
     "purchases": ["period", "accelerator", "vendor", "site", "cooling", "units", "cards", "capex",
@@ -194,12 +194,6 @@ def _demand_rows(model, data: ProblemData) -> list[list]:
 LATER_KINDS = ("rental", "carbon", "water")
 """Cost kinds added after shared/design/interface.md's columns (their columns come last)."""
 
-COSTED = (("units_bought", "BUY"), ("build", "BUILD"), ("fleet", "FLEET"), ("busy", "BUSY"),
-          ("site_open", "OPENING"), ("unmet", "UNMET"), ("cards_rented", "RENT"),
-          ("ppa_mwh", "PPA"))
-"""Decision families that carry cost entries, with their index set on the model."""
-
-
 def _cost_rows(model, data: ProblemData, served_tokens_per_day: dict) -> list[list]:
     """Cost per period by kind, undiscounted: the plan's decisions times their cost entries
     (the same entries the objective is made of), plus the discounted total (the NPV's share
@@ -208,13 +202,13 @@ def _cost_rows(model, data: ProblemData, served_tokens_per_day: dict) -> list[li
     rows = {t: defaultdict(float) for t in range(n)}
     for t, kind, money in data.costs.constant:
         rows[t][kind] += money
-    for family, index_set in COSTED:
-        variable = getattr(model, family)
-        for key in getattr(model, index_set):
+    for family in DECISIONS:
+        variable = getattr(model, family.variable)
+        for key in getattr(data, family.index):
             amount = _value(variable[key])
             if abs(amount) <= 1e-12:
                 continue
-            for t, kind, money in decision_entries(data, family, key):
+            for t, kind, money in family.entries(data, key, True):
                 rows[t][kind] += amount * money
     table = []
     for t in range(n):

@@ -149,13 +149,29 @@ def check_instance(spec: InstanceSpec, path: Path,
 
     # scenarios --------------------------------------------------------------------------------
     if spec.scenarios is not None:
-        total = sum(s.probability for s in spec.scenarios.members.values())
-        if abs(total - 1.0) > PROBABILITY_TOLERANCE:
-            raise InstanceError(path, "scenarios", f"probabilities sum to {total:g}; expected 1")
-        if spec.scenarios.commit_periods > len(periods):
+        block = spec.scenarios
+        if block.members:
+            total = sum(s.probability for s in block.members.values())
+            if abs(total - 1.0) > PROBABILITY_TOLERANCE:
+                raise InstanceError(path, "scenarios", f"probabilities sum to {total:g}; "
+                                    "expected 1")
+        if block.committed > len(periods):
             raise InstanceError(path, "scenarios.commit_periods", f"found "
-                                f"{spec.scenarios.commit_periods}; the horizon has "
-                                f"{len(periods)} periods")
+                                f"{block.committed}; the horizon has {len(periods)} periods")
+        if block.tree is not None:
+            for j, label in enumerate(block.tree.stages):
+                if label not in periods:
+                    raise InstanceError(path, f"scenarios.tree.stages.{j}", f"unknown period "
+                                        f"{label!r}; periods are {', '.join(periods)}")
+            order = [periods.index(label) for label in block.tree.stages]
+            if order != sorted(set(order)):
+                raise InstanceError(path, "scenarios.tree.stages", "stages must be periods "
+                                    "in their order, each once")
+            if len(block.tree.branching) != len(block.tree.stages) - 1:
+                raise InstanceError(path, "scenarios.tree.branching", f"found "
+                                    f"{len(block.tree.branching)} branchings; a tree of "
+                                    f"{len(block.tree.stages)} stages has one after each stage "
+                                    f"but the last ({len(block.tree.stages) - 1})")
 
     _check_servable(spec, path, demand_sources)
 

@@ -20,7 +20,7 @@ from optimizer.instance.overrides import (
     DEMAND_SCALE, OVERRIDE_SOURCE, apply_overrides, deep_merge, read_override_file,
 )
 from optimizer.instance.safe_yaml import MAX_FILE_BYTES, read_yaml_file
-from optimizer.instance.schema import InstanceSpec
+from optimizer.instance.schema import RESERVED_SCENARIO_KEYS, InstanceSpec
 
 
 @dataclass(frozen=True)
@@ -390,7 +390,7 @@ def _unwrap_model(tp: Any) -> type[BaseModel] | None:
 def _descend(tp: Any, item: Any) -> Any:
     model = _unwrap_model(tp)
     if model is not None and not (typing.get_origin(tp) in (dict, list)):
-        if model.__name__ == "Scenarios" and item != "commit_periods":
+        if model.__name__ == "Scenarios" and item not in RESERVED_SCENARIO_KEYS:
             return model.model_fields["members"].annotation.__args__[1]
         for name, f in model.model_fields.items():
             if item in (name, f.alias):

@@ -37,11 +37,11 @@ def _match_key(mapping: dict, part: str) -> Any:
     return part
 
 
-def set_path(data: dict, dotted: str, value: Any) -> None:
-    """Set ``data[a][b][c] = value`` for ``dotted = "a.b.c"``, in place.
+def _locate(data: dict, dotted: str) -> tuple[Any, Any]:
+    """The container and key ``dotted`` ("a.b.c") names in ``data``: (data[a][b], c).
 
-    Mapping keys that themselves contain dots are matched greedily (longest key first).
-    A missing last key is created (optional fields need not be in the file); a missing
+    Mapping keys that themselves contain dots are matched greedily (longest key first). A
+    missing last key is allowed (optional fields need not be in the file); a missing
     intermediate key is an error naming the nearest valid keys.
 
     Raises:
@@ -58,8 +58,7 @@ def set_path(data: dict, dotted: str, value: Any) -> None:
                 raise InstanceError(OVERRIDE_SOURCE, dotted, f"{'.'.join(walked) or 'the instance'} is a "
                                     f"list of {len(node)} entries; {parts[i]!r} is not an index into it")
             if last:
-                node[int(parts[i])] = value
-                return
+                return node, int(parts[i])
             node = node[int(parts[i])]
             walked.append(parts[i])
             i += 1
@@ -76,8 +75,7 @@ def set_path(data: dict, dotted: str, value: Any) -> None:
         else:
             j, key = i + 1, parts[i]
         if j == len(parts):
-            node[key] = value
-            return
+            return node, key
         if key not in node:
             nearest = difflib.get_close_matches(parts[i], [str(k) for k in node], n=3, cutoff=0.5)
             hint = f"; did you mean {', '.join(nearest)}?" if nearest else \
@@ -87,6 +85,18 @@ def set_path(data: dict, dotted: str, value: Any) -> None:
         node = node[key]
         walked.append(str(key))
         i = j
+    raise InstanceError(OVERRIDE_SOURCE, dotted, "an empty path")
+
+
+def set_path(data: dict, dotted: str, value: Any) -> None:
+    """Set ``data[a][b][c] = value`` for ``dotted = "a.b.c"``, in place (see
+    :func:`_locate` for how the path is read).
+
+    Raises:
+        InstanceError: the path does not lead into the instance.
+    """
+    node, key = _locate(data, dotted)
+    node[key] = value
 
 
 def deep_merge(base: dict, fragment: Mapping) -> dict:
@@ -98,6 +108,29 @@ def deep_merge(base: dict, fragment: Mapping) -> dict:
             merged[match] = deep_merge(merged[match], value)
         else:
             merged[match] = copy.deepcopy(value)
+    return merged
+
+
+def merge_fragment(base: dict, fragment: Mapping) -> dict:
+    """``base`` with an override fragment merged over it (instance-format.md, "Overrides"):
+    mappings merge key by key at every depth, a scalar or a list replaces what it meets. A key
+    that is not in ``base`` but spells a dotted path (``demand.chat``) is merged there.
+
+    Raises:
+        InstanceError: a dotted key that does not lead into the instance.
+    """
+    merged = copy.deepcopy(base)
+    for key, value in fragment.items():
+        text = str(key)
+        if "." in text and _match_key(merged, text) not in merged:
+            node, last = _locate(merged, text)
+            here = node[last] if isinstance(node, list) or last in node else None
+            if isinstance(value, Mapping) and isinstance(here, dict):
+                node[last] = deep_merge(here, value)
+            else:
+                node[last] = copy.deepcopy(value)
+        else:
+            merged = deep_merge(merged, {key: value})
     return merged
 
 

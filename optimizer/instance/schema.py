@@ -232,33 +232,90 @@ class Policies(Frozen):
 
 
 class Scenario(Frozen):
-    """One demand future of a stochastic instance."""
+    """One demand future of a stochastic instance: its probability, a factor on all demand
+    and a fragment merged over the instance (mappings key by key at every depth)."""
 
     probability: Fraction
     demand_scale: NonNegative = 1.0
     overrides: dict[str, Any] = {}
 
 
-class Scenarios(Frozen):
-    """The scenarios block: named scenarios plus ``commit_periods``.
+class Risk(Frozen):
+    """A risk-averse objective (uncertainty.md): minimise (1 - w) E[NPV] + w CVaR_alpha(NPV)."""
 
-    In the file the scenarios sit beside ``commit_periods`` in one mapping; they are gathered
+    cvar_alpha: Annotated[float, Field(ge=0, lt=1)] = 0.9
+    cvar_weight: Fraction = 0.0
+
+
+class DemandGrowth(Frozen):
+    """The growth model sampled futures multiply demand by (uncertainty.md)."""
+
+    sigma: NonNegative = 0.25
+    drift: float = 0.0
+    correlation: Fraction = 0.8
+
+
+class Sample(Frozen):
+    """``count`` futures drawn from ``demand_growth`` with ``seed``, each of probability
+    1/count."""
+
+    count: Annotated[int, Field(ge=1)]
+    seed: Annotated[int, Field(ge=0)] = 0
+    demand_growth: DemandGrowth = DemandGrowth()
+
+
+class Tree(Frozen):
+    """A multi-stage scenario tree: decisions shared per node."""
+
+    stages: list[Label] = Field(min_length=1)
+    branching: list[Annotated[int, Field(ge=1)]] = []
+
+
+RESERVED_SCENARIO_KEYS = ("commit_periods", "risk", "sample", "tree")
+"""Keys of the scenarios block that are never scenario names."""
+
+
+class Scenarios(Frozen):
+    """The scenarios block: named scenarios beside the reserved keys ``commit_periods``,
+    ``risk``, ``sample`` and ``tree`` (uncertainty.md).
+
+    In the file the scenarios sit beside the reserved keys in one mapping; they are gathered
     into ``members`` here.
     """
 
-    commit_periods: Annotated[int, Field(ge=0)] = 1
-    members: dict[Label, Scenario] = Field(min_length=1)
+    commit_periods: Annotated[int, Field(ge=0)] | None = None
+    members: dict[Label, Scenario] = {}
+    risk: Risk | None = None
+    sample: Sample | None = None
+    tree: Tree | None = None
 
     @model_validator(mode="before")
     @classmethod
     def _gather(cls, data: Any) -> Any:
         if isinstance(data, dict) and "members" not in data:
-            members = {k: v for k, v in data.items() if k != "commit_periods"}
-            gathered: dict[str, Any] = {"members": members}
-            if "commit_periods" in data:
-                gathered["commit_periods"] = data["commit_periods"]
+            gathered: dict[str, Any] = {key: data[key] for key in RESERVED_SCENARIO_KEYS
+                                        if key in data}
+            gathered["members"] = {k: v for k, v in data.items()
+                                   if k not in RESERVED_SCENARIO_KEYS}
             return gathered
         return data
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> "Scenarios":
+        if self.sample is not None and self.members:
+            raise ValueError("named scenarios and sample are exclusive: give one or the other")
+        if self.sample is None and not self.members:
+            raise ValueError("no scenarios: name at least one (with its probability) or give "
+                             "sample")
+        if self.tree is not None and self.commit_periods is not None:
+            raise ValueError("tree and commit_periods are exclusive: a tree's stages say what "
+                             "is committed when")
+        return self
+
+    @property
+    def committed(self) -> int:
+        """Periods whose decisions every scenario shares (default 1)."""
+        return 1 if self.commit_periods is None else self.commit_periods
 
 
 class InstanceSpec(Frozen):

@@ -459,6 +459,32 @@ def print_comparison(comparison: dict[str, Any]) -> None:
         console.print(table)
 
 
+def _text(value: Any) -> str:
+    """A table cell: empty for a missing value (NaN from a table read back)."""
+    return "" if value is None or value != value else str(value)
+
+
+def first_stage_cells(row: dict[str, Any], currency: str) -> list[str]:
+    """One first-stage decision as the cells a planner reads: decision, period, what, where,
+    amount, capex and (an order's) delivery."""
+    kind = row.get("decision", "order")
+    if kind == "order":
+        what, where = _text(row.get("accelerator")), f"{row['site']} ({row['cooling']})"
+        amount = f"{int(row['cards']):,} cards"
+    elif kind == "rental":
+        what, where = _text(row.get("accelerator")), _text(row.get("rental"))
+        amount = f"{int(row['cards']):,} cards rented"
+    elif kind == "build":
+        what, where = f"{row['cooling']} cooling", _text(row.get("site"))
+        amount = f"{float(row['it_mw']):,.3g} MW"
+    else:
+        what, where, amount = "site opening", _text(row.get("site")), ""
+    capex = row.get("capex")
+    arrives = _text(row.get("delivery_period")) if kind == "order" else ""
+    return [kind, _text(row.get("period")), what, where, amount,
+            "" if capex is None or capex != capex else _money(capex, currency), arrives]
+
+
 def _print_stochastic(console: Console, plan: Any, currency: str) -> None:
     """First-stage plan, each scenario's NPV, expected NPV, VSS and EVPI."""
     st = plan.summary["stochastic"]
@@ -479,14 +505,14 @@ def _print_stochastic(console: Console, plan: Any, currency: str) -> None:
         table.add_row("VSS", st["vss_note"])
     console.print(table)
     first = plan.tables["first_stage"]
-    table = Table(title="Buy now (shared by every scenario)", title_justify="left")
-    for column in ("period", "accelerator", "site", "cooling", "cards", "capex"):
-        table.add_column(column, justify="right" if column in ("cards", "capex") else "left")
-    for _, row in first.iterrows():
-        table.add_row(str(row["period"]), row["accelerator"], row["site"], row["cooling"],
-                      f"{int(row['cards']):,}", _money(row["capex"], currency))
+    table = Table(title="Decided now (shared by every scenario): orders placed, rentals, "
+                        "builds and openings", title_justify="left")
+    for column in ("decision", "period", "what", "where", "amount", "capex", "arrives"):
+        table.add_column(column, justify="right" if column in ("amount", "capex") else "left")
+    for row in first.to_dict("records"):
+        table.add_row(*first_stage_cells(row, currency))
     if first.empty:
-        table.add_row("-", "nothing to buy now", "", "", "", "")
+        table.add_row("-", "", "nothing is decided now", "", "", "", "")
     console.print(table)
     table = Table(title="Scenarios: recourse and NPV", title_justify="left")
     for column in ("scenario", "probability", "demand (x forecast)", "NPV",

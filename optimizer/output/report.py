@@ -209,9 +209,12 @@ def render_scenario_report(summary: dict[str, Any], tables: dict[str, pd.DataFra
     for key in ("vss_note", "evpi_note"):
         if stochastic.get(key):
             body.append(f"<p class=note>{html.escape(stochastic[key])}</p>")
-    body.append("<h2>Buy now (shared by every scenario)</h2>")
+    body.append("<h2>Decided now (shared by every scenario): orders placed, rentals, builds "
+                "and openings</h2>")
     first = tables.get("first_stage", pd.DataFrame())
-    body.append(table_html(first, currency) if len(first) else "<p>nothing to buy now</p>")
+    shown = first.dropna(axis=1, how="all") if len(first) else first
+    body.append(table_html(shown, currency) if len(first) else
+                "<p>nothing is decided now</p>")
     body.append("<h2>Scenarios</h2>" + table_html(pd.DataFrame(stochastic["scenarios"]),
                                                   currency))
     body += _figures_html(scenario_figures(summary, tables))

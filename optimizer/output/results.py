@@ -24,21 +24,35 @@ class Decisions:
     """What a plan decides, keyed by readable labels (period labels, not positions).
 
     Attributes:
-        purchases: (accelerator, site, cooling, period) -> purchase units bought.
+        purchases: (accelerator, site, cooling, delivery period) -> purchase units delivered.
         builds_mw: (site, cooling, period) -> IT MW of cooling built.
         openings: (site, period) -> 1 where a site that may open is open.
+        rentals: (rental, period) -> cards rented.
+        ordered: (accelerator, site, cooling, delivery period) -> the period the order is
+            placed in, where it differs from the delivery (a lead time).
     """
 
     purchases: dict[tuple[str, str, str, str], float] = field(default_factory=dict)
     builds_mw: dict[tuple[str, str, str], float] = field(default_factory=dict)
     openings: dict[tuple[str, str], float] = field(default_factory=dict)
+    rentals: dict[tuple[str, str], float] = field(default_factory=dict)
+    ordered: dict[tuple[str, str, str, str], str] = field(default_factory=dict)
 
-    def before(self, periods: list[str]) -> "Decisions":
-        """The decisions of the given periods only (the first stage of a scenario plan)."""
+    def order_period(self, key: tuple[str, str, str, str]) -> str:
+        """The period the purchase ``key`` (by delivery) is ordered in."""
+        return self.ordered.get(key, key[-1])
+
+    def first_stage(self, periods: list[str]) -> "Decisions":
+        """What is decided in ``periods`` (a stochastic plan's committed periods): orders
+        placed then, whatever their delivery, and the builds, openings and rentals of those
+        periods (model.md, "Stochastic planning")."""
         keep = set(periods)
-        return Decisions({k: v for k, v in self.purchases.items() if k[-1] in keep},
+        purchases = {k: v for k, v in self.purchases.items() if self.order_period(k) in keep}
+        return Decisions(purchases,
                          {k: v for k, v in self.builds_mw.items() if k[-1] in keep},
-                         {k: v for k, v in self.openings.items() if k[-1] in keep})
+                         {k: v for k, v in self.openings.items() if k[-1] in keep},
+                         {k: v for k, v in self.rentals.items() if k[-1] in keep},
+                         {k: v for k, v in self.ordered.items() if k in purchases})
 
     def same_as(self, other: "Decisions", tolerance: float = 1e-6) -> bool:
         """Whether both decide the same (up to ``tolerance``)."""
@@ -47,7 +61,8 @@ class Decisions:
                 for k in set(mine) | set(theirs))
             for mine, theirs in ((self.purchases, other.purchases),
                                  (self.builds_mw, other.builds_mw),
-                                 (self.openings, other.openings)))
+                                 (self.openings, other.openings),
+                                 (self.rentals, other.rentals)))
 
 
 @dataclass
@@ -186,20 +201,32 @@ def read_results_directory(directory: str | Path) -> tuple[dict[str, Any], dict[
 
 
 def decisions_from_tables(tables: dict[str, pd.DataFrame]) -> Decisions:
-    """The decisions a results directory's tables record (purchases.csv, sites.csv)."""
+    """The decisions a results directory's tables record (purchases.csv with its order
+    periods, rentals.csv, sites.csv), read by column name. A scenario plan's tables (with a
+    ``scenario`` column) record no single plan: its decisions are empty."""
+    def rows(name: str) -> list[dict[str, Any]]:
+        frame = tables.get(name)
+        if frame is None or not len(frame) or "scenario" in frame:
+            return []
+        return frame.to_dict("records")
     purchases: dict = {}
-    frame = tables.get("purchases")
-    if frame is not None and len(frame) and "scenario" not in frame:
-        for row in frame.itertuples(index=False):
-            key = (row.accelerator, row.site, row.cooling, str(row.period))
-            purchases[key] = purchases.get(key, 0.0) + float(row.units)
+    ordered: dict = {}
+    for row in rows("purchases"):
+        key = (str(row["accelerator"]), str(row["site"]), str(row["cooling"]), str(row["period"]))
+        purchases[key] = purchases.get(key, 0.0) + float(row["units"])
+        order = str(row.get("order_period", row["period"]))
+        if order != key[-1]:
+            ordered[key] = order
+    rentals: dict = {}
+    for row in rows("rentals"):
+        key = (str(row["rental"]), str(row["period"]))
+        rentals[key] = rentals.get(key, 0.0) + float(row["cards"])
     builds: dict = {}
     openings: dict = {}
-    sites = tables.get("sites")
-    if sites is not None and len(sites) and "scenario" not in sites:
-        for row in sites.itertuples(index=False):
-            if getattr(row, "it_mw_built", 0.0):
-                builds[row.site, row.cooling, str(row.period)] = float(row.it_mw_built)
-            if "open" in sites.columns:
-                openings[row.site, str(row.period)] = float(row.open)
-    return Decisions(purchases, builds, openings)
+    for row in rows("sites"):
+        if row.get("it_mw_built", 0.0):
+            builds[str(row["site"]), str(row["cooling"]), str(row["period"])] = float(
+                row["it_mw_built"])
+        if "open" in row:
+            openings[str(row["site"]), str(row["period"])] = float(row["open"])
+    return Decisions(purchases, builds, openings, rentals, ordered)

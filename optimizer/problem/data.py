@@ -130,16 +130,44 @@ class ProblemData:
     vendor_share: list[SharePolicy] = field(default_factory=list)
     unmet_price_per_million_tokens: float | None = None
     UNMET: list[tuple[str, int]] = field(default_factory=list)      # w, t when demand is soft
-    # objective coefficients: the discounted cost entries of optimizer.problem.entries
-    cost_buy: dict[KSCT, float] = field(default_factory=dict)        # money_unit, discounted
-    cost_build: dict[tuple[str, str, int], float] = field(default_factory=dict)
-    cost_fleet_idle: dict[KSCT, float] = field(default_factory=dict)
-    cost_busy: dict[KSCT, float] = field(default_factory=dict)
-    cost_open: dict[tuple[str, int], float] = field(default_factory=dict)   # on open[s,t]
-    cost_unmet: dict[tuple[str, int], float] = field(default_factory=dict)
-    cost_rent: dict[tuple[str, int], float] = field(default_factory=dict)
-    cost_ppa: dict[tuple[str, str, int], float] = field(default_factory=dict)   # per MWh
+    # objective coefficients: the discounted cost entries of optimizer.problem.entries, per
+    # decision variable (money_unit per unit of the decision), and the constant
+    objective_cost: dict[str, dict[Any, float]] = field(default_factory=dict)
     cost_constant: float = 0.0
+
+    @property
+    def OPENING(self) -> list[tuple[str, int]]:
+        """(s, t) for the sites that may open, every period (``site_open``)."""
+        return [(s, t) for s in self.OPENABLE for t in range(self.n_periods)]
+
+    @property
+    def cost_buy(self) -> dict[KSCT, float]:
+        """Objective coefficient of one purchase unit (money_unit, discounted)."""
+        return self.objective_cost.get("units_bought", {})
+
+    @property
+    def cost_build(self) -> dict[tuple[str, str, int], float]:
+        return self.objective_cost.get("build", {})
+
+    @property
+    def cost_fleet_idle(self) -> dict[KSCT, float]:
+        return self.objective_cost.get("fleet", {})
+
+    @property
+    def cost_busy(self) -> dict[KSCT, float]:
+        return self.objective_cost.get("busy", {})
+
+    @property
+    def cost_open(self) -> dict[tuple[str, int], float]:
+        return self.objective_cost.get("site_open", {})
+
+    @property
+    def cost_unmet(self) -> dict[tuple[str, int], float]:
+        return self.objective_cost.get("unmet", {})
+
+    @property
+    def cost_rent(self) -> dict[tuple[str, int], float]:
+        return self.objective_cost.get("cards_rented", {})
 
     @property
     def periods(self) -> list[str]:

@@ -3,6 +3,7 @@
 here: ``decision_entries(data, family, index)``."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from optimizer.problem.costs import Entry
@@ -96,35 +97,76 @@ def unmet_entries(data: ProblemData, key: tuple, reported: bool = True) -> list[
     return data.costs.unmet(t, tokens, data.unmet_price_per_million_tokens)
 
 
-ENTRIES: dict[str, Callable[..., list[Entry]]] = {
-    "units_bought": purchase_entries, "fleet": fleet_entries, "busy": busy_entries,
-    "build": build_entries, "site_open": opening_entries, "unmet": unmet_entries,
-    "cards_rented": rental_entries, "ppa_mwh": ppa_entries,
-}
-"""Decision family (the variable's name) -> its cost entries per unit."""
+@dataclass(frozen=True)
+class DecisionFamily:
+    """A decision of the plan, paired once with its index set and its cost entries.
+
+    Attributes:
+        variable: the Pyomo variable (``model.<variable>``).
+        index: the index set, the same name on the model and on the problem data (``BUY``).
+        entries: ``entries(data, key, reported)``: the cost entries of one unit.
+        capex: it carries capex (the budget rows count it).
+        decided_in: ``decided_in(data, key)``: the period index the decision is taken in (an
+            order: its order period, not its delivery); None for operations (serving, energy,
+            unmet demand), which are never part of a first stage.
+    """
+
+    variable: str
+    index: str
+    entries: Callable[[ProblemData, Any, bool], list[Entry]]
+    capex: bool = False
+    decided_in: Callable[[ProblemData, Any], int] | None = None
+
+
+def _order_period(data: ProblemData, key: tuple) -> int:
+    return data.order_period(key[0], key[-1])
+
+
+def _own_period(data: ProblemData, key: tuple) -> int:
+    return key[-1]
+
+
+DECISIONS: tuple[DecisionFamily, ...] = (
+    DecisionFamily("units_bought", "BUY", purchase_entries, capex=True, decided_in=_order_period),
+    DecisionFamily("build", "BUILD", build_entries, capex=True, decided_in=_own_period),
+    DecisionFamily("site_open", "OPENING", opening_entries, capex=True, decided_in=_own_period),
+    DecisionFamily("cards_rented", "RENT", rental_entries, decided_in=_own_period),
+    DecisionFamily("fleet", "FLEET", fleet_entries),
+    DecisionFamily("busy", "BUSY", busy_entries),
+    DecisionFamily("unmet", "UNMET", unmet_entries),
+    DecisionFamily("ppa_mwh", "PPA", ppa_entries),
+)
+"""Every decision that carries cost or is committed, in one place: the objective, the budget
+rows, ``costs.csv`` and the first stage of a stochastic plan all read this table."""
+
+BY_VARIABLE = {family.variable: family for family in DECISIONS}
+
+COMMITTED = tuple(family for family in DECISIONS if family.decided_in is not None)
+"""Decisions a stochastic plan shares in its committed periods (model.md): orders placed,
+cooling builds, site openings, rentals."""
 
 
 def decision_entries(data: ProblemData, family: str, index: Any,
                      reported: bool = True) -> list[Entry]:
     """The cost entries of one unit of a decision (``reported``: with depreciation)."""
-    return ENTRIES[family](data, index, reported)
+    return BY_VARIABLE[family].entries(data, index, reported)
+
+
+def first_stage_keys(data: ProblemData, commit: int) -> dict[str, list]:
+    """The first stage: variable -> the keys of the decisions taken in periods before
+    ``commit`` (orders by their order period, whatever their delivery; builds, openings and
+    rentals by their period). The one filter every stochastic path uses."""
+    return {family.variable: [key for key in getattr(data, family.index)
+                              if family.decided_in(data, key) < commit]
+            for family in COMMITTED}
 
 
 def objective_coefficients(data: ProblemData) -> None:
     """The objective's coefficients (money_unit, discounted) from the entries, and the
     constant (costs no decision changes)."""
     costs, money = data.costs, data.money_unit
-
-    def coefficients(family: str, index: list) -> dict:
-        function = ENTRIES[family]
-        return {key: costs.npv(function(data, key, False)) / money for key in index}
-    data.cost_buy = coefficients("units_bought", data.BUY)
-    data.cost_build = coefficients("build", data.BUILD)
-    data.cost_fleet_idle = coefficients("fleet", data.FLEET)
-    data.cost_busy = coefficients("busy", data.BUSY)
-    data.cost_open = coefficients("site_open", [(s, t) for s in data.OPENABLE
-                                                for t in range(data.n_periods)])
-    data.cost_unmet = coefficients("unmet", data.UNMET)
-    data.cost_rent = coefficients("cards_rented", data.RENT)
-    data.cost_ppa = coefficients("ppa_mwh", data.PPA)
+    data.objective_cost = {
+        family.variable: {key: costs.npv(family.entries(data, key, False)) / money
+                          for key in getattr(data, family.index)}
+        for family in DECISIONS}
     data.cost_constant = costs.npv(costs.constant) / money

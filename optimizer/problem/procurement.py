@@ -42,9 +42,11 @@ def delivery_allowed(data: ProblemData, k: str, delivered: int, first: int) -> b
 
 def add_rentals(data: ProblemData, spec) -> None:
     """RENT: (r,t) for rentals whose accelerator is not banned in t and serves some workload
-    with demand in t in the rental's region (after memory fit), or in every such period when
-    share rules hold (rented cards count in them, serving or not); RENT_SERVE: (w,r,t) for
-    those workloads. Prices per card-hour (currency) and finite caps (cards) by period."""
+    of the rental's region (after memory fit), or any period when share rules hold (rented
+    cards count in them, serving or not). The set does not depend on demand, so that every
+    scenario of a stochastic plan can make (and share) the same rentals. RENT_SERVE: (w,r,t)
+    for those workloads with demand in t. Prices per card-hour (currency) and finite caps
+    (cards) by period."""
     periods = data.periods
     workloads = spec.workloads
     demand = set(data.DEMAND)
@@ -62,7 +64,7 @@ def add_rentals(data: ProblemData, spec) -> None:
             if t >= data.banned_from.get(k, data.n_periods) or caps[t] == 0:
                 continue
             serving = [w for w in servable if (w, t) in demand]
-            if not serving and not shares:
+            if not servable and not shares:
                 continue
             data.RENT.append((r, t))
             data.rental_price_per_card_hour[r, t] = prices[t]

@@ -30,23 +30,25 @@ from __future__ import annotations
 
 import math
 import os
+import pickle
 import time
 from typing import Any, Callable, Mapping
 
-import pandas as pd
-
-from optimizer.errors import InfeasibleError
+from optimizer.errors import InfeasibleError, UsageError
 from optimizer.instance.loader import Instance
+from optimizer.options import SolveOptions
 from optimizer.output.results import Plan
+from optimizer.parallel import Runner
+from optimizer.scenarios.assemble import DEFAULT_CVAR_ALPHA, ScenarioOutcome, assemble
 from optimizer.scenarios.evaluation import (
-    ScenarioSolve, evaluation_jobs, expected_npv, run_all, run_scenario_solve,
+    ScenarioSolve, evaluation_jobs, expected_npv, future_job, job_fields, run_all,
+    run_scenario_solve,
 )
 from optimizer.scenarios.scenario_set import (
-    demand_ratio, expected_kpis, mean_overrides, scenario_instances, scenario_overrides,
+    Future, demand_ratio, future_instance, futures, mean_future, scenario_instances,
     total_demand,
 )
 from optimizer.status import Status
-from optimizer.parallel import Runner
 
 BUNDLE_SIZE = 3
 """Scenarios per bundle (neighbours by total demand)."""
@@ -57,12 +59,15 @@ BUNDLE_PHASE_SHARE = 0.5
 
 def _evaluate(jobs: list[ScenarioSolve], probability: Mapping[str, float],
               bundles: list[list[str]], bundle_floor: list[float], protected: set[int],
-              runner: Runner, enough: float) -> tuple[dict[tuple, dict], set[int]]:
+              runner: Runner, enough: float, progress: Any = None, began: float = 0.0
+              ) -> tuple[dict[tuple, dict], set[int]]:
     """Run the evaluation solves in the order given and drop a candidate (unless
     ``protected``) as soon as it cannot win: summed over bundles, its NPVs where the bundle is
     fully evaluated and ``bundle_floor`` (P(B) bound_B) where not, exceed the best complete
     candidate's E[NPV]; or it leaves a scenario without a plan; or a complete candidate
     already costs no more than ``enough`` (the lower bound plus the gap asked for).
+
+    ``progress`` (the run's callback) hears each better complete candidate.
 
     Returns the outcomes and the candidates dropped.
     """
@@ -91,43 +96,59 @@ def _evaluate(jobs: list[ScenarioSolve], probability: Mapping[str, float],
             estimate > best * (1 + 1e-9) or best <= enough)
 
     deadline = min((job.deadline for job in jobs if job.deadline is not None), default=None)
+    best_so_far = None
     for job, out in runner.run(run_scenario_solve, jobs, deadline,
                                skip=lambda job: job.key[1] in dropped):
         done[out["key"]] = out
+        value = expected(out["key"][1])
+        if value is not None and (best_so_far is None or value < best_so_far):
+            best_so_far = value
+            if progress is not None:
+                progress({"seconds": time.perf_counter() - began, "objective": value,
+                          "bound": None})
         for candidate in set(candidates) - dropped:
             if beaten(candidate):
                 dropped.add(candidate)
     return done, dropped
 
 
-def solve_decomposed(instance: Instance, time_limit: float | None = None, mip_gap: float = 1e-4,
-                     threads: int | None = None, seed: int | None = None,
-                     workers: int | None = None, bundle_size: int = BUNDLE_SIZE,
-                     backend: str = "local", scheduler: str | None = None,
-                     raise_on_infeasible: bool = True,
-                     started_at: float | None = None) -> Plan:
-    """Plan a scenario instance by decomposition (see the module docstring).
+def solve_decomposed(instance: Instance, options: SolveOptions | None = None) -> Plan:
+    """Plan a scenario instance by decomposition (see the module docstring) with ``options``
+    (:func:`optimizer.planning.solve`): ``workers`` processes (default: the cores; each solve
+    then uses one HiGHS thread unless ``threads`` says otherwise), ``bundle_size`` scenarios a
+    bundle (1 gives the wait-and-see bound and EVPI), ``backend``/``scheduler`` for a Dask
+    cluster. The reported gap is the proven (UB - LB) / UB of the whole.
 
-    Args:
-        time_limit: seconds for each solve (a bundle or a scenario).
-        mip_gap: relative gap of each solve (the reported gap is the proven (UB - LB) / UB of
-            the whole).
-        workers: worker processes (default: the number of cores); each solve then uses one
-            HiGHS thread unless ``threads`` says otherwise.
-        bundle_size: scenarios per bundle; 1 gives the wait-and-see bound and EVPI.
-        backend, scheduler: run the pieces in local processes or on a Dask cluster (the jobs
-            carry the instance; no shared filesystem is needed).
+    ``fix_first_stage`` evaluates that first stage alone (its E[NPV], with the scenarios'
+    own bounds as the proven bound); ``cancel`` stops the pieces and keeps the best
+    candidate evaluated so far; ``progress`` hears each better candidate.
+
+    Raises:
+        UsageError: an option the decomposition cannot honour (a MIP start, a risk-averse
+            objective, extra constraints that cannot be sent to worker processes).
     """
-    began = time.perf_counter() if started_at is None else started_at
-    deadline = (time.time() - (time.perf_counter() - began) + time_limit) if time_limit else None
-    workers = workers or os.cpu_count() or 1
-    if workers > 1 and threads is None:
-        threads = 1
-    commit = instance.spec.scenarios.commit_periods
-    scenarios = scenario_overrides(instance)
-    probability = {name: p for name, (p, _, _) in scenarios.items()}
-    alone = scenario_instances(instance)
-    demand = {name: total_demand(scenario) for name, (_, _, scenario) in alone.items()}
+    options = options or SolveOptions()
+    options.refuse("with --stochastic decomposed (use the extensive form)", "start")
+    risk = instance.spec.scenarios.risk
+    if risk is not None and risk.cvar_weight > 0:
+        raise UsageError("scenarios.risk: a risk-averse objective (cvar_weight > 0) does not "
+                         "decompose by bundles; use the extensive form")
+    workers = options.workers or os.cpu_count() or 1
+    if (workers > 1 or options.backend != "local") and options.extra_constraints:
+        try:
+            pickle.dumps(options.extra_constraints)
+        except Exception as exc:  # noqa: BLE001 - any pickling failure means the same
+            raise UsageError(f"extra_constraints cannot be sent to worker processes ({exc}); "
+                             "define them as module-level functions, or use workers=1"
+                             ) from None
+    began = options.began()
+    deadline = options.deadline(began)
+    threads = 1 if workers > 1 and options.threads is None else options.threads
+    options = options.but(threads=threads, workers=workers)
+    scenarios = {f.name: f for f in futures(instance)}
+    probability = {name: f.probability for name, f in scenarios.items()}
+    alone = {name: future_instance(instance, f) for name, f in scenarios.items()}
+    demand = {name: total_demand(scenario) for name, scenario in alone.items()}
 
     def common(jobs: int, share: float = 1.0) -> dict[str, Any]:
         """Arguments of every job of a phase of ``jobs`` solves that may use ``share`` of the
@@ -136,46 +157,92 @@ def solve_decomposed(instance: Instance, time_limit: float | None = None, mip_ga
         if deadline is not None:
             rounds = math.ceil(jobs / max(workers, 1))
             limit = max(deadline - time.time(), 0.0) * share / max(rounds, 1)
-        return dict(raw=instance.raw, path=str(instance.path), time_limit=limit,
-                    mip_gap=mip_gap, threads=threads, seed=seed, commit=commit,
-                    deadline=deadline)
+        return job_fields(instance, options, deadline, limit)
 
-    with Runner(workers, backend, scheduler) as runner:
-        return _decompose(instance, began, deadline, workers, runner, commit, scenarios,
-                          probability, alone, demand, common, bundle_size, mip_gap,
-                          raise_on_infeasible)
+    with Runner(workers, options.backend, options.scheduler, cancel=options.cancel) as runner:
+        if options.fix_first_stage is not None:
+            return _evaluate_given(instance, began, runner, scenarios, probability, alone,
+                                   common, options)
+        return _decompose(instance, began, deadline, workers, runner, scenarios, probability,
+                          alone, demand, common, options)
+
+
+def _evaluate_given(instance: Instance, began: float, runner: Runner,
+                    scenarios: Mapping[str, Future], probability: Mapping[str, float],
+                    alone: Mapping[str, Instance], common: Callable[..., dict[str, Any]],
+                    options: SolveOptions) -> Plan:
+    """The plan with the first stage ``options.fix_first_stage``: every scenario's recourse,
+    E[NPV] the upper bound and sum_s p_s bound_s (each scenario's proven bound with that first
+    stage) the proven lower bound."""
+    commit, decisions = options.fix_first_stage
+    fields = common(len(scenarios))
+    fields["commit"] = commit
+    jobs = evaluation_jobs(0, decisions, scenarios, list(scenarios), **fields)
+    done = run_all(jobs, runner)
+    outcomes = {name: done["eval", 0, name] for name in scenarios}
+    expected = expected_npv(outcomes, probability)
+    if expected is None:
+        strands = [n for n, o in outcomes.items() if o["status"] is Status.INFEASIBLE]
+        return _no_plan(instance, began, strands, options.raise_on_infeasible and bool(strands),
+                        "the fixed first stage leaves scenario " + ", ".join(strands)
+                        + " without a plan" if strands else
+                        "not every scenario was solved with the fixed first stage in the "
+                        "time limit", Status.INFEASIBLE if strands else Status.NO_SOLUTION)
+    lower = sum(probability[n] * (o["best_bound"] if o["best_bound"] is not None
+                                  else o["objective"]) for n, o in outcomes.items())
+    gap = max(expected - lower, 0.0) / max(abs(expected), 1e-12)
+    figures = {"method": "decomposed", "fixed_first_stage": True, "lower_bound": lower,
+               "upper_bound": expected, "gap": gap, "candidates": [], "chosen": "given",
+               "solves": len(done), "workers": options.workers, "ev_npv": None, "eev": None,
+               "vss": None, "ws": None, "evpi": None,
+               "vss_note": "not computed: the first stage was given",
+               "evpi_note": "not computed: the first stage was given"}
+    plans = {name: outcomes[name]["plan"] for name in scenarios}
+    return _assemble(instance, scenarios, alone, plans, commit, began, figures,
+                     Status.OPTIMAL if gap <= options.mip_gap else Status.FEASIBLE)
 
 
 def _decompose(instance: Instance, began: float, deadline: float | None, workers: int,
-               runner: Runner, commit: int, scenarios: dict, probability: dict, alone: dict,
-               demand: dict, common: Callable[..., dict[str, Any]], bundle_size: int,
-               mip_gap: float, raise_on_infeasible: bool) -> Plan:
+               runner: Runner, scenarios: Mapping[str, Future],
+               probability: Mapping[str, float], alone: Mapping[str, Instance],
+               demand: Mapping[str, float], common: Callable[..., dict[str, Any]],
+               options: SolveOptions) -> Plan:
     """Steps (1) to (3) of the module docstring on ``runner``."""
+    commit, mip_gap = instance.spec.scenarios.committed, options.mip_gap
     # (1) bundles of neighbours by total demand, and the mean-demand plan
     ordered = sorted(scenarios, key=lambda name: (demand[name], name))
-    size = max(1, int(bundle_size))
+    size = max(1, int(options.bundle_size))
     bundles = [ordered[i:i + size] for i in range(0, len(ordered), size)]
     mass = [sum(probability[n] for n in members) for members in bundles]
     guard = ordered[-1]       # the highest demand: every first stage must serve it too
     phase = common(len(bundles) + 1, BUNDLE_PHASE_SHARE)
     jobs = []
     for b, members in enumerate(bundles):
-        overrides = scenarios[members[0]][2] if len(members) == 1 else dict(instance.overrides)
+        if len(members) == 1:
+            jobs.append(future_job(("bundle", b), scenarios[members[0]], **phase))
+            continue
         share = ({n: probability[n] / mass[b] for n in members} if mass[b] > 0
                  else {n: 1 / len(members) for n in members})
-        if len(members) > 1:
-            overrides["demand_scale"] = instance.demand_scale
-            if guard not in members:
-                share = {guard: 0.0, **share}
-        jobs.append(ScenarioSolve(key=("bundle", b), overrides=overrides, bundle=share,
-                                  **phase))
-    jobs.append(ScenarioSolve(key=("mean",), overrides=mean_overrides(instance, alone),
-                              **phase))
+        if guard not in members:
+            share = {guard: 0.0, **share}
+        jobs.append(ScenarioSolve(key=("bundle", b), raw=dict(instance.raw),
+                                  overrides={**instance.overrides,
+                                             "demand_scale": instance.demand_scale},
+                                  bundle=share, **phase))
+    mean = mean_future(instance, {n: (probability[n], scenarios[n].demand_scale, alone[n])
+                                  for n in scenarios})
+    jobs.append(future_job(("mean",), mean, **phase))
     solved = run_all(jobs, runner)
+    if options.cancelled:
+        return _no_plan(instance, began, [], False, "interrupted before every bundle was "
+                        "solved", Status.NO_SOLUTION)
     stranded = [", ".join(members) for b, members in enumerate(bundles)
                 if solved["bundle", b]["status"] is Status.INFEASIBLE]
     if stranded:     # a bundle relaxes the whole: no plan for it, none for all
-        return _no_plan(instance, began, stranded, raise_on_infeasible)
+        from optimizer.scenarios.extensive import explain_infeasible
+        summary = {"input_sha256": instance.input_sha256, "kpis": {},
+                   "instance": {"name": instance.spec.name, "file": str(instance.path)}}
+        return explain_infeasible(instance, options, began, summary)
     unsolved = [", ".join(members) for b, members in enumerate(bundles)
                 if not solved["bundle", b]["status"].has_plan]
     if unsolved:
@@ -203,7 +270,7 @@ def _decompose(instance: Instance, began: float, deadline: float | None, workers
     mean_index = len(candidates) - 1 if mean_ok else -1
     enough = lower_bound + mip_gap * abs(lower_bound) / max(1.0 - mip_gap, 1e-12)
     evaluated, dropped = _evaluate(jobs, probability, bundles, floor, {mean_index}, runner,
-                                   enough)
+                                   enough, options.progress, began)
     rows = []
     for i, (source, _) in enumerate(candidates):
         outcomes = {name: evaluated.get(("eval", i, name)) for name in scenarios}
@@ -221,7 +288,8 @@ def _decompose(instance: Instance, began: float, deadline: float | None, workers
     if not usable:
         return _no_plan(instance, began, [], False,
                         "no candidate first stage was evaluated with a plan in every scenario "
-                        "in the time limit (the extensive form may still find one)",
+                        + ("before the run was interrupted" if options.cancelled else
+                           "in the time limit (the extensive form may still find one)"),
                         Status.NO_SOLUTION)
     best = min(usable, key=lambda row: row["expected_npv"])
     upper_bound = best["expected_npv"]
@@ -257,36 +325,22 @@ def _decompose(instance: Instance, began: float, deadline: float | None, workers
 
     # (3) the plan: the best candidate's recourse in every scenario
     plans = {name: evaluated["eval", best["candidate"], name]["plan"] for name in scenarios}
-    return _assemble(instance, scenarios, plans, commit, began, figures,
+    return _assemble(instance, scenarios, alone, plans, commit, began, figures,
                      Status.OPTIMAL if gap <= mip_gap else Status.FEASIBLE)
 
 
-def _assemble(instance: Instance, scenarios: dict, plans: dict[str, Plan], commit: int,
+def _assemble(instance: Instance, scenarios: Mapping[str, Future],
+              alone: Mapping[str, Instance], plans: Mapping[str, Plan], commit: int,
               began: float, decomposition: dict[str, Any], status: Status) -> Plan:
-    """The stochastic plan's tables and summary from the chosen candidate's scenario plans."""
+    """The stochastic plan's tables and summary from the chosen candidate's scenario plans
+    (:func:`optimizer.scenarios.assemble.assemble`, as the extensive form's)."""
     names = list(scenarios)
-    tables: dict[str, list[pd.DataFrame]] = {}
-    scenario_rows = []
-    for name in names:
-        plan = plans[name]
-        probability, scale, _ = scenarios[name]
-        kpis = plan.summary.get("kpis", {})
-        scenario_rows.append({"scenario": name, "probability": probability,
-                              "demand_scale": scale,
-                              "demand_vs_instance": demand_ratio(
-                                  scenario_instances(instance)[name][2], instance),
-                              "npv": plan.objective,
-                              "cost_per_million_tokens": kpis.get("cost_per_million_tokens"),
-                              "cards_final_period": kpis.get("cards_final_period")})
-        for table, frame in plan.tables.items():
-            tables.setdefault(table, []).append(frame.assign(scenario=name))
-    merged = {table: pd.concat(frames, ignore_index=True) for table, frames in tables.items()}
-    commit_labels = instance.spec.horizon.periods[:commit]
-    purchases = merged["purchases"]
-    first_stage = purchases[(purchases["scenario"] == names[0])
-                            & purchases["period"].isin(commit_labels)].drop(columns="scenario")
-    merged["first_stage"] = first_stage.reset_index(drop=True)
-    merged["scenarios"] = pd.DataFrame(scenario_rows)
+    outcomes = [ScenarioOutcome(name, scenarios[name].probability, scenarios[name].demand_scale,
+                                plans[name].objective, plans[name].tables,
+                                plans[name].summary.get("kpis", {}),
+                                demand_ratio(alone[name], instance)) for name in names]
+    labels = list(instance.spec.horizon.periods[:commit])
+    tables, stochastic, kpis = assemble(outcomes, labels, DEFAULT_CVAR_ALPHA)
     expected = decomposition["upper_bound"]
     summary = dict(plans[names[0]].summary)
     summary.update(status=status.value, objective=expected,
@@ -298,19 +352,13 @@ def _assemble(instance: Instance, scenarios: dict, plans: dict[str, Plan], commi
                            "overrides": dict(instance.overrides),
                            "demand_scale": instance.demand_scale}
     summary["input_sha256"] = instance.input_sha256
-    stochastic = {"commit_periods": commit, "expected_npv": expected,
-                  "scenarios": scenario_rows,
-                  "first_stage": first_stage.to_dict(orient="records"),
-                  "first_stage_capex": float(first_stage["capex"].sum()), **decomposition}
+    stochastic.update(decomposition)
     summary["stochastic"] = stochastic
-    weighted = [(scenarios[name][0], plans[name].summary.get("kpis", {})) for name in names]
-    summary["kpis"] = {**expected_kpis(weighted), "npv_total": expected,
-                       "expected_npv": expected,
-                       "first_stage_capex": stochastic["first_stage_capex"],
-                       "vss": stochastic["vss"], "evpi": stochastic["evpi"]}
+    summary["kpis"] = {**kpis, "vss": stochastic.get("vss"), "evpi": stochastic.get("evpi")}
     summary["solve_seconds_total"] = time.perf_counter() - began
     return Plan(status=status, objective=expected, best_bound=decomposition["lower_bound"],
-                mip_gap=decomposition["gap"], tables=merged, summary=summary)
+                mip_gap=decomposition["gap"], tables=tables, summary=summary,
+                decisions=plans[names[0]].decisions)
 
 
 def _no_plan(instance: Instance, began: float, stranded: list[str],

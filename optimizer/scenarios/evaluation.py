@@ -9,14 +9,16 @@ share ``time_limit`` says.
 """
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from optimizer.instance.loader import Instance, instance_from_raw
+from optimizer.options import SolveOptions
 from optimizer.output.results import Decisions
-from optimizer.scenarios.scenario_set import scenario_overrides
 from optimizer.parallel import Runner
+from optimizer.scenarios.scenario_set import Future, futures
 from optimizer.status import Status
 
 MIN_SOLVE_SECONDS = 0.05
@@ -32,11 +34,15 @@ class ScenarioSolve:
 
     Attributes:
         key: what the solve is, e.g. ("bundle", b), ("mean",), ("eval", candidate, scenario).
-        raw, path, overrides: the instance as read and the overrides that make the scenario.
+        raw, path, overrides: the instance this solve sees (a scenario's: its fragment merged)
+            and the dotted overrides applied on top.
         time_limit: this solve's share of the time (seconds), None for no limit.
         deadline: wall-clock time (``time.time()``) the whole command must end by.
-        fixed: the first stage to fix (decisions of the first ``commit`` periods).
-        bundle: scenario -> probability within the bundle (an extensive form of several).
+        commit: the committed periods.
+        fixed: the first stage to fix (what is decided in the first ``commit`` periods).
+        bundle: scenario -> probability within the bundle (an extensive form of several
+            scenarios of ``raw``'s scenarios block).
+        extra_constraints: the user's extra constraint families (picklable: module-level).
     """
 
     key: tuple
@@ -51,6 +57,7 @@ class ScenarioSolve:
     fixed: Decisions | None = None
     bundle: Mapping[str, float] | None = None
     deadline: float | None = None
+    extra_constraints: tuple = ()
 
     def seconds(self) -> float | None:
         """The time this solve may take from now: its share, capped by the deadline."""
@@ -58,6 +65,19 @@ class ScenarioSolve:
             return self.time_limit
         left = self.deadline - REPORT_RESERVE_SECONDS - time.time()
         return left if self.time_limit is None else min(self.time_limit, left)
+
+
+def job_fields(instance: Instance, options: SolveOptions, deadline: float | None,
+               time_limit: float | None) -> dict[str, Any]:
+    """The arguments every job of a run shares (the options of the run, its deadline)."""
+    return dict(path=str(instance.path), time_limit=time_limit, mip_gap=options.mip_gap,
+                threads=options.threads, seed=options.seed, commit=instance.spec.scenarios.committed,
+                deadline=deadline, extra_constraints=tuple(options.extra_constraints))
+
+
+def future_job(key: tuple, future: Future, **fields: Any) -> ScenarioSolve:
+    """The solve of one scenario (``fields``: :func:`job_fields`, maybe ``fixed``)."""
+    return ScenarioSolve(key=key, raw=future.raw, overrides=future.overrides, **fields)
 
 
 def run_scenario_solve(job: ScenarioSolve) -> dict[str, Any]:
@@ -73,20 +93,20 @@ def run_scenario_solve(job: ScenarioSolve) -> dict[str, Any]:
     if stochastic:
         members = raw["scenarios"]
         names = list(job.bundle)
-        block: dict[str, Any] = {name: {**members[name], "probability": job.bundle[name]}
-                                 for name in names}
+        block: dict[str, Any] = {name: {**copy.deepcopy(members[name]),
+                                        "probability": job.bundle[name]} for name in names}
         block[names[-1]]["probability"] = 1.0 - sum(job.bundle[n] for n in names[:-1])
         raw = {**raw, "scenarios": {**block, "commit_periods": job.commit}}
-    instance = instance_from_raw(raw, job.path, dict(job.overrides))
-    if stochastic:
-        plan = solve_extensive(instance, time_limit=seconds, mip_gap=job.mip_gap,
-                               threads=job.threads, seed=job.seed, raise_on_infeasible=False)
     else:
-        plan = solve_deterministic(
-            instance, time_limit=seconds, mip_gap=job.mip_gap, threads=job.threads,
-            seed=job.seed, explain=False, raise_on_infeasible=False,
-            fix_first_stage=None if job.fixed is None else (job.commit, job.fixed))
-    first = plan.decisions.before(list(instance.spec.horizon.periods[:job.commit]))
+        raw = {k: v for k, v in raw.items() if k != "scenarios"}
+    instance = instance_from_raw(raw, job.path, dict(job.overrides))
+    options = SolveOptions(time_limit=seconds, mip_gap=job.mip_gap, threads=job.threads,
+                           seed=job.seed, explain=False, raise_on_infeasible=False,
+                           extra_constraints=job.extra_constraints,
+                           fix_first_stage=None if job.fixed is None else (job.commit, job.fixed))
+    plan = solve_extensive(instance, options) if stochastic else \
+        solve_deterministic(instance, options)
+    first = plan.decisions.first_stage(list(instance.spec.horizon.periods[:job.commit]))
     return {"key": job.key, "status": plan.status, "objective": plan.objective,
             "best_bound": plan.best_bound, "first_stage": first,
             "plan": None if stochastic else plan, "kpis": plan.summary.get("kpis", {})}
@@ -116,13 +136,12 @@ def _timed_out(job: ScenarioSolve) -> dict[str, Any]:
             "best_bound": None, "first_stage": Decisions(), "plan": None, "kpis": {}}
 
 
-def evaluation_jobs(candidate: int, first_stage: Decisions,
-                    scenarios: Mapping[str, tuple[float, float, Mapping[str, Any]]],
-                    order: list[str], **common: Any) -> list[ScenarioSolve]:
+def evaluation_jobs(candidate: int, first_stage: Decisions, scenarios: Mapping[str, Future],
+                    order: list[str], **fields: Any) -> list[ScenarioSolve]:
     """The solves that evaluate one first stage: every scenario (in ``order``) with the first
     stage fixed."""
-    return [ScenarioSolve(key=("eval", candidate, name), overrides=scenarios[name][2],
-                          fixed=first_stage, **common) for name in order]
+    return [future_job(("eval", candidate, name), scenarios[name], fixed=first_stage, **fields)
+            for name in order]
 
 
 def expected_npv(outcomes: Mapping[str, dict[str, Any] | None],
@@ -135,17 +154,14 @@ def expected_npv(outcomes: Mapping[str, dict[str, Any] | None],
 
 
 def evaluate_first_stage(instance: Instance, first_stage: Decisions,
-                         workers: Runner | int = 1, **common: Any
+                         workers: Runner | int = 1, **fields: Any
                          ) -> tuple[float | None, dict[str, dict[str, Any]]]:
-    """E[NPV] of fixing ``first_stage`` (purchases, cooling builds and openings of the commit
-    periods, integer or not) and planning each scenario's recourse; None when it leaves some
-    scenario without a plan. Returns it with each scenario's outcome."""
-    scenarios = scenario_overrides(instance)
-    probability = {name: p for name, (p, _, _) in scenarios.items()}
-    jobs = evaluation_jobs(0, first_stage, scenarios, list(scenarios), raw=instance.raw,
-                           path=str(instance.path), **common)
+    """E[NPV] of fixing ``first_stage`` (what is decided in the commit periods) and planning
+    each scenario's recourse; None when it leaves some scenario without a plan. Returns it
+    with each scenario's outcome (``fields``: :func:`job_fields`)."""
+    scenarios = {f.name: f for f in futures(instance)}
+    probability = {name: f.probability for name, f in scenarios.items()}
+    jobs = evaluation_jobs(0, first_stage, scenarios, list(scenarios), **fields)
     done = run_all(jobs, workers)
     outcomes = {name: done["eval", 0, name] for name in scenarios}
     return expected_npv(outcomes, probability), outcomes
-
-

@@ -1,14 +1,17 @@
-"""The extensive form of a stochastic plan: buy now, adapt later, under uncertain demand.
+"""The extensive form of a stochastic plan: decide now, adapt later, under uncertain demand.
 
-Each scenario is the instance with its ``demand_scale`` and ``overrides`` applied, built as one
-Pyomo block by the same formulation functions as a deterministic plan. Purchases, cooling
-builds and site openings of the first ``commit_periods`` periods are the same in every
-scenario (non-anticipativity); the objective is the probability-weighted NPV.
+Each scenario is the instance as it sees it (its fragment merged over the file, its demand
+scale applied), built as one Pyomo block by the same formulation functions as a deterministic
+plan, with the user's extra constraints. What is decided in the first ``commit_periods``
+periods is the same in every scenario (non-anticipativity, model.md): orders placed then
+(keyed by their order period, whatever their delivery), cooling builds, site openings and
+rentals (:func:`optimizer.problem.entries.first_stage_keys`). The objective is the
+probability-weighted NPV, or with ``scenarios.risk`` the Rockafellar-Uryasev form
+(1 - w) E[NPV] + w (eta + sum_s p_s u_s / (1 - alpha)), u_s >= NPV_s - eta, u_s >= 0.
 
-Reported: the first-stage plan, each scenario's recourse and NPV, the expected NPV, the value of
-the stochastic solution VSS = EEV - SP (EEV: expected NPV when the first stage is the plan made
-for the mean-demand scenario) and the expected value of perfect information EVPI = SP - WS (WS:
-expected NPV when every scenario is planned knowing its future).
+Reported: the first-stage plan, each scenario's recourse and NPV, the expected NPV and the
+risk figures, the value of the stochastic solution and the expected value of perfect
+information (:mod:`optimizer.scenarios.stochastic`).
 """
 from __future__ import annotations
 
@@ -16,27 +19,31 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-import pandas as pd
 import pyomo.environ as pyo
 from pyomo.common.gc_manager import PauseGC
 
 from formulations import PYOMO_LOCK, add_families
 from formulations.objective import add_objective
-from formulations.variables import FIRST_STAGE, PURCHASES, add_sets, add_variables
-from optimizer.errors import InfeasibleError
+from formulations.variables import PURCHASES, add_sets, add_variables
 from optimizer.analysis.kpis import plan_kpis
+from optimizer.analysis.precheck import precheck
+from optimizer.analysis.tables import plan_tables
+from optimizer.cancel import solver_running
+from optimizer.errors import InfeasibleError, Relaxation
 from optimizer.instance.loader import Instance
-from optimizer.problem import ProblemData, build_problem_data
+from optimizer.options import SolveOptions
 from optimizer.output.results import Plan
-from optimizer.scenarios.scenario_set import demand_ratio, expected_kpis, scenario_instances
-from optimizer.status import SolverOptions, Status
-from optimizer.pipeline import _summary, decisions_of
+from optimizer.pipeline import _summary, decisions_of, first_stage_values, solve_deterministic
+from optimizer.problem import ProblemData, build_problem_data
+from optimizer.problem.entries import first_stage_keys
+from optimizer.scenarios.assemble import DEFAULT_CVAR_ALPHA, ScenarioOutcome, assemble
+from optimizer.scenarios.scenario_set import demand_ratio, future_instance, futures
 from optimizer.solver.compile import StandardForm
 from optimizer.solver.highs import HighsModel
 from optimizer.solver.strategy import PlanHooks, solve_arrays
-from optimizer.analysis.tables import plan_tables
+from optimizer.status import Status
 
-ValueOfInformation = Callable[[Instance, float, SolverOptions, "float | None"], dict]
+ValueOfInformation = Callable[[Instance, float, SolveOptions, "float | None"], dict]
 """(instance, expected NPV, options, wall-clock deadline) -> value-of-information figures."""
 
 EXTENSIVE_SHARE = 0.6
@@ -46,144 +53,259 @@ more solves) is computed after it; those share what is left."""
 
 @dataclass
 class ScenarioModel:
+    """One scenario's block of the extensive form."""
+
     name: str
     probability: float
     demand_scale: float
     data: ProblemData
     block: Any
+    instance: Instance
 
 
-def build_extensive_form(instance: Instance) -> tuple[pyo.ConcreteModel, list[ScenarioModel]]:
-    """One block per scenario, non-anticipativity rows, the expected-NPV objective (built in
-    Pyomo's scoped garbage-collector pause, as :func:`formulations.build_model`)."""
+class ScenarioWithoutPlan(Exception):
+    """A scenario is seen to have no plan before the model is built."""
+
+    def __init__(self, name: str, reasons: list[Relaxation]) -> None:
+        super().__init__(name)
+        self.name, self.reasons = name, reasons
+
+
+def commit_periods(instance: Instance) -> int:
+    """Periods whose decisions every scenario shares."""
+    return instance.spec.scenarios.committed
+
+
+def build_extensive_form(instance: Instance, options: SolveOptions | None = None
+                         ) -> tuple[pyo.ConcreteModel, list[ScenarioModel]]:
+    """One block per scenario, non-anticipativity rows, the expected-NPV (or risk-averse)
+    objective, built in Pyomo's scoped garbage-collector pause as
+    :func:`formulations.build_model`.
+
+    Raises:
+        ScenarioWithoutPlan: a scenario's pre-check finds that it has no plan.
+    """
+    options = options or SolveOptions()
     with PYOMO_LOCK, PauseGC():
-        return _build_extensive_form(instance)
+        return _build_extensive_form(instance, options)
 
 
-def _build_extensive_form(instance: Instance) -> tuple[pyo.ConcreteModel, list[ScenarioModel]]:
-    commit = instance.spec.scenarios.commit_periods
+def _build_extensive_form(instance: Instance, options: SolveOptions
+                          ) -> tuple[pyo.ConcreteModel, list[ScenarioModel]]:
+    commit = commit_periods(instance)
     master = pyo.ConcreteModel(name=f"{instance.spec.name or 'accelplan'}-extensive")
     scenarios: list[ScenarioModel] = []
     reference_money = None
-    for i, (name, (probability, scale, scenario)) in enumerate(scenario_instances(instance).items()):
+    for i, future in enumerate(futures(instance)):
+        scenario = future_instance(instance, future)
         data = build_problem_data(scenario)
+        obvious = precheck(data)
+        if obvious:
+            raise ScenarioWithoutPlan(future.name, obvious)
         block = pyo.Block()
         master.add_component(f"scenario_{i}", block)
         add_sets(block, data)
         add_variables(block, data)
-        add_families(block, data)
+        add_families(block, data, options.extra_constraints)
         add_objective(block, data)
         block.npv.deactivate()
+        if options.fix_first_stage is not None:
+            fixed_commit, decisions = options.fix_first_stage
+            values, _ = first_stage_values(data, fixed_commit, decisions)
+            for variable, keyed in values.items():
+                for key, value in keyed.items():
+                    getattr(block, variable)[key].fix(value)
         reference_money = reference_money or data.money_unit
-        scenarios.append(ScenarioModel(name, probability, scale, data, block))
-    master.expected_npv = pyo.Objective(expr=sum(
-        sc.probability * sc.data.money_unit / reference_money * sc.block.npv.expr
-        for sc in scenarios), sense=pyo.minimize)
+        scenarios.append(ScenarioModel(future.name, future.probability, future.demand_scale,
+                                       data, block, scenario))
     master.money_unit = reference_money
-    master.nonanticipativity = pyo.ConstraintList()
-    first = scenarios[0].block
-    for sc in scenarios[1:]:
-        for name in FIRST_STAGE:
-            mine, theirs = getattr(first, name), getattr(sc.block, name)
-            keys = set(mine.keys()) | set(theirs.keys())
-            for key in sorted(keys, key=str):
-                if key[-1] >= commit:
-                    continue
-                if key in mine and key in theirs:
-                    master.nonanticipativity.add(theirs[key] == mine[key])
-                elif key in mine:
-                    mine[key].fix(0)      # a choice one scenario cannot make is made by none
-                else:
-                    theirs[key].fix(0)
+    npv = [sc.data.money_unit / reference_money * sc.block.npv.expr for sc in scenarios]
+    master.expected_npv_expr = pyo.Expression(expr=sum(
+        sc.probability * value for sc, value in zip(scenarios, npv)))
+    risk = instance.spec.scenarios.risk
+    if risk is not None and risk.cvar_weight > 0:
+        master.SCENARIOS = pyo.RangeSet(0, len(scenarios) - 1)
+        master.value_at_risk = pyo.Var(domain=pyo.Reals)
+        master.tail_excess = pyo.Var(master.SCENARIOS, domain=pyo.NonNegativeReals)
+        master.cvar_tail = pyo.Constraint(master.SCENARIOS, rule=lambda m, i: (
+            m.tail_excess[i] - npv[i] + m.value_at_risk >= 0))
+        cvar = master.value_at_risk + sum(
+            sc.probability * master.tail_excess[i] for i, sc in enumerate(scenarios)
+        ) / (1.0 - risk.cvar_alpha)
+        objective = (1 - risk.cvar_weight) * master.expected_npv_expr + risk.cvar_weight * cvar
+    else:
+        objective = master.expected_npv_expr
+    master.objective = pyo.Objective(expr=objective, sense=pyo.minimize)
+    _add_nonanticipativity(master, scenarios, commit)
     return master, scenarios
 
 
-def solve_extensive(instance: Instance, time_limit: float | None = None, mip_gap: float = 1e-4,
-                    threads: int | None = None, seed: int | None = None,
-                    raise_on_infeasible: bool = True,
-                    value_of_information: ValueOfInformation | None = None,
-                    started_at: float | None = None) -> Plan:
-    """Solve the extensive form of a scenario instance.
+def _add_nonanticipativity(master: pyo.ConcreteModel, scenarios: list[ScenarioModel],
+                           commit: int) -> None:
+    """Every first-stage decision of every scenario equals the first scenario's; a decision
+    one scenario cannot make (its variable does not exist there) is made by none."""
+    master.nonanticipativity = pyo.ConstraintList()
+    first = scenarios[0]
+    mine = first_stage_keys(first.data, commit)
+    for sc in scenarios[1:]:
+        theirs = first_stage_keys(sc.data, commit)
+        for variable, keys in mine.items():
+            a, b = getattr(first.block, variable), getattr(sc.block, variable)
+            own, other = set(keys), set(theirs[variable])
+            for key in sorted(own | other, key=str):
+                if key in own and key in other:
+                    master.nonanticipativity.add(b[key] - a[key] == 0)
+                elif key in own:
+                    a[key].fix(0)
+                else:
+                    b[key].fix(0)
 
-    Args:
-        time_limit: seconds for the whole (model building, the extensive form and the value of
-            information); the extensive form gets ``EXTENSIVE_SHARE`` of it when the value of
-            information follows.
-        value_of_information: (instance, expected NPV, options, wall-clock deadline) -> the
-            figures of the value of information, added to the summary's ``stochastic`` block
-            (see :mod:`optimizer.scenarios.stochastic`).
+
+def _block_start(start: dict[str, float], count: int) -> dict[str, float]:
+    """A deterministic plan's start (names without a block) offered to every scenario."""
+    out = dict(start)
+    for name, value in start.items():
+        if not name.startswith("scenario_"):
+            for i in range(count):
+                out[f"scenario_{i}.{name}"] = value
+    return out
+
+
+def solve_extensive(instance: Instance, options: SolveOptions | None = None,
+                    value_of_information: ValueOfInformation | None = None) -> Plan:
+    """Solve the extensive form of a scenario instance with ``options`` (see
+    :func:`optimizer.planning.solve`).
+
+    The time limit is for the whole (model building, the extensive form and the value of
+    information); the extensive form gets ``EXTENSIVE_SHARE`` of it when the value of
+    information follows. A scenario without a plan is named with what would have to give in
+    it (exit 1 from the command line), never an internal error.
     """
-    options = SolverOptions(time_limit=time_limit, mip_gap=mip_gap, threads=threads, seed=seed)
-    commit = instance.spec.scenarios.commit_periods
-    began = time.perf_counter() if started_at is None else started_at
-    deadline = (time.time() - (time.perf_counter() - began) + time_limit) if time_limit else None
-    master, scenarios = build_extensive_form(instance)
+    options = options or SolveOptions()
+    commit = commit_periods(instance)
+    began = options.began()
+    deadline = options.deadline(began)
+    try:
+        master, scenarios = build_extensive_form(instance, options)
+    except ScenarioWithoutPlan as missing:
+        return _without_plan(instance, options, began, missing.name, missing.reasons)
     build_seconds = time.perf_counter() - began
     share = EXTENSIVE_SHARE if value_of_information else 1.0
-    extensive = SolverOptions(time_limit=time_limit * share if time_limit else None,
-                              mip_gap=mip_gap, threads=threads, seed=seed)
+    extensive = options.but(time_limit=options.time_limit * share if options.time_limit
+                            else None)
     form = StandardForm(master)
     highs = HighsModel(form.arrays)
-    result = solve_arrays(highs, extensive, hooks=PlanHooks(purchases=form.columns_of(PURCHASES)),
-                          started_at=began)
-    result.transfer_seconds = form.seconds + highs.transfer_seconds
-    if result.status.has_plan:
-        form.load(highs.last_values)
     money = master.money_unit
-    # the deterministic summary, in the reference (first) scenario's units
-    summary = _summary(instance, scenarios[0].data, result, options, build_seconds)
+
+    def report(at: float, objective: float, bound: float | None) -> None:
+        if options.progress is not None:
+            options.progress({"seconds": at - began, "objective": objective * money,
+                              "bound": None if bound is None else bound * money})
+    highs.watch.listener = report
+    start = form.start_from_names(_block_start(dict(options.start), len(scenarios))) \
+        if options.start else None
+    with solver_running(options.cancel):
+        result = solve_arrays(highs, extensive.solver, start,
+                              hooks=PlanHooks(purchases=form.columns_of(PURCHASES)),
+                              started_at=began, cancel=options.cancel)
+    result.transfer_seconds = form.seconds + highs.transfer_seconds
+    summary = _summary(instance, scenarios[0].data, result, options.solver, build_seconds)
     if not result.status.has_plan:
-        plan = Plan(status=result.status, objective=None, best_bound=None, mip_gap=None,
+        if result.status is Status.INFEASIBLE:
+            return explain_infeasible(instance, options, began, summary)
+        return Plan(status=result.status, objective=None, best_bound=None, mip_gap=None,
                     summary=summary)
-        if result.status is Status.INFEASIBLE and raise_on_infeasible:
-            error = InfeasibleError([], "no plan serves every scenario (solve each scenario "
-                                        "alone to see which resource must give)")
-            error.plan = plan
-            raise error
-        return plan
-    expected = result.objective * money
-    decisions = decisions_of(scenarios[0].block, scenarios[0].data)
-
-    tables: dict[str, list[pd.DataFrame]] = {}
-    scenario_rows = []
-    weighted_kpis = []
+    form.load(highs.last_values)
+    outcomes = []
     for sc in scenarios:
-        scenario_tables = plan_tables(sc.block, sc.data)
+        tables = plan_tables(sc.block, sc.data)
         npv = pyo.value(sc.block.npv.expr) * sc.data.money_unit
-        kpis = plan_kpis(scenario_tables, sc.data, npv)
-        weighted_kpis.append((sc.probability, kpis))
-        scenario_rows.append({"scenario": sc.name, "probability": sc.probability,
-                              "demand_scale": sc.demand_scale,
-                              "demand_vs_instance": demand_ratio(sc.data.instance, instance),
-                              "npv": npv,
-                              "cost_per_million_tokens": kpis["cost_per_million_tokens"],
-                              "cards_final_period": kpis["cards_final_period"]})
-        for name, frame in scenario_tables.items():
-            tables.setdefault(name, []).append(frame.assign(scenario=sc.name))
-    merged = {name: pd.concat(frames, ignore_index=True) for name, frames in tables.items()}
-    commit_labels = scenarios[0].data.periods[:commit]
-    purchases = merged["purchases"]
-    first_stage = purchases[(purchases["scenario"] == scenarios[0].name)
-                            & purchases["period"].isin(commit_labels)].drop(columns="scenario")
-    merged["first_stage"] = first_stage.reset_index(drop=True)
-    merged["scenarios"] = pd.DataFrame(scenario_rows)
-
-    stochastic: dict[str, Any] = {
-        "commit_periods": commit, "expected_npv": expected,
-        "scenarios": scenario_rows,
-        "first_stage": first_stage.to_dict(orient="records"),
-        "first_stage_capex": float(first_stage["capex"].sum()),
-    }
-    if value_of_information is not None:
+        outcomes.append(ScenarioOutcome(sc.name, sc.probability, sc.demand_scale, npv, tables,
+                                        plan_kpis(tables, sc.data, npv),
+                                        demand_ratio(sc.instance, instance)))
+    risk = instance.spec.scenarios.risk
+    alpha = risk.cvar_alpha if risk is not None else DEFAULT_CVAR_ALPHA
+    tables, stochastic, kpis = assemble(outcomes, scenarios[0].data.periods[:commit], alpha)
+    stochastic["method"] = "extensive"
+    if risk is not None:
+        stochastic["risk"].update(cvar_weight=risk.cvar_weight)
+    expected = stochastic["expected_npv"]
+    objective = result.objective * money
+    if value_of_information is not None and not options.cancelled:
         stochastic.update(value_of_information(instance, expected, options, deadline))
     summary["stochastic"] = stochastic
-    summary["kpis"] = {**expected_kpis(weighted_kpis), "npv_total": expected,
-                       "expected_npv": expected,
-                       "first_stage_capex": stochastic["first_stage_capex"],
-                       "vss": stochastic.get("vss"), "evpi": stochastic.get("evpi")}
+    summary["kpis"] = {**kpis, "vss": stochastic.get("vss"), "evpi": stochastic.get("evpi")}
     summary["solve_seconds_total"] = time.perf_counter() - began
-    return Plan(status=result.status, objective=expected,
-                best_bound=result.best_bound * money, mip_gap=result.mip_gap, tables=merged,
-                summary=summary, decisions=decisions)
+    summary["explain_note"] = ("marginal costs and binding caps are computed for deterministic "
+                               "plans; a scenario plan reports its first stage, each "
+                               "scenario's NPV and the value of information")
+    return Plan(status=result.status, objective=objective,
+                best_bound=None if result.best_bound is None else result.best_bound * money,
+                mip_gap=result.mip_gap, tables=tables, summary=summary,
+                start_values=form.integer_values(highs.last_values),
+                decisions=decisions_of(scenarios[0].block, scenarios[0].data))
 
 
+def _without_plan(instance: Instance, options: SolveOptions, began: float, name: str,
+                  reasons: list[Relaxation]) -> Plan:
+    """No plan: scenario ``name`` has none, for ``reasons`` (each named with the scenario)."""
+    scale = instance.spec.scenarios.members[name].demand_scale \
+        if name in instance.spec.scenarios.members else 1.0
+
+    def note(text: str) -> str:
+        """A note that the scenario's own demand scale is the user's (it is not)."""
+        if "demand_scale=" not in text:
+            return text
+        parts = [p for p in text.removeprefix("you set ").split(", ")
+                 if not p.startswith("demand_scale=")]
+        if instance.demand_scale != 1.0:
+            parts.append(f"demand_scale={instance.demand_scale:g}")
+        said = f"you set {', '.join(parts)}" if parts else ""
+        own = f"scenario {name} scales demand by {scale:g}" if scale != 1.0 else ""
+        return "; ".join(x for x in (said, own) if x)
+    named = [Relaxation(r.constraint, r.index, r.amount, r.unit,
+                        f"scenario {name}: {r.message}", note(r.note)) for r in reasons]
+    summary = {"status": Status.INFEASIBLE.value, "objective": None, "best_bound": None,
+               "mip_gap": None, "input_sha256": instance.input_sha256,
+               "instance": {"name": instance.spec.name, "file": str(instance.path)},
+               "options": options.solver.as_dict(),
+               "stochastic": {"scenario_without_plan": name},
+               "explanation": [r.as_dict() for r in named],
+               "solve_seconds_total": time.perf_counter() - began, "kpis": {}}
+    plan = Plan(status=Status.INFEASIBLE, objective=None, best_bound=None, mip_gap=None,
+                summary=summary, explanation=named)
+    if options.raise_on_infeasible:
+        headline = (f"no plan exists: scenario {name} has none; what would have to give:"
+                    if named else f"no plan exists: scenario {name} has none")
+        error = InfeasibleError(named, headline)
+        error.plan = plan
+        raise error
+    return plan
+
+
+def explain_infeasible(instance: Instance, options: SolveOptions, began: float,
+                        summary: dict[str, Any]) -> Plan:
+    """The extensive form has no plan: find a scenario that has none alone and say what would
+    have to give in it; else say that no shared first stage serves every scenario."""
+    if options.explain:
+        for future in futures(instance):
+            alone = solve_deterministic(future_instance(instance, future), options.but(
+                raise_on_infeasible=False, fix_first_stage=None, start=None,
+                progress=None))
+            if alone.status is Status.INFEASIBLE:
+                return _without_plan(instance, options, began, future.name, alone.explanation)
+    reason = ("every scenario has a plan on its own, but no first stage serves them all: what "
+              "is decided in the committed periods must serve every scenario's demand there "
+              "(compare the scenarios' demand in the committed periods, or commit fewer "
+              "periods)") if options.explain else (
+        "no first stage serves every scenario (solve with explanations to see which "
+        "scenario must give)")
+    summary.update(explanation=[], stochastic={"reason": reason},
+                   solve_seconds_total=time.perf_counter() - began)
+    plan = Plan(status=Status.INFEASIBLE, objective=None, best_bound=None, mip_gap=None,
+                summary=summary)
+    if options.raise_on_infeasible:
+        error = InfeasibleError([], f"no plan exists: {reason}")
+        error.plan = plan
+        raise error
+    return plan

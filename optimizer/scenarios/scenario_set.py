@@ -1,26 +1,72 @@
-"""The scenarios of an instance: each as overrides or as an instance, their mean demand, and
-probability-weighted KPIs."""
+"""The scenarios of an instance: each as the instance it sees (its fragment merged over the
+file, instance-format.md "Overrides"), their mean demand, and probability-weighted KPIs."""
 from __future__ import annotations
 
+import copy
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from optimizer.errors import InstanceError
 from optimizer.instance.loader import Instance, instance_from_raw
-from optimizer.instance.overrides import DEMAND_SCALE
+from optimizer.instance.overrides import DEMAND_SCALE, merge_fragment
 
 
-def scenario_overrides(instance: Instance) -> dict[str, tuple[float, float, dict[str, Any]]]:
-    """name -> (probability, demand scale, the overrides that make the scenario)."""
-    members = instance.spec.scenarios.members
-    return {name: (s.probability, s.demand_scale,
-                   {**instance.overrides, **s.overrides,
-                    DEMAND_SCALE: instance.demand_scale * s.demand_scale})
-            for name, s in members.items()}
+@dataclass(frozen=True)
+class Future:
+    """One scenario of a stochastic instance, as data a worker process can rebuild.
+
+    Attributes:
+        name: the scenario's name.
+        probability: its probability.
+        demand_scale: its own factor on demand (the instance's ``demand_scale`` apart).
+        raw: the instance as this scenario sees it: the file with the scenario's fragment
+            merged over it (mappings key by key).
+        overrides: the dotted overrides applied on top (the instance's own what-ifs, which
+            hold in every scenario, and the demand scale of both).
+    """
+
+    name: str
+    probability: float
+    demand_scale: float
+    raw: dict = field(repr=False)
+    overrides: dict = field(default_factory=dict)
+
+
+def futures(instance: Instance) -> list[Future]:
+    """The scenarios of ``instance``, in the order of its file.
+
+    Raises:
+        InstanceError: a scenario's fragment does not lead into the instance (naming it).
+    """
+    block = instance.spec.scenarios
+    out = []
+    for name, scenario in block.members.items():
+        try:
+            raw = merge_fragment(instance.raw, scenario.overrides)
+        except InstanceError as exc:
+            raise InstanceError(instance.path, f"scenarios.{name}.overrides.{exc.field}",
+                                exc.reason) from None
+        overrides = {**instance.overrides,
+                     DEMAND_SCALE: instance.demand_scale * scenario.demand_scale}
+        out.append(Future(name, scenario.probability, scenario.demand_scale, raw, overrides))
+    return out
+
+
+def future_instance(instance: Instance, future: Future) -> Instance:
+    """The instance ``future`` sees, validated (an error names the scenario)."""
+    raw = {k: v for k, v in future.raw.items() if k != "scenarios"}
+    try:
+        return instance_from_raw(raw, instance.path, future.overrides,
+                                 file_digest=instance.input_sha256)
+    except InstanceError as exc:
+        raise InstanceError(exc.path, exc.field, f"in scenario {future.name}: {exc.reason}"
+                            ) from None
 
 
 def scenario_instances(instance: Instance) -> dict[str, tuple[float, float, Instance]]:
     """name -> (probability, demand scale, the instance as that scenario sees it)."""
-    return {name: (p, scale, instance_from_raw(instance.raw, instance.path, overrides))
-            for name, (p, scale, overrides) in scenario_overrides(instance).items()}
+    return {f.name: (f.probability, f.demand_scale, future_instance(instance, f))
+            for f in futures(instance)}
 
 
 def total_demand(instance: Instance) -> float:
@@ -34,12 +80,11 @@ def demand_ratio(scenario: Instance, instance: Instance) -> float | None:
     return total_demand(scenario) / own if own else None
 
 
-def mean_overrides(instance: Instance,
-                   scenarios: Mapping[str, tuple[float, float, Instance]] | None = None
-                   ) -> dict[str, Any]:
-    """Overrides that make the mean-demand instance: each workload's demand in each period is
-    the probability-weighted mean of the scenarios' (whether they scale demand or override
-    it period by period); every other field is the instance's own."""
+def mean_future(instance: Instance,
+                scenarios: Mapping[str, tuple[float, float, Instance]] | None = None) -> Future:
+    """The mean-demand instance: each workload's demand in each period is the
+    probability-weighted mean of the scenarios' (whether they scale demand or override it
+    period by period); every other field is the instance's own."""
     scenarios = scenarios if scenarios is not None else scenario_instances(instance)
     mean: dict[str, dict[str, float]] = {}
     for probability, _, scenario in scenarios.values():
@@ -47,15 +92,19 @@ def mean_overrides(instance: Instance,
             target = mean.setdefault(workload, {})
             for period, tokens_per_day in series.items():
                 target[period] = target.get(period, 0.0) + probability * tokens_per_day
-    overrides = {k: v for k, v in instance.overrides.items() if k != DEMAND_SCALE}
-    overrides["demand"] = mean
-    return overrides
+    raw = copy.deepcopy(dict(instance.raw))
+    raw.pop("scenarios", None)
+    raw["demand"] = mean
+    overrides = {k: v for k, v in instance.overrides.items() if k != DEMAND_SCALE
+                 and not (k == "demand" or k.startswith("demand."))}
+    return Future("mean", 1.0, 1.0, raw, overrides)
 
 
 EXPECTED_KPIS = ("npv_total", "capex_total", "opex_total", "salvage_total",
                  "cost_per_million_tokens", "tokens_served_total", "cards_final_period",
                  "cards_bought_total", "domestic_share", "unmet_tokens_total",
-                 "unmet_cost_total")
+                 "unmet_cost_total", "rental_cost_total", "emissions_total_t",
+                 "carbon_cost_total", "water_total_m3")
 """KPIs a scenario plan reports as probability-weighted means over its scenarios."""
 
 

@@ -87,8 +87,10 @@ def rolling_replan(forecast: Instance, actual: Mapping[str, Mapping[str, float]]
     base = spec.model_dump(by_alias=True, exclude_none=True)
     outcome = RollingOutcome()
     purchases: dict[tuple, float] = {}
+    ordered: dict[tuple, str] = {}
     builds: dict[tuple, float] = {}
     openings: dict[tuple, float] = {}
+    rentals_signed: dict[tuple, float] = {}
     current = instance_from_raw(_with_demand(base, actual, periods[:1]), forecast.path,
                                 file_digest=forecast.input_sha256)
     for t, period in enumerate(periods):
@@ -103,6 +105,8 @@ def rolling_replan(forecast: Instance, actual: Mapping[str, Mapping[str, float]]
         for row in signed.itertuples():
             key = (row.accelerator, row.site, row.cooling, str(row.delivery_period))
             purchases[key] = purchases.get(key, 0.0) + float(row.units)
+            if key[-1] != period:
+                ordered[key] = period
         built = tables.get("builds", pd.DataFrame())
         for row in (built[built["period"].astype(str) == period].itertuples()
                     if len(built) else []):
@@ -114,6 +118,8 @@ def rolling_replan(forecast: Instance, actual: Mapping[str, Mapping[str, float]]
                 openings[row.site, later] = 1.0
         rentals = tables.get("rentals", pd.DataFrame())
         rented = rentals[rentals["period"].astype(str) == period] if len(rentals) else rentals
+        for row in rented.itertuples() if len(rented) else []:
+            rentals_signed[str(row.rental), period] = float(row.cards)
         outcome.steps.append({"period": period, "npv_planned_from_here": plan.objective,
                               "cards_ordered": int(signed["cards"].sum()) if len(signed) else 0,
                               "cards_rented": int(rented["cards"].sum()) if len(rented) else 0})
@@ -124,7 +130,8 @@ def rolling_replan(forecast: Instance, actual: Mapping[str, Mapping[str, float]]
     # openings of sites that were open from the start are not decisions
     openable = {s for s, site in spec.sites.items() if not site.open}
     outcome.decisions = Decisions(purchases, builds,
-                                  {k: v for k, v in openings.items() if k[0] in openable})
+                                  {k: v for k, v in openings.items() if k[0] in openable},
+                                  rentals_signed, ordered)
     truth = instance_from_raw(_with_demand(base, actual, periods), forecast.path,
                               file_digest=forecast.input_sha256)
     outcome.rolling = solve(truth, fix_first_stage=(len(periods), outcome.decisions), **options)
