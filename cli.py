@@ -302,6 +302,10 @@ def replan(previous: str, file: str, from_period: str, output: str | None,
     from optimizer.studies.replan import attach_changes, rolled_instance, rolled_yaml
     if with_report and output is None:
         raise UsageError("--report needs a results directory (-o DIR)")
+    from pathlib import Path
+    if output is not None and Path(output).resolve() == Path(previous).resolve():
+        raise UsageError(f"-o {output}: the previous plan's own directory; the re-plan would "
+                         "replace the baseline it re-plans from (write it elsewhere)")
     earlier = read_plan(previous)
     instance = _load(file, assignments, override_files, data_dir, max_input_mb)
     today, rolled = rolled_instance(instance, earlier, from_period)

@@ -47,16 +47,30 @@ def capex_by_period(model: pyo.ConcreteModel, data: ProblemData) -> dict[int, li
     return terms
 
 
-def add_budget(model: pyo.ConcreteModel, data: ProblemData) -> None:
-    """budget(t): capex(t) <= budget_per_period(t).
+def committed_capex(data: ProblemData) -> dict[int, float]:
+    """Capex no decision changes, by period (money_unit): the balances cards on order still
+    owe on arrival."""
+    out: dict[int, float] = defaultdict(float)
+    for t, kind, money in data.costs.constant:
+        if kind in CAPEX_KINDS:
+            out[t] += money / data.money_unit
+    return out
 
-    Units: ``money_unit``; capex undiscounted (cards, cooling builds, site openings of t).
+
+def add_budget(model: pyo.ConcreteModel, data: ProblemData) -> None:
+    """budget(t): capex(t) + balances due on arrival(t) <= budget_per_period(t).
+
+    Units: ``money_unit``; capex undiscounted (deposits of orders placed in t, balances of
+    deliveries in t, cooling builds, site openings of t; the balance of cards on order
+    arriving in t, a constant moved to the right-hand side). A period with no decision has no
+    row (the pre-check reports a constant above its budget).
     """
     if not data.budget:
         return
     terms = capex_by_period(model, data)
+    fixed = committed_capex(data)
     index = [t for t in sorted(data.budget) if terms.get(t)]
 
     def rule(m, t):
-        return pyo.quicksum(terms[t]) <= data.budget[t]
+        return pyo.quicksum(terms[t]) <= data.budget[t] - fixed.get(t, 0.0)
     model.budget = pyo.Constraint(index, rule=rule)

@@ -198,3 +198,120 @@ def test_a_scenario_without_a_plan_is_named_with_what_would_have_to_give(tmp_pat
     assert "5 tokens/s cannot be served" in out.stderr
     summary = json.loads(out.stdout)
     assert summary["status"] == "infeasible"
+
+
+# ---- one alive rule, balances still due, re-planning a scenario plan ----------------------
+
+def test_an_existing_card_is_not_alive_past_its_lifetime(tmp_path):
+    # Periods of 0.7 years, lifetime 2.1: a card is alive for 3 periods (age 0, 0.7, 1.4;
+    # at 2.1 its life is over, though 3 * 0.7 < 2.1 in floating point). The existing card
+    # (age 0) serves periods 0-2; period 3 needs a card bought then: 100, of which
+    # 1 - 0.7 / 2.1 = 2/3 comes back at the end: NPV 33.33. Were the existing card alive in
+    # period 3, nothing would be bought: NPV 0.
+    periods = ["P0", "P1", "P2", "P3"]
+    data = instance({"A": accelerator(price=100, lifetime=2.1)}, demand_tokens_per_s=1.0,
+                    periods=periods,
+                    sites={"s1": site(existing_fleet=[{"accelerator": "A", "cooling": "air",
+                                                       "cards": 1, "age_years": 0.0}])})
+    data["horizon"]["period_years"] = 0.7
+    plan = solve_data(tmp_path, data)
+    assert plan.objective == pytest.approx(100 / 3, rel=1e-6)
+    bought = plan.tables["purchases"]
+    assert list(bought["period"]) == ["P3"] and int(bought["cards"].sum()) == 1
+
+
+def test_maintenance_of_owned_cards_uses_the_price_paid(tmp_path):
+    # One installed card bought at 200 (the catalogue says 100 today), maintenance 10 % a
+    # year, one year: 20, not 10.
+    data = instance({"A": accelerator(price=100, lifetime=5, maintenance_rate=0.1)},
+                    demand_tokens_per_s=1.0,
+                    sites={"s1": site(existing_fleet=[{"accelerator": "A", "cooling": "air",
+                                                       "cards": 1, "age_years": 1.0,
+                                                       "price_paid_per_card": 200.0}])})
+    plan = solve_data(tmp_path, data)
+    assert float(plan.tables["costs"]["maintenance"].sum()) == pytest.approx(20.0)
+    assert plan.objective == pytest.approx(20.0, rel=1e-6)
+
+
+def _deposit_instance(budget_2027: float) -> dict:
+    # test_replan's instance (A: 100, a period's lead time, 30 % deposit, lifetime 3; demand
+    # 0, 10, 20) with a budget in 2027: the plan orders 10 in 2026 and 10 in 2027, whose 2027
+    # capex is the first order's balance (700) and the second's deposit (300): 1000.
+    acc = accelerator(price=100, lifetime=3.0, lead_time_periods=1, deposit_fraction=0.3)
+    return instance({"A": acc}, demand_tokens_per_s=[0, 10, 20],
+                    periods=["2026", "2027", "2028"],
+                    policies={"budget_per_period": {"2027": budget_2027}})
+
+
+def test_a_replan_still_owes_the_balance_of_orders_on_the_way(tmp_path):
+    # Today's budget for 2027 is 900. The order on the way still owes 700 on arrival in 2027,
+    # so at most 200 of deposits (6 cards) can be ordered then: 16 cards < the 20 needed in
+    # 2028, and nothing ordered later arrives in time. No plan: the 2027 budget must give 100.
+    # Forgetting the balance, the re-plan orders its 10 (300 <= 900) and overspends: 1000.
+    from optimizer import InfeasibleError, load_instance, replan, solve
+    before = solve(load_instance(write_instance(tmp_path, _deposit_instance(1000), "a.yaml")))
+    assert before.objective == pytest.approx(1000, rel=1e-6)
+    today = load_instance(write_instance(tmp_path, _deposit_instance(900), "b.yaml"))
+    with pytest.raises(InfeasibleError) as caught:
+        replan(before, today, "2027")
+    budget = [r for r in caught.value.explanation if r.constraint == "budget"]
+    assert budget and budget[0].amount == pytest.approx(100, rel=1e-6)
+    # on its own instance the re-plan keeps its order and its 2027 capex is 1000
+    again = replan(before, load_instance(write_instance(tmp_path, _deposit_instance(1000),
+                                                        "c.yaml")), "2027")
+    assert again.tables["purchases"]["cards"].sum() == 10
+    costs = again.tables["costs"]
+    first = costs[costs["period"] == "2027"].iloc[0]
+    assert first["capex_cards"] + first["on_order_balance"] == pytest.approx(1000, rel=1e-6)
+
+
+def _three_year_newsvendor() -> dict:
+    # Three years, demand 0, 10 (low) or 20 (high) in 2027 and 2028, commit 1. A: 110, lead
+    # time 1, lifetime 2 (ordered in 2026: serves 2027-2028, no salvage; ordered in 2027:
+    # serves 2028, half its price back); rentals at 150 a card-year.
+    #   A card short costs 150 (rented in 2027) + 55 (ordered in 2027 for 2028, 110 less 55
+    #   back) = 205. SP: x ordered in 2026; x <= 10: 110 x + 0.5 205 (10 - x) + 0.5 205
+    #   (20 - x) = 3075 - 95 x; 10 <= x <= 20: 2050 + 7.5 x -> x = 10, 2125 (low 1100, high
+    #   3150). High orders its other 10 in 2027; low orders nothing then: the scenarios
+    #   differ after the committed year.
+    data = lead_time_newsvendor()
+    data["horizon"]["periods"] = ["2026", "2027", "2028"]
+    data["accelerators"]["A"].update(price_per_card=110, lifetime_years=2.0)
+    data["demand"] = {"chat": {"2027": 15 * 86400.0, "2028": 15 * 86400.0}}
+    return data
+
+
+def test_replan_from_a_scenario_plan_takes_its_first_stage(tmp_path):
+    # From 2027, on the instance's own forecast (15 a year, no scenarios): the first stage's
+    # 10 cards are on the way (paid); 2027 rents 5 (750); for 2028, 5 ordered in 2027 at 110
+    # with 55 back (275) beat renting (750): NPV 1025. Adding up the scenarios' purchases
+    # would put 30 cards on order.
+    from optimizer import load_instance, read_plan, replan
+    data = _three_year_newsvendor()
+    plan = solve_data(tmp_path, data)
+    assert plan.objective == pytest.approx(2125, rel=1e-6)
+    plan.write(tmp_path / "stochastic")
+    del data["scenarios"]
+    today = load_instance(write_instance(tmp_path, data, "today.yaml"))
+    again = replan(tmp_path / "stochastic", today, "2027")
+    assert again.summary["replan"]["fixed"]["on_order_cards"] == 10
+    assert again.objective == pytest.approx(1025, rel=1e-6)
+    out = run_cli("replan", str(tmp_path / "stochastic"), str(write_instance(
+        tmp_path, data, "today.yaml")), "--from", "2028")
+    assert out.returncode == 2 and "high" in out.stderr and "differ" in out.stderr
+
+
+def test_replan_against_another_instance_names_what_it_lacks(tmp_path):
+    from optimizer import load_instance, solve
+    plan = solve(load_instance(write_instance(tmp_path, _deposit_instance(1000), "a.yaml")))
+    plan.write(tmp_path / "before")
+    other = _deposit_instance(1000)
+    other["accelerators"] = {"B": other["accelerators"].pop("A")}
+    out = run_cli("replan", str(tmp_path / "before"),
+                  str(write_instance(tmp_path, other, "b.yaml")), "--from", "2027")
+    assert out.returncode == 2 and "accelerator A" in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr
+    again = run_cli("replan", str(tmp_path / "before"), str(tmp_path / "a.yaml"), "--from",
+                    "2027", "-o", str(tmp_path / "before"), "--force")
+    assert again.returncode == 2 and "baseline" in again.stderr
+    assert (tmp_path / "before" / "summary.json").exists()

@@ -40,18 +40,21 @@ def previous(tmp_path):
 
 
 def test_replan_of_its_own_instance_keeps_the_orders(tmp_path, previous):
-    # From 2027: the 2026 order is on the way (paid: no cost, no salvage); the 2027 order is
-    # made again: 1000 capex, delivered in the new horizon's second period, 1 year old of 3
-    # at its end: 666.67 salvage. NPV 333.33. From 2028 everything is fact: NPV 0.
+    # From 2027: the 2026 order is on the way, its deposit (300) sunk and its balance (700)
+    # still due on arrival in 2027 (balance_per_card 70, procurement.md: no salvage as cards
+    # on order); the 2027 order is made again: 1000 capex, delivered in the new horizon's
+    # second period, 1 year old of 3 at its end: 666.67 salvage. NPV 700 + 333.33. From 2028
+    # everything is fact; the 2027 order's balance (700) is due on arrival then: NPV 700.
     from optimizer import load_instance, replan
     today = load_instance(write_instance(tmp_path, _instance(), "today.yaml"))
     plan = replan(previous, today, "2027")
-    assert plan.objective == pytest.approx(1000 / 3, rel=REL)
+    assert plan.objective == pytest.approx(700 + 1000 / 3, rel=REL)
     assert _orders(plan) == [("2027", "2028", 10)]
     assert plan.summary["replan"]["changes"] == []
     assert plan.summary["replan"]["fixed"]["on_order_cards"] == 10
+    assert plan.summary["replan"]["fixed"]["balance_due"] == pytest.approx(700, rel=REL)
     last = replan(previous, today, "2028")
-    assert last.objective == pytest.approx(0, abs=1e-6) and _orders(last) == []
+    assert last.objective == pytest.approx(700, rel=REL) and _orders(last) == []
     fleet = last.tables["fleet"]
     assert int(fleet["cards"].sum()) == 20
 
@@ -66,7 +69,9 @@ def test_replan_on_a_new_forecast_changes_only_the_future(tmp_path, previous):
     assert plan.summary["replan"]["changes"] == [
         {"accelerator": "A", "site": "s1", "cooling": "air", "order_period": "2027",
          "cards_before": 10, "cards_now": 30, "change": 20}]
-    assert plan.objective == pytest.approx(3000 - 3000 * 2 / 3, rel=REL)
+    # 30 cards for 3000, 2/3 of it back at the end; and the 700 still due on the order on
+    # the way
+    assert plan.objective == pytest.approx(700 + 3000 - 3000 * 2 / 3, rel=REL)
 
 
 def test_replan_command_writes_the_rolled_instance(tmp_path, previous):
@@ -75,16 +80,17 @@ def test_replan_command_writes_the_rolled_instance(tmp_path, previous):
     out = run_cli("replan", str(previous), str(today), "--from", "2027", "-o",
                   str(tmp_path / "after"), "--write-instance", str(rolled), "--json")
     assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout)["objective"] == pytest.approx(1000 / 3, rel=REL)
+    assert json.loads(out.stdout)["objective"] == pytest.approx(700 + 1000 / 3, rel=REL)
     data = yaml.safe_load(rolled.read_text())
     assert data["horizon"]["periods"] == ["2027", "2028"]
     assert data["sites"]["s1"]["on_order"] == [
-        {"accelerator": "A", "cooling": "air", "cards": 10, "arrives": "2027"}]
+        {"accelerator": "A", "cooling": "air", "cards": 10, "arrives": "2027",
+         "price_paid_per_card": 100.0, "balance_per_card": pytest.approx(70.0)}]
     assert set(data["demand"]["chat"]) == {"2027", "2028"}
     # the written instance is valid and plans the same
     again = run_cli("solve", str(rolled), "--json")
     assert again.returncode == 0, again.stderr
-    assert json.loads(again.stdout)["objective"] == pytest.approx(1000 / 3, rel=REL)
+    assert json.loads(again.stdout)["objective"] == pytest.approx(700 + 1000 / 3, rel=REL)
 
 
 def test_replan_from_later_ages_the_fleet(tmp_path, previous):
@@ -92,12 +98,15 @@ def test_replan_from_later_ages_the_fleet(tmp_path, previous):
     from optimizer import load_instance, read_plan
     from optimizer.studies.replan import roll_forward
     today = load_instance(write_instance(tmp_path, _instance(), "today.yaml"))
-    rolled = roll_forward(today, read_plan(previous), "2028")
+    # Each keeps the price it was bought at (100) for its maintenance; the order on the way
+    # still owes its balance (70 % of 100 a card).
+    rolled = roll_forward(read_plan(previous), today, "2028")
     site = rolled.data["sites"]["s1"]
     assert site["existing_fleet"] == [{"accelerator": "A", "cooling": "air", "cards": 10,
-                                       "age_years": 1.0}]
+                                       "age_years": 1.0, "price_paid_per_card": 100.0}]
     assert site["on_order"] == [{"accelerator": "A", "cooling": "air", "cards": 10,
-                                 "arrives": "2028"}]
+                                 "arrives": "2028", "price_paid_per_card": 100.0,
+                                 "balance_per_card": pytest.approx(70.0)}]
 
 
 def test_replan_of_the_bundled_quickstart_keeps_its_plan(tmp_path):
@@ -113,15 +122,12 @@ def test_replan_of_the_bundled_quickstart_keeps_its_plan(tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["--from", "2031"], "--from 2031"),
-    (["--from", "2026"], None),
+    # from the first period nothing is fact: refused (solve the instance instead)
+    (["--from", "2026"], "the first period"),
 ])
 def test_replan_errors_exit_2(tmp_path, previous, args, message):
     today = write_instance(tmp_path, _instance(), "today.yaml")
     out = run_cli("replan", str(previous), str(today), *args)
-    if message is None:
-        # from the first period: nothing is fact yet, the same plan again
-        assert out.returncode == 0, out.stderr
-        return
     assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr
 
 

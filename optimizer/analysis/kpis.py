@@ -7,6 +7,7 @@ from typing import Any, Mapping
 import pandas as pd
 
 from optimizer.problem import DAYS_PER_YEAR, ProblemData
+from optimizer.problem.costs import CAPEX_KINDS, OPEX_KINDS
 
 
 def plan_kpis(tables: dict[str, pd.DataFrame], data: ProblemData, npv: float) -> dict[str, Any]:
@@ -19,9 +20,8 @@ def plan_kpis(tables: dict[str, pd.DataFrame], data: ProblemData, npv: float) ->
     tokens not served is its own figure (``unmet_cost_total``), not opex.
     """
     costs = tables["costs"]
-    capex = float(costs[["capex_cards", "capex_cooling", "capex_sites"]].to_numpy().sum())
-    opex = float(costs[["energy", "maintenance", "fixed", "rental", "carbon", "water"]
-                       ].to_numpy().sum())
+    capex = float(costs[[k for k in CAPEX_KINDS if k in costs]].to_numpy().sum())
+    opex = float(costs[[k for k in OPEX_KINDS if k in costs and k != "unmet"]].to_numpy().sum())
     unmet_cost = float(costs["unmet"].sum())
     unmet_npv = sum(data.discount_mid[t] * float(value)
                     for t, value in enumerate(costs["unmet"].to_numpy()))

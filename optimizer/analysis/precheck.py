@@ -17,7 +17,7 @@ def precheck(data: ProblemData) -> list[Relaxation]:
     Soft demand (``unmet_demand_cost_per_million_tokens`` set) always has a plan: what cannot be
     served is unmet and priced, so nothing is reported.
     """
-    found: list[Relaxation] = _existing_halls_above_grid(data)
+    found: list[Relaxation] = _existing_halls_above_grid(data) + _balances_above_budget(data)
     if data.unmet_price_per_million_tokens is not None:
         return found
     serving = defaultdict(list)
@@ -84,4 +84,23 @@ def _existing_halls_above_grid(data: ProblemData) -> list[Relaxation]:
                                         f"site {s} grid: the existing halls need {need:.3f} MW "
                                         f"at the meter (PUE x existing IT MW), cap {cap:.3f} MW "
                                         f"in {period}"))
+    return found
+
+
+def _balances_above_budget(data: ProblemData) -> list[Relaxation]:
+    """Periods whose budget is below the balance cards on order still owe on arrival then
+    (a constant: no decision can lower it)."""
+    due: dict[int, float] = defaultdict(float)
+    for t, kind, money in data.costs.constant:
+        if kind == "on_order_balance":
+            due[t] += money
+    found = []
+    for t, money in sorted(due.items()):
+        if t in data.budget and money > data.budget[t] * data.money_unit * (1 + 1e-9):
+            cap = data.budget[t] * data.money_unit
+            period = data.periods[t]
+            found.append(Relaxation("budget", (period,), money - cap, data.currency,
+                                    f"capex budget in {period}: cards on order owe "
+                                    f"{money:,.0f} {data.currency} on arrival, above the "
+                                    f"budget of {cap:,.0f}"))
     return found

@@ -21,7 +21,8 @@ TABLE_COLUMNS: dict[str, list[str]] = {
               "grid_mw", "cards", "max_cards", "it_mw_built", "facility_mw_used", "open"],
     "costs": ["period", "capex_cards", "capex_cooling", "capex_sites", "energy", "maintenance",
               "fixed", "unmet", "salvage", "total", "discounted_total", "depreciation",
-              "tokens_served_millions", "cost_per_million_tokens", "rental", "carbon", "water"],
+              "tokens_served_millions", "cost_per_million_tokens", "rental", "carbon", "water",
+              "on_order_balance"],
     "energy": ["period", "site", "energy_mwh", "grid_mwh", "ppa_mwh", "emissions_t", "water_m3"],
     "utilisation": ["period", "cards_installed", "cards_available", "cards_needed_at_peak",
                     "cards_busy_average", "cards_rented"],
@@ -42,7 +43,8 @@ def _value(var) -> float:
 
 def plan_tables(model: pyo.ConcreteModel, data: ProblemData) -> dict[str, pd.DataFrame]:
     """The result tables of the solved ``model``; costs undiscounted in the instance currency
-    except ``discounted_total`` (the period's share of the NPV)."""
+    except ``discounted_total`` (the period's share of the NPV). Every row is built by column
+    name (``TABLE_COLUMNS`` orders them)."""
     periods = data.periods
     n = data.n_periods
 
@@ -54,9 +56,11 @@ def plan_tables(model: pyo.ConcreteModel, data: ProblemData) -> dict[str, pd.Dat
             ordered = data.order_period(k, t)
             price = data.price_paid_per_card(k, ordered)
             deposit = cards * price * data.deposit_fraction.get(k, 1.0)
-            purchases.append([periods[t], k, data.vendor[k], s, c, units, cards, cards * price,
-                              periods[ordered], periods[t], deposit, cards * price - deposit,
-                              price])
+            purchases.append(dict(period=periods[t], accelerator=k, vendor=data.vendor[k],
+                                  site=s, cooling=c, units=units, cards=cards,
+                                  capex=cards * price, order_period=periods[ordered],
+                                  delivery_period=periods[t], deposit=deposit,
+                                  balance=cards * price - deposit, price_per_card=price))
 
     fleet_rows, cards_at = [], defaultdict(float)
     it_kw_used = defaultdict(float)
@@ -65,38 +69,43 @@ def plan_tables(model: pyo.ConcreteModel, data: ProblemData) -> dict[str, pd.Dat
         cards_at[s, c, t] += cards
         it_kw_used[s, c, t] += cards * data.power_kw_per_card[k]
         if cards > EPS:
-            fleet_rows.append([periods[t], k, data.vendor[k], s, c, round(cards)])
+            fleet_rows.append(dict(period=periods[t], accelerator=k, vendor=data.vendor[k],
+                                   site=s, cooling=c, cards=round(cards)))
 
     serving = []
-    for (w, k, s, t) in data.SERVE:
-        peak = _value(model.serve[w, k, s, t]) * data.token_unit
+
+    def served(t: int, w: str, k: str, where: str, peak: float, source: str) -> None:
         if peak > EPS * data.token_unit:
-            per_day = peak / data.peak_to_average[w] * SECONDS_PER_DAY
-            serving.append([periods[t], w, k, s, peak, per_day, "site"])
+            serving.append(dict(period=periods[t], workload=w, accelerator=k, site=where,
+                                peak_tokens_per_s=peak,
+                                average_tokens_per_day=peak / data.peak_to_average[w]
+                                * SECONDS_PER_DAY, source=source))
+    for (w, k, s, t) in data.SERVE:
+        served(t, w, k, s, _value(model.serve[w, k, s, t]) * data.token_unit, "site")
     rental_rows = []
     for (r, t) in data.RENT:
         cards = round(_value(model.cards_rented[r, t]))
         if cards:
             k = data.rental_accelerator[r]
-            rental_rows.append([periods[t], r, k, data.vendor[k], data.rental_region[r], cards,
-                                cards * data.rental_price_per_card_hour[r, t]
-                                * data.timeline.hours])
+            rental_rows.append(dict(period=periods[t], rental=r, accelerator=k,
+                                    vendor=data.vendor[k], region=data.rental_region[r],
+                                    cards=cards, cost=cards * data.rental_price_per_card_hour[r, t]
+                                    * data.timeline.hours))
     for (w, r, t) in data.RENT_SERVE:
-        peak = _value(model.rented_serve[w, r, t]) * data.token_unit
-        if peak > EPS * data.token_unit:
-            per_day = peak / data.peak_to_average[w] * SECONDS_PER_DAY
-            serving.append([periods[t], w, data.rental_accelerator[r], r, peak, per_day,
-                            "rental"])
+        served(t, w, data.rental_accelerator[r], r,
+               _value(model.rented_serve[w, r, t]) * data.token_unit, "rental")
     demand_rows = _demand_rows(model, data)
     served_tokens_per_day = defaultdict(float)      # demand met: serving beyond it is spare
-    for label, _, _, served, _ in demand_rows:
-        served_tokens_per_day[periods.index(label)] += served
+    for row in demand_rows:
+        served_tokens_per_day[periods.index(row["period"])] += row["served_tokens_per_day"]
 
     unmet_rows = []
     for (w, t) in data.UNMET:
         peak = _value(model.unmet[w, t]) * data.token_unit
         if peak > EPS * data.token_unit:
-            unmet_rows.append([periods[t], w, peak, peak / data.peak_to_average[w] * SECONDS_PER_DAY])
+            unmet_rows.append(dict(period=periods[t], workload=w, peak_tokens_per_s=peak,
+                                   average_tokens_per_day=peak / data.peak_to_average[w]
+                                   * SECONDS_PER_DAY))
 
     built = {i: _value(model.build[i]) * data.build_unit_mw[i[0], i[1]] for i in data.BUILD}
     site_rows = []
@@ -106,11 +115,15 @@ def plan_tables(model: pyo.ConcreteModel, data: ProblemData) -> dict[str, pd.Dat
             capacity = _value(model.capacity_mw[s, c, t])
             used = it_kw_used[s, c, t] / 1000.0
             is_open = (round(_value(model.site_open[s, t])) if s in data.OPENABLE else 1)
-            site_rows.append([periods[t], s, c, capacity, used, pue * capacity, data.grid_mw[s, t],
-                              round(cards_at[s, c, t]), data.max_cards[s],
-                              built.get((s, c, t), 0.0), pue * used, is_open])
+            site_rows.append(dict(period=periods[t], site=s, cooling=c, it_mw_capacity=capacity,
+                                  it_mw_used=used, facility_mw=pue * capacity,
+                                  grid_mw=data.grid_mw[s, t], cards=round(cards_at[s, c, t]),
+                                  max_cards=data.max_cards[s],
+                                  it_mw_built=built.get((s, c, t), 0.0),
+                                  facility_mw_used=pue * used, open=is_open))
 
-    build_rows = [[periods[t], s, c, mw, mw * data.build_cost_per_mw[s, c]]
+    build_rows = [dict(period=periods[t], site=s, cooling=c, it_mw=mw,
+                       capex=mw * data.build_cost_per_mw[s, c])
                   for (s, c, t), mw in built.items() if mw > EPS]
     opening_rows = []
     for s in data.OPENABLE:
@@ -118,7 +131,7 @@ def plan_tables(model: pyo.ConcreteModel, data: ProblemData) -> dict[str, pd.Dat
         for t in range(n):
             now = round(_value(model.site_open[s, t]))
             if now > before:
-                opening_rows.append([periods[t], s, data.open_cost[s]])
+                opening_rows.append(dict(period=periods[t], site=s, open_cost=data.open_cost[s]))
             before = now
     costs = _cost_rows(model, data, served_tokens_per_day)
     frames = {
@@ -130,18 +143,18 @@ def plan_tables(model: pyo.ConcreteModel, data: ProblemData) -> dict[str, pd.Dat
     return {name: pd.DataFrame(rows, columns=TABLE_COLUMNS[name]) for name, rows in frames.items()}
 
 
-def _energy_rows(model, data: ProblemData) -> list[list]:
+def _energy_rows(model, data: ProblemData) -> list[dict]:
     """Per period and site with cards: energy at the meter, from the grid and from supply
     contracts (MWh), CO2 (t) and water (m3), as energy.md defines them."""
-    rows: dict[tuple[int, str], list[float]] = {}
+    rows: dict[tuple[int, str], dict[str, float]] = {}
     for family, index in (("fleet", data.FLEET), ("busy", data.BUSY)):
         variable = getattr(model, family)
         for (k, s, c, t) in index:
             it_mwh = data.it_mwh_per_card(k, data.draw_share(family, k)) * _value(
                 variable[k, s, c, t])
-            row = rows.setdefault((t, s), [0.0, 0.0, 0.0, 0.0])
-            row[0] += data.pue[s, c] * it_mwh
-            row[3] += data.wue_l_per_kwh.get((s, c), 0.0) * it_mwh
+            row = rows.setdefault((t, s), {"energy": 0.0, "water": 0.0})
+            row["energy"] += data.pue[s, c] * it_mwh
+            row["water"] += data.wue_l_per_kwh.get((s, c), 0.0) * it_mwh
     ppa = defaultdict(float)
     contract_t = defaultdict(float)
     for (s, p, t) in data.PPA:
@@ -149,31 +162,33 @@ def _energy_rows(model, data: ProblemData) -> list[list]:
         ppa[t, s] += mwh
         contract_t[t, s] += mwh * data.ppa_carbon_kg_per_mwh[s, p] / 1000.0
     out = []
-    for (t, s), (energy, _, _, water) in sorted(rows.items()):
-        grid = max(energy - ppa[t, s], 0.0)
+    for (t, s), row in sorted(rows.items()):
+        grid = max(row["energy"] - ppa[t, s], 0.0)
         emissions = grid * data.grid_carbon_kg_per_mwh.get((s, t), 0.0) / 1000.0 + contract_t[t, s]
-        out.append([data.periods[t], s, energy, grid, ppa[t, s], emissions, water])
+        out.append(dict(period=data.periods[t], site=s, energy_mwh=row["energy"], grid_mwh=grid,
+                        ppa_mwh=ppa[t, s], emissions_t=emissions, water_m3=row["water"]))
     return out
 
 
-def _utilisation_rows(model, data: ProblemData) -> list[list]:
+def _utilisation_rows(model, data: ProblemData) -> list[dict]:
     """Per period: owned cards installed, available (x availability), needed at peak, busy on
     average; cards rented."""
-    rows = {t: [0.0, 0.0, 0.0, 0.0, 0.0] for t in range(data.n_periods)}
+    names = TABLE_COLUMNS["utilisation"][1:]
+    rows = {t: dict.fromkeys(names, 0.0) for t in range(data.n_periods)}
     for (r, t) in data.RENT:
-        rows[t][4] += _value(model.cards_rented[r, t])
+        rows[t]["cards_rented"] += _value(model.cards_rented[r, t])
     for (k, s, c, t) in data.FLEET:
         cards = _value(model.fleet[k, s, c, t])
-        rows[t][0] += cards
-        rows[t][1] += cards * data.availability[k]
+        rows[t]["cards_installed"] += cards
+        rows[t]["cards_available"] += cards * data.availability[k]
     for (w, k, s, t) in data.SERVE:
         peak_cards = _value(model.serve[w, k, s, t]) * data.token_unit / data.throughput[k, w]
-        rows[t][2] += peak_cards
-        rows[t][3] += peak_cards / data.peak_to_average[w]
-    return [[data.periods[t], *values] for t, values in rows.items()]
+        rows[t]["cards_needed_at_peak"] += peak_cards
+        rows[t]["cards_busy_average"] += peak_cards / data.peak_to_average[w]
+    return [dict(period=data.periods[t], **values) for t, values in rows.items()]
 
 
-def _demand_rows(model, data: ProblemData) -> list[list]:
+def _demand_rows(model, data: ProblemData) -> list[dict]:
     """Per period and workload: average tokens/day asked, served (of that demand: capacity
     beyond it is spare, not served) and not served."""
     served = defaultdict(float)
@@ -187,17 +202,15 @@ def _demand_rows(model, data: ProblemData) -> list[list]:
     for (w, t) in data.DEMAND:
         demand = data.demand_peak[w, t] * data.token_unit / data.peak_to_average[w] * SECONDS_PER_DAY
         met = min(served[w, t], demand)
-        rows.append([data.periods[t], w, demand, met, demand - met])
+        rows.append(dict(period=data.periods[t], workload=w, demand_tokens_per_day=demand,
+                         served_tokens_per_day=met, unmet_tokens_per_day=demand - met))
     return rows
 
 
-LATER_KINDS = ("rental", "carbon", "water")
-"""Cost kinds added after shared/design/interface.md's columns (their columns come last)."""
-
-def _cost_rows(model, data: ProblemData, served_tokens_per_day: dict) -> list[list]:
+def _cost_rows(model, data: ProblemData, served_tokens_per_day: dict) -> list[dict]:
     """Cost per period by kind, undiscounted: the plan's decisions times their cost entries
-    (the same entries the objective is made of), plus the discounted total (the NPV's share
-    of the period)."""
+    (the same entries the objective is made of, :data:`optimizer.problem.entries.DECISIONS`)
+    and the constants, plus the discounted total (the NPV's share of the period)."""
     n = data.n_periods
     rows = {t: defaultdict(float) for t in range(n)}
     for t, kind, money in data.costs.constant:
@@ -215,13 +228,15 @@ def _cost_rows(model, data: ProblemData, served_tokens_per_day: dict) -> list[li
         r = rows[t]
         capex = sum(r[x] for x in CAPEX_KINDS)
         opex = sum(r[x] for x in OPEX_KINDS)
-        total = capex + opex - r["salvage"]
-        discounted = sum(data.costs.discount(kind, t) * money for kind, money in r.items())
         tokens_m = served_tokens_per_day.get(t, 0.0) * DAYS_PER_YEAR * data.period_years / 1e6
-        # period cost with capex spread straight-line (site openings at once)
-        spread = r["depreciation"] + r["capex_sites"] + opex
-        table.append([data.periods[t]] + [r[x] for x in CAPEX_KINDS + OPEX_KINDS
-                                          if x not in LATER_KINDS]
-                     + [r["salvage"], total, discounted, r["depreciation"], tokens_m,
-                        spread / tokens_m if tokens_m else None] + [r[x] for x in LATER_KINDS])
+        # period cost with capex spread straight-line (site openings and balances at once)
+        spread = r["depreciation"] + r["capex_sites"] + r["on_order_balance"] + opex
+        row = {kind: r[kind] for kind in CAPEX_KINDS + OPEX_KINDS}
+        row.update(period=data.periods[t], salvage=r["salvage"],
+                   total=capex + opex - r["salvage"],
+                   discounted_total=sum(data.costs.discount(kind, t) * money
+                                        for kind, money in r.items()),
+                   depreciation=r["depreciation"], tokens_served_millions=tokens_m,
+                   cost_per_million_tokens=spread / tokens_m if tokens_m else None)
+        table.append(row)
     return table

@@ -123,15 +123,22 @@ class FleetEntry(Frozen):
     cooling: Label
     cards: Annotated[int, Field(ge=0)]
     age_years: NonNegative = 0.0
+    price_paid_per_card: NonNegative | None = None
+    """What each card cost (maintenance is a share of it); default the first period's price."""
 
 
 class OnOrder(Frozen):
-    """Cards ordered before the horizon and fully paid, installed on arrival."""
+    """Cards ordered before the horizon, installed on arrival; ``balance_per_card`` is still
+    due then (procurement.md)."""
 
     accelerator: Label
     cooling: Label
     cards: Annotated[int, Field(gt=0)]
     arrives: Label
+    balance_per_card: NonNegative = 0.0
+    """Money still due on arrival per card (default 0: fully paid)."""
+    price_paid_per_card: NonNegative | None = None
+    """What each card cost (maintenance is a share of it); default the first period's price."""
 
 
 class Ppa(Frozen):

@@ -4,7 +4,8 @@ both sums of these entries (the objective discounted, the table not), so they ca
 
 Kinds and their discounting:
 
-- capex (``capex_cards``, ``capex_cooling``, ``capex_sites``): at the start of the period,
+- capex (``capex_cards``, ``capex_cooling``, ``capex_sites``, ``on_order_balance`` (the
+  balance cards on order still owe on arrival, a constant)): at the start of the period,
   d_s(t);
 - opex (``energy``, ``maintenance``, ``fixed``, ``unmet``, ``rental``, ``carbon``,
   ``water``): through the period, d_m(t);
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 
 from optimizer.problem.time import SECONDS_PER_DAY, Timeline
 
-CAPEX_KINDS = ("capex_cards", "capex_cooling", "capex_sites")
+CAPEX_KINDS = ("capex_cards", "capex_cooling", "capex_sites", "on_order_balance")
 OPEX_KINDS = ("energy", "maintenance", "fixed", "unmet", "rental", "carbon", "water")
 CREDIT_KINDS = ("salvage",)
 REPORTED_KINDS = ("depreciation",)

@@ -16,26 +16,36 @@ def add_fleet(data: ProblemData, spec) -> None:
     from the first living card of (k,s,c) to the horizon end or the retirement (a state
     recursion, see fleet_definition). Installed cards are alive while age_years + y_t <
     lifetime, cards on order from their arrival for their lifetime; both pay maintenance at the
-    first period's price (a constant) and are cut where a ban retires them.
+    price paid (``price_paid_per_card``, default the first period's price; a constant) and
+    are cut where a ban retires them; cards on order owe their ``balance_per_card`` on arrival
+    (a constant capex of that period, ``on_order_balance``). One alive rule for every card:
+    :meth:`Timeline.alive`.
     SERVE: (w,k,s,t) where k serves w, s is in w's regions and k has cards at s in t; BUSY the
     fleet entries that serve something."""
     line = data.timeline
     n, years = line.n, line.years
     accs = spec.accelerators
-    installed = [(s, e.accelerator, e.cooling, e.cards, 0, e.age_years)
+    installed = [(s, e, 0, e.age_years, 0.0)
                  for s in data.SITES for e in spec.sites[s].existing_fleet]
-    installed += [(s, e.accelerator, e.cooling, e.cards, data.periods.index(e.arrives), 0.0)
+    installed += [(s, e, data.periods.index(e.arrives), 0.0, e.balance_per_card)
                   for s in data.SITES for e in spec.sites[s].on_order]
-    for s, k, cooling, cards, arrives, age_years in installed:
+    for s, entry, arrives, age_years, balance in installed:
+        k, cards = entry.accelerator, entry.cards
         retired = data.retired_from.get(k, n)
-        for t in range(arrives, min(n, retired)):
-            if age_years + (t - arrives) * years < accs[k].lifetime_years and cards > 0:
-                key = (k, s, cooling, t)
-                data.existing_cards[key] = data.existing_cards.get(key, 0.0) + cards
-                if accs[k].maintenance_rate:
-                    data.costs.constant.append(
-                        (t, "maintenance", accs[k].maintenance_rate * years
-                         * data.price_per_card[k, 0] * cards))
+        if cards <= 0 or arrives >= retired:      # retired before it arrives: never comes
+            continue
+        if balance:
+            data.costs.constant.append((arrives, "on_order_balance", balance * cards))
+        paid = (entry.price_paid_per_card if entry.price_paid_per_card is not None
+                else data.price_per_card[k, 0])
+        for t in line.alive(arrives, accs[k].lifetime_years, age_years):
+            if t >= retired:
+                break
+            key = (k, s, entry.cooling, t)
+            data.existing_cards[key] = data.existing_cards.get(key, 0.0) + cards
+            if accs[k].maintenance_rate:
+                data.costs.constant.append(
+                    (t, "maintenance", accs[k].maintenance_rate * years * paid * cards))
     first_buy = {k: data.periods.index(accs[k].available_from) if accs[k].available_from
                  else 0 for k in data.ACCELERATORS}
     fleet_keys: set[KSCT] = set(data.existing_cards)

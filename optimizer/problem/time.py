@@ -58,14 +58,24 @@ class Timeline:
         """d_e: discount of money at the horizon end (salvage)."""
         return (1 + self.rate) ** -(self.n * self.years)
 
-    def life_periods(self, lifetime_years: float) -> int:
-        """Periods a purchase lives: bought in tau it is alive in t when tau <= t and
-        (t - tau) L < lifetime, i.e. ceil(lifetime / L) periods."""
-        return math.ceil(lifetime_years / self.years - LIFETIME_TOLERANCE)
+    def life_periods(self, lifetime_years: float, age_years: float = 0.0) -> int:
+        """Periods a card of ``age_years`` at its first period lives on: it is alive in its
+        k-th period (k = 0, 1, ...) while age + k L < lifetime, i.e. ceil((lifetime - age) /
+        L) periods. A tolerance keeps a lifetime of whole periods from being cut, or
+        stretched, by rounding (0.7-year periods and a 2.1-year life: 3 periods)."""
+        return max(0, math.ceil((lifetime_years - age_years) / self.years
+                                - LIFETIME_TOLERANCE))
 
-    def alive(self, bought: int, lifetime_years: float) -> range:
-        """The periods a purchase of period ``bought`` is alive in (within the horizon)."""
-        return range(bought, min(self.n, bought + self.life_periods(lifetime_years)))
+    def alive(self, bought: int, lifetime_years: float, age_years: float = 0.0) -> range:
+        """The periods a card arriving in ``bought`` with ``age_years`` (0 for a purchase or
+        a card on order; its age at the horizon start for the installed fleet) is alive in,
+        within the horizon. The one alive rule of every card: bought, existing, on order or
+        re-planned."""
+        return range(bought, min(self.n, bought + self.life_periods(lifetime_years, age_years)))
+
+    def is_alive(self, age_years: float, lifetime_years: float) -> bool:
+        """Whether a card of ``age_years`` at the start of a period serves in it."""
+        return self.life_periods(lifetime_years, age_years) > 0
 
     def salvage_share(self, bought: int, lifetime_years: float) -> float:
         """Value left at the horizon end of what was bought in ``bought``, as a share of its

@@ -28,8 +28,8 @@ import pandas as pd
 from optimizer.errors import UsageError
 from optimizer.instance.loader import Instance, instance_from_raw
 from optimizer.output.results import Plan, read_plan
+from optimizer.problem.time import Timeline
 
-LIFETIME_TOLERANCE = 1e-9
 PERIOD_LABEL_FIELDS = ("from", "available_from")
 """Fields holding one period label: dropped when the period is before the new horizon."""
 
@@ -76,87 +76,163 @@ def _column(frame: pd.DataFrame, name: str, fallback: str) -> pd.Series:
     return (frame[name] if name in frame else frame[fallback]).astype(str)
 
 
-def roll_forward(instance: Instance, previous: Plan, from_period: str) -> RolledInstance:
-    """Today's ``instance`` from ``from_period`` on, with the ``previous`` plan's decisions
-    before it as fact (see the module docstring).
+def previous_tables(previous: Plan, start: int, periods: list[str]) -> dict[str, pd.DataFrame]:
+    """The tables of ``previous`` that say what was done before ``periods[start]``. A scenario
+    plan (tables with a ``scenario`` column) re-plans from its first stage only: what every
+    scenario shares. A period past its committed periods is refused when the scenarios did
+    different things before it, naming them.
 
     Raises:
-        UsageError: ``from_period`` is not a period of the instance, is its first, or the
-            previous plan did not plan the periods before it.
+        UsageError: the scenarios disagree on what was done before the period.
     """
+    tables = previous.tables
+    purchases = tables.get("purchases", pd.DataFrame())
+    if "scenario" not in purchases and "scenario" not in tables.get("costs", pd.DataFrame()):
+        return tables
+    names = [str(row["scenario"]) for row in previous.summary.get("stochastic", {}).get(
+        "scenarios", [])] or sorted({str(x) for x in tables["costs"]["scenario"]})
+    past = set(periods[:start])
+
+    def facts(name: str) -> dict[str, Any]:
+        own = {key: frame[frame["scenario"].astype(str) == name].drop(columns="scenario")
+               for key, frame in tables.items() if "scenario" in frame}
+        bought = own.get("purchases", pd.DataFrame())
+        orders = sorted((str(r["accelerator"]), str(r["site"]), str(r["cooling"]),
+                         str(r.get("order_period", r["period"])), str(r["period"]),
+                         int(r["cards"])) for r in bought.to_dict("records")
+                        if str(r.get("order_period", r["period"])) in past)
+        built = sorted((str(r["site"]), str(r["cooling"]), str(r["period"]),
+                        round(float(r["it_mw"]), 9))
+                       for r in own.get("builds", pd.DataFrame()).to_dict("records")
+                       if str(r["period"]) in past)
+        opened = sorted((str(r["site"]), str(r["period"]))
+                        for r in own.get("openings", pd.DataFrame()).to_dict("records")
+                        if str(r["period"]) in past)
+        return {"tables": own, "key": (orders, built, opened)}
+    seen = {name: facts(name) for name in names}
+    reference = names[0]
+    differ = [name for name in names[1:] if seen[name]["key"] != seen[reference]["key"]]
+    commit = previous.summary.get("stochastic", {}).get("commit_periods")
+    if differ:
+        shared = f" (its first {commit} period(s) are shared)" if commit is not None else ""
+        raise UsageError(f"--from {periods[start]}: the previous plan is a scenario plan"
+                         f"{shared} whose scenarios did different things before "
+                         f"{periods[start]}: {', '.join(differ)} differ from {reference}; "
+                         "re-plan from a period within its committed periods, or from one "
+                         "scenario's plan")
+    return seen[reference]["tables"]
+
+
+def roll_forward(previous: Plan | str | Path, instance: Instance, from_period: str
+                 ) -> RolledInstance:
+    """Today's ``instance`` from ``from_period`` on, with the ``previous`` plan's decisions
+    before it as fact (see the module docstring); ``previous`` is a :class:`Plan` or a
+    results directory, in :func:`replan`'s argument order. ``.data`` of the result is the
+    rolled-forward instance as a mapping.
+
+    Raises:
+        UsageError: ``from_period`` is not a period of the instance, is its first, the
+            previous plan did not plan the periods before it, or a scenario plan's scenarios
+            disagree before it.
+    """
+    if isinstance(previous, (str, Path)):
+        previous = read_plan(previous)
+    if not isinstance(previous, Plan) or not hasattr(instance, "spec"):
+        raise UsageError("roll_forward(previous, instance, from_period): previous is a Plan "
+                         "or a results directory, instance a loaded instance")
     spec = instance.spec
     periods = list(spec.horizon.periods)
     if from_period not in periods:
         raise UsageError(f"--from {from_period}: not a period of {instance.path.name} "
                          f"({', '.join(periods)})")
     start = periods.index(from_period)
+    if start == 0:
+        raise UsageError(f"--from {from_period}: the first period of {instance.path.name}; "
+                         "nothing before it is fact, so solve the instance instead")
     past = periods[:start]
-    planned = [str(p) for p in previous.tables.get("costs", pd.DataFrame()).get("period", [])]
-    if not previous.status.has_plan or not planned:
+    if not previous.status.has_plan:
+        raise UsageError("the previous results directory holds no plan to re-plan from")
+    tables = previous_tables(previous, start, periods)
+    planned = [str(p) for p in tables.get("costs", pd.DataFrame()).get("period", [])]
+    if not planned:
         raise UsageError("the previous results directory holds no plan to re-plan from")
     if planned[:start] != past:
         raise UsageError(f"the previous plan's periods ({', '.join(planned)}) do not start with "
                          f"{instance.path.name}'s periods before {from_period} "
                          f"({', '.join(past) or 'none'})")
-    years = spec.horizon.period_years
+    _check_known(tables, spec, instance.path.name)
+    line = Timeline(tuple(periods), spec.horizon.period_years, spec.horizon.discount_rate)
+    years = line.years
     data = spec.model_dump(by_alias=True, exclude_none=True)
     data["horizon"]["periods"] = periods[start:]
     accs = spec.accelerators
     fixed: dict[str, Any] = {"delivered_cards": 0, "on_order_cards": 0, "built_mw": 0.0,
-                             "opened_sites": [], "retired_cards": 0}
+                             "opened_sites": [], "retired_cards": 0, "balance_due": 0.0}
+
+    def first_price(k: str) -> float:
+        price = accs[k].price_per_card
+        return float(price[periods[0]] if isinstance(price, dict) else price)
 
     def alive(k: str, age_years: float) -> bool:
-        return age_years < accs[k].lifetime_years - LIFETIME_TOLERANCE
+        return line.is_alive(age_years, accs[k].lifetime_years)
 
     fleets: dict[str, list[dict]] = {s: [] for s in spec.sites}
     orders: dict[str, list[dict]] = {s: [] for s in spec.sites}
     for s, site in spec.sites.items():
         for entry in site.existing_fleet:
             age = entry.age_years + start * years
+            paid = entry.price_paid_per_card
             if alive(entry.accelerator, age):
                 fleets[s].append({"accelerator": entry.accelerator, "cooling": entry.cooling,
-                                  "cards": entry.cards, "age_years": age})
+                                  "cards": entry.cards, "age_years": age,
+                                  "price_paid_per_card": first_price(entry.accelerator)
+                                  if paid is None else paid})
         for entry in site.on_order:
             arrives = periods.index(entry.arrives)
+            paid = (first_price(entry.accelerator) if entry.price_paid_per_card is None
+                    else entry.price_paid_per_card)
             if arrives >= start:
                 orders[s].append({"accelerator": entry.accelerator, "cooling": entry.cooling,
-                                  "cards": entry.cards, "arrives": entry.arrives})
+                                  "cards": entry.cards, "arrives": entry.arrives,
+                                  "balance_per_card": entry.balance_per_card,
+                                  "price_paid_per_card": paid})
+                fixed["balance_due"] += entry.cards * entry.balance_per_card
             elif alive(entry.accelerator, (start - arrives) * years):
                 fleets[s].append({"accelerator": entry.accelerator, "cooling": entry.cooling,
-                                  "cards": entry.cards, "age_years": (start - arrives) * years})
-    purchases = previous.tables.get("purchases", pd.DataFrame())
-    if len(purchases):
-        ordered = _column(purchases, "order_period", "period")
-        delivered = _column(purchases, "delivery_period", "period")
-        for row, order, delivery in zip(purchases.itertuples(), ordered, delivered):
-            o, d = _label_index(periods, order), _label_index(periods, delivery)
-            if o is None or d is None or o >= start:
-                continue
-            k, s = str(row.accelerator), str(row.site)
-            cards = int(row.cards)
-            if d >= start:
-                orders[s].append({"accelerator": k, "cooling": str(row.cooling),
-                                  "cards": cards, "arrives": periods[d]})
-                fixed["on_order_cards"] += cards
-            elif alive(k, (start - d) * years):
-                fleets[s].append({"accelerator": k, "cooling": str(row.cooling),
-                                  "cards": cards, "age_years": (start - d) * years})
-                fixed["delivered_cards"] += cards
-            else:
-                fixed["retired_cards"] += cards
-    built = previous.tables.get("builds", pd.DataFrame())
+                                  "cards": entry.cards, "age_years": (start - arrives) * years,
+                                  "price_paid_per_card": paid})
+    for row in tables.get("purchases", pd.DataFrame()).to_dict("records"):
+        o = _label_index(periods, row.get("order_period", row["period"]))
+        d = _label_index(periods, row.get("delivery_period", row["period"]))
+        if o is None or d is None or o >= start:
+            continue
+        k, s, c = str(row["accelerator"]), str(row["site"]), str(row["cooling"])
+        cards = int(row["cards"])
+        price = float(row.get("price_per_card", row["capex"] / max(cards, 1)))
+        if d >= start:
+            balance = float(row.get("balance", 0.0)) / max(cards, 1)
+            orders[s].append({"accelerator": k, "cooling": c, "cards": cards,
+                              "arrives": periods[d], "balance_per_card": balance,
+                              "price_paid_per_card": price})
+            fixed["on_order_cards"] += cards
+            fixed["balance_due"] += balance * cards
+        elif alive(k, (start - d) * years):
+            fleets[s].append({"accelerator": k, "cooling": c, "cards": cards,
+                              "age_years": (start - d) * years, "price_paid_per_card": price})
+            fixed["delivered_cards"] += cards
+        else:
+            fixed["retired_cards"] += cards
     extra_mw: dict[tuple[str, str], float] = {}
-    for row in built.itertuples() if len(built) else []:
-        t = _label_index(periods, row.period)
+    for row in tables.get("builds", pd.DataFrame()).to_dict("records"):
+        t = _label_index(periods, row["period"])
         if t is not None and t < start:
-            key = (str(row.site), str(row.cooling))
-            extra_mw[key] = extra_mw.get(key, 0.0) + float(row.it_mw)
-    openings = previous.tables.get("openings", pd.DataFrame())
-    opened = {str(row.site) for row in (openings.itertuples() if len(openings) else [])
-              if (t := _label_index(periods, row.period)) is not None and t < start}
+            key = (str(row["site"]), str(row["cooling"]))
+            extra_mw[key] = extra_mw.get(key, 0.0) + float(row["it_mw"])
+    opened = {str(row["site"]) for row in tables.get("openings", pd.DataFrame()).to_dict("records")
+              if (t := _label_index(periods, row["period"])) is not None and t < start}
     for s, site in data["sites"].items():
-        site["existing_fleet"] = _merged(fleets[s])
-        site["on_order"] = _merged(orders[s], key="arrives")
+        site["existing_fleet"] = _merged(fleets[s], "age_years")
+        site["on_order"] = _merged(orders[s], "arrives")
         for (bs, c), mw in extra_mw.items():
             if bs == s:
                 mode = site["cooling"][c]
@@ -176,20 +252,56 @@ def roll_forward(instance: Instance, previous: Plan, from_period: str) -> Rolled
     return RolledInstance(data=data, from_period=from_period, fixed=fixed)
 
 
-def _merged(entries: list[dict], key: str = "age_years") -> list[dict]:
-    """Entries of the same accelerator, cooling and age (or arrival) added together."""
+def _check_known(tables: dict[str, pd.DataFrame], spec: Any, file: str) -> None:
+    """Everything the previous plan holds (accelerators, sites, cooling modes) is defined by
+    today's instance.
+
+    Raises:
+        UsageError: naming what the previous plan holds that the instance does not define.
+    """
+    missing: list[str] = []
+    for name in ("purchases", "builds", "openings"):
+        for row in tables.get(name, pd.DataFrame()).to_dict("records"):
+            k, s, c = row.get("accelerator"), row.get("site"), row.get("cooling")
+            if k is not None and str(k) not in spec.accelerators:
+                missing.append(f"accelerator {k}")
+            if s is not None and str(s) not in spec.sites:
+                missing.append(f"site {s}")
+            elif (s is not None and c is not None and str(c) == str(c)
+                  and str(c) not in spec.sites[str(s)].cooling):
+                missing.append(f"cooling {c} at site {s}")
+    if missing:
+        names = ", ".join(sorted(set(missing)))
+        raise UsageError(f"the previous plan holds {names}, which {file} does not define: "
+                         "re-plan on the instance the plan was made for (or one that still "
+                         "defines them)")
+
+
+MERGE_FIELDS = ("price_paid_per_card", "balance_per_card")
+"""Fields besides accelerator, cooling and age (or arrival) that keep entries apart."""
+
+
+def _merged(entries: list[dict], key: str) -> list[dict]:
+    """Entries of the same accelerator, cooling, age (or arrival), price paid and balance
+    added together."""
     total: dict[tuple, int] = {}
     for entry in entries:
-        index = (entry["accelerator"], entry["cooling"], entry[key])
+        index = (entry["accelerator"], entry["cooling"], entry[key]) + tuple(
+            entry.get(f) for f in MERGE_FIELDS)
         total[index] = total.get(index, 0) + entry["cards"]
-    return [{"accelerator": k, "cooling": c, "cards": cards, key: value}
-            for (k, c, value), cards in sorted(total.items(), key=lambda i: str(i[0]))]
+    out = []
+    for index, cards in sorted(total.items(), key=lambda i: str(i[0])):
+        k, c, value = index[:3]
+        entry = {"accelerator": k, "cooling": c, "cards": cards, key: value}
+        entry.update({f: v for f, v in zip(MERGE_FIELDS, index[3:]) if v is not None})
+        out.append(entry)
+    return out
 
 
 def rolled_instance(instance: Instance, previous: Plan, from_period: str) -> tuple[
         Instance, RolledInstance]:
     """The rolled-forward instance, validated (errors name today's instance file)."""
-    rolled = roll_forward(instance, previous, from_period)
+    rolled = roll_forward(previous, instance, from_period)
     return instance_from_raw(copy.deepcopy(rolled.data), instance.path,
                              file_digest=instance.input_sha256), rolled
 

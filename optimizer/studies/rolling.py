@@ -124,7 +124,7 @@ def rolling_replan(forecast: Instance, actual: Mapping[str, Mapping[str, float]]
                               "cards_ordered": int(signed["cards"].sum()) if len(signed) else 0,
                               "cards_rented": int(rented["cards"].sum()) if len(rented) else 0})
         if t + 1 < len(periods):
-            rolled = roll_forward(current, plan, periods[t + 1])
+            rolled = roll_forward(plan, current, periods[t + 1])
             current = instance_from_raw(_with_demand(rolled.data, actual, [periods[t + 1]]),
                                         forecast.path, file_digest=forecast.input_sha256)
     # openings of sites that were open from the start are not decisions
