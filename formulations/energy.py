@@ -99,8 +99,7 @@ def add_carbon_cap(model: pyo.ConcreteModel, data: ProblemData) -> None:
 
     def rule(m, t):
         if not by_period.get(t):
-            return pyo.Constraint.Feasible if data.carbon_cap_t[t] >= 0 else \
-                pyo.Constraint.Infeasible
+            return pyo.Constraint.Skip      # nothing emits then: an empty row is no row
         return pyo.quicksum(by_period[t]) <= data.carbon_cap_t[t]
     model.carbon_cap = pyo.Constraint(index, rule=rule)
 

@@ -44,6 +44,11 @@ class Family:
         relax: the elastic re-solve may loosen it when no plan exists.
         row_scale: natural units per unit of the row as built (e.g. 1000 kW per MW on the
             cooling row); ``money`` means per money_unit (the budget).
+        label: how a planner names one row, formatted with the row's index but its period
+            (``grid at {0}``); share rules are named by their policy instead.
+        basis: what a shadow price of the row is measured in (model.md, "Reported
+            figures"): ``npv`` (money of the NPV, the fleet free to grow) or ``period`` (money
+            of the row's period, every integer fixed).
     """
 
     name: str
@@ -53,6 +58,12 @@ class Family:
     cap: bool = False
     relax: bool = False
     row_scale: float | str = 1.0
+    label: str = ""
+    basis: str = "npv"
+
+    def display(self, index: tuple) -> str:
+        """The row as a planner names it (its index without the period)."""
+        return (self.label or self.name.replace("_", " ")).format(*index)
 
 
 FAMILIES: tuple[Family, ...] = (
@@ -68,37 +79,41 @@ FAMILIES: tuple[Family, ...] = (
            "sum_w rented_serve[w,r,t] / theta(k(r),w) <= availability(k(r)) cards_rented[r,t]",
            "cards"),
     Family("rental_limit", add_rental_limit, "cards_rented[r,t] <= max_cards(r,t)", "cards",
-           cap=True, relax=True),
+           cap=True, relax=True, label="rental cap of {0}"),
     Family("average_load", add_average_load,
            "sum_c busy[k,s,c,t] = sum_w serve / (theta P); busy <= availability fleet", "cards"),
     Family("site_cards", add_site_cards,
-           "sum_{k,c} fleet[k,s,c,t] <= max_cards(s) open[s,t]", "cards", cap=True, relax=True),
+           "sum_{k,c} fleet[k,s,c,t] <= max_cards(s) open[s,t]", "cards", cap=True, relax=True,
+           label="card slots at {0}"),
     Family("cooling_capacity", add_cooling_capacity,
            "sum_k kW(k) fleet[k,s,c,t] <= 1000 capacity_mw[s,c,t]", "MW", cap=True,
-           row_scale=1000.0),
+           row_scale=1000.0, label="{1} cooling at {0}"),
     Family("grid", add_grid, "sum_c pue(s,c) capacity_mw[s,c,t] <= grid_mw(s,t) open[s,t]", "MW",
-           cap=True, relax=True),
+           cap=True, relax=True, label="grid at {0}"),
     Family("site_open_order", add_site_open, "open[s,t] >= open[s,t-1]", ""),
     Family("exclusive_cooling", add_exclusive_cooling,
            "sum_c mode[s,c] <= 1; capacity_mw[s,c,t] <= grid/pue mode[s,c]", ""),
     Family("supply", add_supply, "sum_{s,c} u_k delivered[k,s,c,d] <= supply(k,d)", "cards",
-           cap=True, relax=True),
-    Family("budget", add_budget, "capex(t) (deposits of orders of t, balances of deliveries of t) <= budget(t)", "currency", cap=True, relax=True,
-           row_scale="money"),
+           cap=True, relax=True, label="supply of {0}"),
+    Family("budget", add_budget, "capex(t) (deposits of orders of t, balances of deliveries "
+           "of t, balances of cards on order arriving in t) <= budget(t)", "currency", cap=True,
+           relax=True, row_scale="money", label="capex budget"),
     Family("energy_supply", add_energy_supply, "sum_p ppa_mwh[s,p,t] <= energy_mwh(s,t)", "MWh"),
     Family("site_emissions", add_site_emissions,
            "emissions_t[s,t] = (grid_carbon grid_mwh + sum_p carbon(p) ppa_mwh) / 1000", "t"),
     Family("carbon_cap", add_carbon_cap, "sum_s emissions_t[s,t] <= cap(t) L", "t",
-           cap=True, relax=True),
+           cap=True, relax=True, label="carbon cap", basis="period"),
     Family("water_cap", add_water_cap,
            "sum_c wue(s,c) it_mwh(s,c,t) <= max_water_m3_per_year(s) L", "m3", cap=True,
-           relax=True),
+           relax=True, label="water cap at {0}", basis="period"),
     Family("policy_fleet", add_policy_fleet,
            "fleet_total[group,t] = sum_{k in group} m_k sum_{s,c} fleet[k,s,c,t]", "cards"),
     Family("min_share", add_min_share,
-           "sum_{k tagged} m_k F_k(t) >= share sum_k m_k F_k(t)", "share", cap=True, relax=True),
+           "sum_{k tagged} m_k F_k(t) >= share sum_k m_k F_k(t)", "share", cap=True, relax=True,
+           label="minimum share rule {0}"),
     Family("max_vendor_share", add_max_vendor_share,
-           "sum_{k of v} F_k(t) <= share sum_k F_k(t)", "share", cap=True, relax=True),
+           "sum_{k of v} F_k(t) <= share sum_k F_k(t)", "share", cap=True, relax=True,
+           label="share of vendor {0}"),
 )
 """Every constraint family, in build order."""
 

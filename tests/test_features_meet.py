@@ -315,3 +315,60 @@ def test_replan_against_another_instance_names_what_it_lacks(tmp_path):
                     "2027", "-o", str(tmp_path / "before"), "--force")
     assert again.returncode == 2 and "baseline" in again.stderr
     assert (tmp_path / "before" / "summary.json").exists()
+
+
+# ---- share rules on the fleet they count; shadow prices on their own basis ---------------
+
+def _rented_share_instance() -> dict:
+    # test_procurement's case: owning domestic A costs 150 a card-year, renting imported B
+    # 87.6; domestic share >= 50 % with rented cards counted: 5 A + 5 rented B, 1188.
+    accs = {"A": accelerator(price=150, tags=["domestic"]),
+            "B": accelerator(vendor="VB", price=1000, tags=["imported"])}
+    rentals = {"cloud": {"accelerator": "B", "region": "R", "price_per_card_hour": 0.01}}
+    return instance(accs, rentals=rentals,
+                    policies={"min_share": [{"tags": ["domestic"], "share": 0.5}]})
+
+
+def test_a_share_rule_with_rented_cards_is_measured_on_the_fleet_it_counts(tmp_path):
+    # 10 cards serve the demand, a of them A: cost 150 a + 87.6 (10 - a), a >= share x 10.
+    # One percentage point less share is 0.1 card of A less: 0.1 x (150 - 87.6) = 6.24 saved.
+    # Measured on the owned fleet alone (5 cards) it would read 3.12. The domestic share is
+    # 5 of the 10 cards that count: 50 % (100 % of the owned cards alone).
+    plan = solve_data(tmp_path, _rented_share_instance())
+    assert plan.objective == pytest.approx(1188, rel=1e-6)
+    binding = plan.tables["binding"]
+    row = binding[binding["constraint"] == "min_share"].iloc[0]
+    assert row["shadow_price"] == pytest.approx(6.24, rel=1e-6)
+    assert plan.kpis.domestic_share == pytest.approx(0.5)
+    assert plan.kpis.tag_shares_final_period["imported"] == pytest.approx(0.5)
+
+
+def test_shadow_prices_state_their_basis_and_empty_rows_are_no_rows(tmp_path):
+    # Grid carbon only in 2026 (1000 kg a MWh; 0 in 2027): a carbon cap row in 2027 would
+    # hold no variable. A draws 1 kW all the time (8.76 t a card-year in 2026), B 0.5 kW
+    # (4.38 t); 10 cards serve the demand; 10 card slots; a cap of 65.7 t a year binds in 2026
+    # (5 A + 5 B: 43.8 + 21.9; 8.76 a + 4.38 (10 - a) <= 65.7 gives a <= 5).
+    accs = {"A": accelerator(price=100, power_kw=1.0, idle_power_fraction=1.0, lifetime=5),
+            "B": accelerator(vendor="VB", price=200, power_kw=0.5, idle_power_fraction=1.0,
+                             lifetime=5)}
+    data = instance(accs, demand_tokens_per_s=10.0, periods=["2026", "2027"],
+                    sites={"s1": site(max_cards=10, grid_carbon_kg_per_mwh={"2026": 1000.0,
+                                                                            "2027": 0.0})},
+                    policies={"carbon_cap_t_per_year": 65.7})
+    plan = solve_data(tmp_path, data)
+    binding = plan.tables["binding"]
+    carbon = binding[binding["constraint"] == "carbon_cap"]
+    assert list(carbon["period"]) == ["2026"]
+    assert set(carbon["basis"]) == {"period"}
+    slots = binding[binding["constraint"] == "site_cards"]
+    assert len(slots) and set(slots["basis"]) == {"npv"}
+    bases = list(binding["basis"])
+    assert bases == sorted(bases)             # ranked within a basis, never across
+
+
+def test_every_cap_family_names_its_rows():
+    # the display name, basis and unit live on the family: a new cap cannot be mislabelled
+    from formulations.registry import FAMILIES
+    for family in FAMILIES:
+        if family.cap:
+            assert family.label and family.basis in ("npv", "period") and family.unit, family

@@ -6,13 +6,18 @@ from typing import Any
 
 import pandas as pd
 import pyomo.environ as pyo
+from pyomo.core.expr.visitor import identify_variables
 
 from formulations.registry import BY_NAME, CAP_FAMILIES
 from optimizer.analysis.units import money
-from optimizer.problem import ProblemData, SharePolicy
+from optimizer.analysis.shares import share_rule, share_totals
+from optimizer.problem import ProblemData
 
 BINDING_COLUMNS = ["constraint", "index", "period", "slack", "slack_unit", "shadow_price",
-                   "shadow_price_unit", "message"]
+                   "shadow_price_unit", "basis", "message"]
+"""binding.csv. ``basis`` says what the shadow price is in (model.md): ``npv`` (money of the
+NPV, the fleet free to grow) or ``period`` (money of the row's period, every integer fixed);
+rows are ranked within a basis, never across."""
 TIGHT = 1e-6
 SINGULAR = {"cards": "card", "t": "tonne"}
 
@@ -21,51 +26,22 @@ def _label(index: Any) -> tuple:
     return index if isinstance(index, tuple) else (index,)
 
 
-def share_rule(data: ProblemData, family: str, key: str) -> SharePolicy:
-    """The share policy behind a min_share or max_vendor_share row."""
-    rules = data.min_share if family == "min_share" else data.vendor_share
-    return next(rule for rule in rules if rule.key == key)
-
-
-def share_base(model: pyo.ConcreteModel, data: ProblemData, rule: SharePolicy, t: int) -> float:
-    """The fleet a share row is a share of: sum_k m_k F_k(t), with the rule's weights."""
-    return sum(rule.weight[k] * (model.fleet[k, s, c, tt].value or 0.0)
-               for (k, s, c, tt) in data.FLEET if tt == t)
-
-
-def cap_name(family: str, key: tuple) -> str:
-    """The cap as a planner names it."""
-    if family == "grid":
-        return f"grid at {key[0]}"
-    if family == "cooling_capacity":
-        return f"{key[1]} cooling at {key[0]}"
-    if family == "site_cards":
-        return f"card slots at {key[0]}"
-    if family == "supply":
-        return f"supply of {key[0]}"
-    if family == "rental_limit":
-        return f"rental cap of {key[0]}"
-    if family == "carbon_cap":
-        return "carbon cap"
-    if family == "water_cap":
-        return f"water cap at {key[0]}"
-    return "capex budget"
-
-
-PERIOD_MONEY = ("carbon_cap", "water_cap")
-"""Families whose shadow price is reported in money of the row's period (energy.md): the
-NPV dual divided by d_m(t)."""
+def _empty(con: Any) -> bool:
+    """A row with no variable in it (a constant): no row at all."""
+    return not any(True for _ in identify_variables(con.body, include_fixed=False))
 
 
 def binding_rows(model: pyo.ConcreteModel, data: ProblemData, duals: dict | None,
                  fixed_duals: dict | None = None) -> pd.DataFrame:
     """Cap rows that are tight in the plan, with slack and shadow price in natural units.
 
-    ``shadow_price`` is the NPV saved by one more unit of the cap (MW, card, currency unit,
-    percentage point of share) with the fleet free to grow (``duals``: openings and modes
-    fixed); it is positive when relaxing the cap helps. The carbon and water caps follow
-    energy.md instead: money of the row's period per tonne (per m3), with every integer fixed
-    (``fixed_duals``).
+    A row's shadow price is on its family's basis (the registry's ``Family.basis``): ``npv``
+    rows give the NPV saved by one more unit of the cap (MW, card, currency unit, percentage
+    point of share) with the fleet free to grow (``duals``: openings and modes fixed);
+    ``period`` rows (the carbon and water caps, energy.md) give money of the row's period per
+    tonne (per m3), with every integer fixed (``fixed_duals``). It is positive when relaxing
+    the cap helps. A share rule's percentage point is one of the fleet the rule counts, owned
+    and rented cards alike (:mod:`optimizer.analysis.shares`).
     """
     currency = data.currency
     buildable = {(s, c) for (s, c, _) in data.BUILD}
@@ -78,19 +54,21 @@ def binding_rows(model: pyo.ConcreteModel, data: ProblemData, duals: dict | None
         for index, con in component.items():
             if family == "cooling_capacity" and (index[0], index[1]) in buildable:
                 continue  # built to fit the load: a cap only where nothing can be built
+            if _empty(con):
+                continue
             body = pyo.value(con.body)
             if con.upper is not None:
                 slack_model, bound = pyo.value(con.upper) - body, pyo.value(con.upper)
             else:
                 slack_model, bound = body - pyo.value(con.lower), pyo.value(con.lower)
-            source = fixed_duals if family in PERIOD_MONEY else duals
+            source = fixed_duals if spec.basis == "period" else duals
             dual = (source or {}).get((family, index))
             key = _label(index)
             t = key[-1]
             period = data.periods[t]
             if spec.unit == "share":
                 rule = share_rule(data, family, key[0])
-                scale = max(share_base(model, data, rule, t), 1.0)
+                scale = max(share_totals(model, data, family, key[0], t)[1], 1.0)
                 tolerance = TIGHT * scale
                 slack = slack_model / scale          # share (fraction) beyond the requirement
                 per_point = 0.01 * scale             # row units in one percentage point
@@ -105,10 +83,10 @@ def binding_rows(model: pyo.ConcreteModel, data: ProblemData, duals: dict | None
                 slack_unit, price_unit = unit, f"{currency} per {SINGULAR.get(unit, unit)}"
                 slack = slack_model / factor
                 shadow = None if dual is None else -dual * data.money_unit * factor
-                if shadow is not None and family in PERIOD_MONEY:
+                if shadow is not None and spec.basis == "period":
                     shadow /= data.timeline.middle(t)
                     price_unit = f"{currency} of {period} per {SINGULAR.get(unit, unit)}"
-                what = cap_name(family, key)
+                what = spec.display(key[:-1])
             if slack_model > tolerance:
                 continue
             unit_word = price_unit.split(" per ")[-1]
@@ -116,13 +94,15 @@ def binding_rows(model: pyo.ConcreteModel, data: ProblemData, duals: dict | None
             if shadow is not None and abs(shadow) > 1e-9 * data.money_unit:
                 step = "-1" if family == "min_share" else "+1"
                 message += f": {step} {unit_word} saves {money(shadow)} {currency}"
-                if family in PERIOD_MONEY:
+                if spec.basis == "period":
                     message += f" of {period}"
             rows.append([family, "|".join(map(str, key[:-1])) or "-", period, max(slack, 0.0),
-                         slack_unit, shadow, price_unit, message])
+                         slack_unit, shadow, price_unit, spec.basis, message])
     frame = pd.DataFrame(rows, columns=BINDING_COLUMNS)
     frame["shadow_price"] = pd.to_numeric(frame["shadow_price"])
     if len(frame):
-        frame = frame.sort_values("shadow_price", ascending=False, key=lambda s: s.abs(),
-                                  na_position="last").reset_index(drop=True)
+        frame["_rank"] = frame["shadow_price"].abs()
+        frame = frame.sort_values(["basis", "_rank"], ascending=[True, False],
+                                  na_position="last").drop(columns="_rank")
+        frame = frame.reset_index(drop=True)
     return frame

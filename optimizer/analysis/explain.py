@@ -8,7 +8,7 @@ from typing import Any
 import pyomo.environ as pyo
 
 from formulations.registry import RELAXABLE
-from optimizer.analysis.binding import share_rule
+from optimizer.analysis.shares import share_rule, share_totals
 from optimizer.errors import Relaxation
 from optimizer.problem import ProblemData
 
@@ -82,13 +82,7 @@ def describe_relaxations(model: pyo.ConcreteModel, data: ProblemData,
                                     f"{cap:,.0f} {currency} in {period}"))
         elif family in ("min_share", "max_vendor_share"):
             rule = share_rule(data, family, key[0])
-            t = key[-1]
-            total = members = 0.0
-            for (k, s, c, tt) in data.FLEET:
-                if tt == t:
-                    weighted = rule.weight[k] * (model.fleet[k, s, c, tt].value or 0.0)
-                    total += weighted
-                    members += weighted if k in rule.members else 0.0
+            members, total = share_totals(model, data, family, key[0], key[-1])
             reached = members / total if total else 0.0
             if family == "min_share":
                 found.append(Relaxation("min_share", (key[0], period), rule.share - reached,

@@ -35,12 +35,20 @@ def plan_kpis(tables: dict[str, pd.DataFrame], data: ProblemData, npv: float) ->
     final = fleet[fleet["period"] == last]
     cards_final = int(final["cards"].sum())
     by_vendor = {v: int(final[final["vendor"] == v]["cards"].sum()) for v in data.VENDORS}
+    # shares of the fleet the share rules count: owned and rented cards alike
+    rentals_table = tables.get("rentals")
+    rented_final = (rentals_table[rentals_table["period"] == last]
+                    if rentals_table is not None and len(rentals_table) else None)
+    counted = final[["accelerator", "cards"]]
+    if rented_final is not None and len(rented_final):
+        counted = pd.concat([counted, rented_final[["accelerator", "cards"]]], ignore_index=True)
+    counted_total = float(counted["cards"].sum())
     tags = sorted({tag for k in data.ACCELERATORS for tag in data.tags[k]})
     tag_shares = {}
     for tag in tags:
         tagged = [k for k in data.ACCELERATORS if tag in data.tags[k]]
-        count = int(final[final["accelerator"].isin(tagged)]["cards"].sum())
-        tag_shares[tag] = count / cards_final if cards_final else 0.0
+        count = float(counted[counted["accelerator"].isin(tagged)]["cards"].sum())
+        tag_shares[tag] = count / counted_total if counted_total else 0.0
     sites = tables["sites"]
     final_sites = sites[sites["period"] == last].groupby("site")
     kpis: dict[str, Any] = {
@@ -55,6 +63,7 @@ def plan_kpis(tables: dict[str, pd.DataFrame], data: ProblemData, npv: float) ->
         "cards_final_period": cards_final,
         "cards_by_vendor_final_period": by_vendor,
         "tag_shares_final_period": tag_shares,
+        "tag_shares_basis": "cards installed and rented in the final period",
         "facility_mw_final_period": {s: float(g["facility_mw"].sum()) for s, g in final_sites},
         "cards_bought_total": int(tables["purchases"]["cards"].sum()),
     }
