@@ -372,3 +372,20 @@ def test_every_cap_family_names_its_rows():
     for family in FAMILIES:
         if family.cap:
             assert family.label and family.basis in ("npv", "period") and family.unit, family
+
+
+def test_levelised_cost_is_the_cost_of_the_tokens_served(tmp_path):
+    # model.md: (NPV - sum_t d_m(t) unmet_cost(t)) / sum_t d_m(t) tokens met(t) / 1e6.
+    # One year at 10 % discount (d_m = 1.1^-0.5); demand 10 tokens/s, 6 card slots (1 token/s
+    # each, 100 a card, lifetime 1): 6 served = 189.216 M tokens, 4 unmet = 126.144 M tokens
+    # at 1000 a million. NPV = 600 + d_m 126,144; levelised = 600 / (d_m 189.216); the
+    # penalty is its own figure, 126,144.
+    d_m = 1.1 ** -0.5
+    data = instance({"A": accelerator(price=100, lifetime=1.0)}, demand_tokens_per_s=10.0,
+                    sites={"s1": site(max_cards=6)},
+                    policies={"unmet_demand_cost_per_million_tokens": 1000.0})
+    data["horizon"]["discount_rate"] = 0.1
+    plan = solve_data(tmp_path, data)
+    assert plan.objective == pytest.approx(600 + d_m * 126144, rel=1e-6)
+    assert plan.kpis.cost_per_million_tokens == pytest.approx(600 / (d_m * 189.216), rel=1e-6)
+    assert plan.kpis.unmet_cost_total == pytest.approx(126144, rel=1e-6)

@@ -3,6 +3,7 @@ Selenium through chromium-driver. It loads an instance, changes a lever, solves,
 plan's NPV off the page; the NPV must be the library's."""
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import threading
@@ -27,12 +28,12 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def served(tmp_path):
+@contextlib.contextmanager
+def _serve(files, folder):
     import uvicorn
 
     from optimizer.studio.app import create_app
-    app = create_app([INSTANCES / "quickstart.yaml"], tmp_path / "studio")
+    app = create_app(files, folder)
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -41,9 +42,17 @@ def served(tmp_path):
         if server.started:
             break
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/"
-    server.should_exit = True
-    thread.join(10)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture
+def served(tmp_path):
+    with _serve([INSTANCES / "quickstart.yaml"], tmp_path / "studio") as url:
+        yield url
 
 
 @pytest.fixture
@@ -76,8 +85,32 @@ def test_a_what_if_in_the_browser_shows_the_library_npv(served, browser):
     npv = wait.until(ready.presence_of_element_located((By.ID, "npv")))
     expected = solve(load_instance(INSTANCES / "quickstart.yaml", overrides={"demand_scale": 1.5}))
     assert float(npv.get_attribute("data-value")) == pytest.approx(expected.objective, rel=1e-4)
-    assert "demand_scale=1.5" in browser.find_element(By.ID, "runs").text
+    assert "every demand figure x 1.5" in browser.find_element(By.ID, "runs").text
     # the plan's charts and tables are on the page
     wait.until(ready.presence_of_element_located((By.CSS_SELECTOR, "#c-purchases .main-svg")))
     assert "orders placed in" in browser.find_element(By.ID, "orders").text
     assert not [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+
+
+def test_a_hostile_name_is_shown_as_text_and_never_runs(tmp_path, browser):
+    # stored XSS: an instance and an accelerator named with markup that would run script if
+    # inserted as HTML; the page shows the names as text and no script runs
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ready
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from conftest import base_instance, write_instance
+    data = base_instance()
+    data["name"] = "<img src=x onerror=\"document.title='owned'\">"
+    data["accelerators"]["<img src=y onerror=\"document.title='owned'\">"] = \
+        data["accelerators"].pop("A")
+    path = write_instance(tmp_path, data)
+    with _serve([path], tmp_path / "studio") as url:
+        browser.get(url)
+        wait = WebDriverWait(browser, 60)
+        wait.until(ready.presence_of_element_located((By.CSS_SELECTOR, "#acc-levers input")))
+        time.sleep(0.5)
+        assert browser.title != "owned"
+        assert "<img src=y" in browser.find_element(By.ID, "acc-levers").text
+        assert "<img src=x" in browser.find_element(By.ID, "instance-select").text
+        assert not browser.find_elements(By.CSS_SELECTOR, "#left img, #right img")

@@ -20,6 +20,12 @@ from optimizer.studio.runs import RunStore
 
 STATIC = Path(__file__).resolve().parent / "static"
 
+CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self' "
+                           "'unsafe-inline'; img-src 'self' data: blob:; object-src 'none'; "
+                           "base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+"""Sent with every page and API answer: scripts only from the studio itself (no inline
+script, so a name from an uploaded file can never run as code); Plotly sets inline styles."""
+
 try:
     from pydantic import BaseModel, ConfigDict, Field
 
@@ -28,6 +34,7 @@ try:
 
         model_config = ConfigDict(extra="forbid")
         instance: str
+        levers: dict[str, Any] = {}
         overrides: dict[str, Any] = {}
         time_limit: float | None = Field(default=120.0, gt=0, le=3600)
 except ImportError:  # pragma: no cover - pydantic is a base dependency
@@ -66,6 +73,15 @@ def create_app(files: list[str | Path], folder: str | Path, workers: int = 2) ->
         runs.shutdown()
     app = FastAPI(title="accelplan studio", version="1", lifespan=lifespan)
     app.state.catalog, app.state.runs = catalog, runs
+
+    @app.middleware("http")
+    async def security_headers(request: Any, call_next: Any) -> Any:
+        response = await call_next(request)
+        if not request.url.path.startswith(("/docs", "/redoc")):
+            response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        return response
 
     def bad(error: Exception, status: int = 400) -> JSONResponse:
         body: dict[str, Any] = {"error": str(error)}
@@ -124,7 +140,8 @@ def create_app(files: list[str | Path], folder: str | Path, workers: int = 2) ->
     @app.post("/api/runs")
     def create_run(request: RunRequest) -> Any:
         try:
-            run = runs.submit(request.instance, request.overrides, request.time_limit)
+            run = runs.submit(request.instance, request.overrides, request.time_limit,
+                              request.levers)
         except KeyError:
             return bad(UsageError(f"no instance {request.instance}"), 404)
         except (InstanceError, UsageError) as exc:
@@ -195,16 +212,20 @@ def create_app(files: list[str | Path], folder: str | Path, workers: int = 2) ->
 def _brief(run: Any) -> dict[str, Any]:
     summary = run.summary or {}
     return _clean({"id": run.id, "instance": run.instance, "name": run.name,
-                   "status": run.status, "overrides": run.overrides,
+                   "status": run.status, "overrides": run.overrides, "changes": run.changes,
                    "objective": summary.get("objective"), "mip_gap": summary.get("mip_gap"),
                    "created": run.created, "seconds": run.seconds})
 
 
 def _levers(spec: Any) -> dict[str, Any]:
-    """What the form offers: sites with their grid and card caps, accelerators with their
-    prices, the periods, the policies in force (current values, for the form's defaults)."""
+    """What the form offers, with the file's values for its defaults: sites with their grid
+    (the largest of a path) and card caps, accelerators with their first period's price, the
+    periods, the budget (the largest of a path) and the domestic share in force. Each lever's
+    meaning is :mod:`optimizer.studio.levers`'s."""
     from optimizer.instance.derived import per_period
     periods = list(spec.horizon.periods)
+    budget = per_period(spec.policies.budget_per_period, periods)
+    domestic = [rule.share for rule in spec.policies.min_share if "domestic" in rule.tags]
     return {
         "periods": periods,
         "sites": [{"site": s, "grid_mw": max(per_period(site.grid_mw, periods)),
@@ -213,7 +234,8 @@ def _levers(spec: Any) -> dict[str, Any]:
                           "price_per_card": per_period(a.price_per_card, periods)[0]}
                          for k, a in spec.accelerators.items()],
         "tags": sorted({t for a in spec.accelerators.values() for t in a.tags}),
-        "budget_per_period": spec.policies.budget_per_period,
+        "budget_per_period": max((b for b in budget if b is not None), default=None),
+        "domestic_share": domestic[0] if domestic else None,
     }
 
 

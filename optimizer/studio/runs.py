@@ -15,6 +15,7 @@ from typing import Any, Mapping
 
 from optimizer.cancel import Cancel
 from optimizer.studio.catalog import Catalog
+from optimizer.studio.levers import lever_overrides
 
 STATUSES = ("queued", "running", "optimal", "feasible", "infeasible", "no_solution", "error",
             "cancelled")
@@ -29,7 +30,10 @@ class Run:
 
     Attributes:
         id: the run's id; instance: the instance id; name: the instance's name.
-        overrides: the levers changed (dotted path -> value), as ``--set`` takes them.
+        overrides: what the run changes (dotted path -> value), as ``--set`` takes them: the
+            levers' overrides, then the form's own ``path=value`` lines.
+        levers: the form's levers as set (:mod:`optimizer.studio.levers`).
+        changes: one sentence a change, relative to the file.
         time_limit: seconds; status: one of ``STATUSES``.
         progress: (seconds, best plan's NPV or None, proven bound or None) as HiGHS finds them.
         summary: the plan's summary (as summary.json) once done; explanation: what would have
@@ -49,6 +53,8 @@ class Run:
     error: str = ""
     created: float = field(default_factory=time.time)
     seconds: float | None = None
+    levers: dict[str, Any] = field(default_factory=dict)
+    changes: list[str] = field(default_factory=list)
 
     def public(self) -> dict[str, Any]:
         return asdict(self)
@@ -93,13 +99,22 @@ class RunStore:
     # ---- runs ----------------------------------------------------------------------------
 
     def submit(self, instance_id: str, overrides: Mapping[str, Any],
-               time_limit: float | None = DEFAULT_TIME_LIMIT_S) -> Run:
+               time_limit: float | None = DEFAULT_TIME_LIMIT_S,
+               levers: Mapping[str, Any] | None = None) -> Run:
         """Validate the what-if at once (bad levers raise :class:`InstanceError` naming the
-        field; an unknown instance raises KeyError), then queue its solve."""
-        instance = self.catalog.instance(instance_id, overrides)
+        field; an unknown instance raises KeyError), then queue its solve. ``levers`` become
+        overrides first (:func:`optimizer.studio.levers.lever_overrides`), then
+        ``overrides`` (the form's ``path=value`` lines) apply."""
         entry = self.catalog.get(instance_id)
+        made, changes = lever_overrides(entry.raw, levers or {})
+        for path, value in overrides.items():
+            if path not in made or made[path] != value:
+                changes.append(f"{path} = {json.dumps(value, default=str)} (as set)")
+            made[path] = value
+        instance = self.catalog.instance(instance_id, made)
         run = Run(id=secrets.token_hex(4), instance=instance_id, name=entry.name,
-                  overrides=dict(overrides), time_limit=time_limit)
+                  overrides=made, time_limit=time_limit, levers=dict(levers or {}),
+                  changes=changes)
         with self._lock:
             self._runs[run.id] = run
             self._cancel[run.id] = Cancel()

@@ -1,4 +1,7 @@
 // accelplan studio: the page. Plain JavaScript over the JSON API; Plotly for charts.
+// Every name that comes from a file (instances, sites, accelerators, workloads) reaches the
+// page as a text node, never as HTML: the page is built with el() below, and the server's
+// Content-Security-Policy forbids inline script.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -13,6 +16,35 @@ function money(value) {
   return value.toFixed(2);
 }
 
+// el("p", {class: "note", on: {click: f}}, "text", child, ...): an element whose children are
+// text nodes (strings, numbers) or elements; attributes are set as attributes, never as HTML.
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key === "on") {
+      for (const [event, handler] of Object.entries(value)) node.addEventListener(event, handler);
+    } else if (key === "dataset") {
+      for (const [name, v] of Object.entries(value)) node.dataset[name] = String(v);
+    } else if (key === "value") {
+      node.value = value;
+    } else {
+      node.setAttribute(key, value === true ? "" : String(value));
+    }
+  }
+  for (const child of children.flat(Infinity)) {
+    if (child === null || child === undefined || child === false) continue;
+    node.appendChild(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+function fill(node, ...children) {
+  node.replaceChildren(...children.flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false)
+    .map((c) => (c instanceof Node ? c : document.createTextNode(String(c)))));
+  return node;
+}
+
 async function api(path, options) {
   const response = await fetch(path, options);
   const body = await response.json().catch(() => ({}));
@@ -20,85 +52,101 @@ async function api(path, options) {
   return body;
 }
 
+function cell(value) {
+  if (typeof value === "number") return Math.abs(value) >= 1e4 ? money(value) : String(+value.toFixed(4));
+  return value === null || value === undefined ? "" : String(value);
+}
+
 function table(rows, columns) {
-  if (!rows || !rows.length) return "<p>none</p>";
+  if (!rows || !rows.length) return el("p", {}, "none");
   columns = columns || Object.keys(rows[0]);
-  const head = "<tr>" + columns.map((c) => `<th>${c}</th>`).join("") + "</tr>";
-  const body = rows.map((r) => "<tr>" + columns.map((c) => {
-    const v = r[c];
-    return `<td>${typeof v === "number" ? (Math.abs(v) >= 1e4 ? money(v) : +v.toFixed(4)) : (v ?? "")}</td>`;
-  }).join("") + "</tr>").join("");
-  return `<table>${head}${body}</table>`;
+  return el("table", {},
+    el("tr", {}, columns.map((c) => el("th", {}, c))),
+    rows.map((r) => el("tr", {}, columns.map((c) => el("td", {}, cell(r[c]))))));
+}
+
+function errorText(error) {
+  return (error.field ? error.field + ": " : "") + (error.error || JSON.stringify(error));
 }
 
 // ---- instances ---------------------------------------------------------------------------
 
 async function loadInstances(select) {
   const list = await api("/api/instances");
-  $("instance-select").innerHTML = list.map((i) =>
-    `<option value="${i.id}">${i.name}${i.error ? " (invalid)" : ""}</option>`).join("");
+  fill($("instance-select"), list.map((i) =>
+    el("option", { value: i.id }, i.name + (i.error ? " (invalid)" : ""))));
   if (select) $("instance-select").value = select;
   if (list.length) await showInstance($("instance-select").value);
 }
 
+function leverInput(lever, value, attrs) {
+  return el("input", { type: "number", dataset: { lever, default: value ?? "" }, value: value ?? "",
+    ...(attrs || {}) });
+}
+
 async function showInstance(id) {
-  const data = await api(`/api/instances/${id}`);
+  const data = await api(`/api/instances/${encodeURIComponent(id)}`);
   state.instance = id;
   $("instance-error").textContent = data.error ? `${data.field}: ${data.error}` : "";
-  if (!data.description) { $("instance-info").innerHTML = ""; return; }
+  if (!data.description) { fill($("instance-info")); return; }
   const d = data.description;
   state.levers = data.levers;
-  $("instance-info").innerHTML =
-    `<p>${d.periods.length} periods (${d.periods[0]}-${d.periods[d.periods.length - 1]}), ` +
-    `${d.workloads.length} workloads, ${Object.values(d.accelerators_by_vendor).flat().length} accelerators, ` +
-    `${d.sites.length} sites</p>` +
+  fill($("instance-info"),
+    el("p", {}, `${d.periods.length} periods (${d.periods[0]}-${d.periods[d.periods.length - 1]}), ` +
+      `${d.workloads.length} workloads, ${Object.values(d.accelerators_by_vendor).flat().length} accelerators, ` +
+      `${d.sites.length} sites`),
     table(d.sites.map((s) => ({ site: s.site, region: s.region, grid_mw: s.grid_mw_max, max_cards: s.max_cards,
-      existing_cards: s.existing_cards })));
+      existing_cards: s.existing_cards }))));
   const traces = Object.entries(data.demand).map(([w, series]) => ({
     x: Object.keys(series), y: Object.values(series), name: w, type: "scatter" }));
   Plotly.react("demand-chart", traces, { title: { text: "demand (tokens per day)" }, margin: { t: 30, l: 50, r: 10, b: 30 },
-    yaxis: { type: "log" } }, { displayModeBar: false });
+    xaxis: { type: "category" }, yaxis: { type: "log" } }, { displayModeBar: false });
   const lv = data.levers;
-  $("site-levers").innerHTML = "<div class=grid2><b>site</b><b>grid MW</b><b>max cards</b>" +
-    lv.sites.map((s) => `<span>${s.site}</span>` +
-      `<input type=number data-path="sites.${s.site}.grid_mw" data-default="${s.grid_mw}" value="${s.grid_mw}">` +
-      `<input type=number data-path="sites.${s.site}.max_cards" data-default="${s.max_cards}" value="${s.max_cards}">`
-    ).join("") + "</div>";
-  $("acc-levers").innerHTML = "<div class=grid2><b>accelerator</b><b>price per card</b><b></b>" +
-    lv.accelerators.map((a) => `<span>${a.accelerator}</span>` +
-      `<input type=number data-path="accelerators.${a.accelerator}.price_per_card" data-default="${a.price_per_card}" value="${a.price_per_card}"><span></span>`
-    ).join("") + "</div>";
-  const periods = lv.periods.map((p) => `<option>${p}</option>`).join("");
-  $("policy-levers").innerHTML =
-    `<label>budget per period <input type=number id="lever-budget" value="${lv.budget_per_period ?? ""}" placeholder="none"></label>` +
-    (lv.tags.includes("domestic") ? `<label>domestic share at least (0-1) <input type=number step=0.05 id="lever-domestic" placeholder="as in the file"></label>` : "") +
-    (lv.tags.includes("imported") ? `<label>no imported cards from <select id="lever-ban"><option value="">never</option>${periods}</select></label>` : "");
+  fill($("site-levers"), el("div", { class: "grid2" }, el("b", {}, "site"), el("b", {}, "grid MW"),
+    el("b", {}, "max cards"),
+    lv.sites.map((s) => [el("span", {}, s.site), leverInput(`grid_mw:${s.site}`, s.grid_mw),
+      leverInput(`max_cards:${s.site}`, s.max_cards, { step: 1 })])));
+  fill($("acc-levers"), el("div", { class: "grid2" }, el("b", {}, "accelerator"),
+    el("b", {}, "price per card (first period; a path keeps its shape)"), el("b", {}),
+    lv.accelerators.map((a) => [el("span", {}, a.accelerator),
+      leverInput(`price_per_card:${a.accelerator}`, a.price_per_card), el("span", {})])));
+  const policy = [el("label", {}, "budget per period (largest; a path keeps its shape) ",
+    leverInput("budget_per_period", lv.budget_per_period, { id: "lever-budget", placeholder: "none" }))];
+  if (lv.tags.includes("domestic")) {
+    policy.push(el("label", {}, "domestic share at least (0-1; the file's start kept) ",
+      leverInput("domestic_share", lv.domestic_share, { id: "lever-domestic", step: 0.05,
+        placeholder: "no rule in the file" })));
+  }
+  if (lv.tags.includes("imported")) {
+    policy.push(el("label", {}, "also ban imported cards from ",
+      el("select", { id: "lever-ban" }, el("option", { value: "" }, "never"),
+        lv.periods.map((p) => el("option", { value: p }, p)))));
+  }
+  fill($("policy-levers"), policy);
 }
 
 function parseValue(text) {
   try { return JSON.parse(text); } catch (e) { return text; }
 }
 
-function collectOverrides() {
-  const overrides = {};
+// The levers changed from the file's values (the server turns them into overrides and says
+// what each changes), and the free path=value lines.
+function collectLevers() {
+  const levers = {};
   const scale = parseFloat($("lever-demand-scale").value);
-  if (!isNaN(scale) && scale !== 1) overrides.demand_scale = scale;
-  document.querySelectorAll("#site-levers input, #acc-levers input").forEach((input) => {
+  if (!isNaN(scale) && scale !== 1) levers.demand_scale = scale;
+  document.querySelectorAll("#levers input[data-lever]").forEach((input) => {
     if (input.value !== "" && parseFloat(input.value) !== parseFloat(input.dataset.default)) {
-      overrides[input.dataset.path] = parseFloat(input.value);
+      levers[input.dataset.lever] = parseFloat(input.value);
     }
   });
-  const budget = $("lever-budget");
-  const current = state.levers && state.levers.budget_per_period;
-  if (budget && budget.value !== "" && parseFloat(budget.value) !== current) {
-    overrides["policies.budget_per_period"] = parseFloat(budget.value);
-  }
-  const domestic = $("lever-domestic");
-  if (domestic && domestic.value !== "") {
-    overrides["policies.min_share"] = [{ tags: ["domestic"], share: parseFloat(domestic.value) }];
-  }
   const ban = $("lever-ban");
-  if (ban && ban.value) overrides["policies.ban"] = [{ tags: ["imported"], from: ban.value }];
+  if (ban && ban.value) levers.ban_imported_from = ban.value;
+  return levers;
+}
+
+function collectOverrides() {
+  const overrides = {};
   $("lever-custom").value.split("\n").map((l) => l.trim()).filter(Boolean).forEach((line) => {
     const at = line.indexOf("=");
     if (at > 0) overrides[line.slice(0, at).trim()] = parseValue(line.slice(at + 1).trim());
@@ -106,17 +154,17 @@ function collectOverrides() {
   return overrides;
 }
 
-async function submit(overrides) {
+async function submit(levers, overrides) {
   $("submit-error").textContent = "";
   const limit = parseFloat($("lever-time-limit").value) || 60;
   try {
     const run = await api("/api/runs", { method: "POST", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ instance: state.instance, overrides, time_limit: limit }) });
+      body: JSON.stringify({ instance: state.instance, levers, overrides, time_limit: limit }) });
     await refreshRuns();
     select(run.id);
     return run.id;
   } catch (error) {
-    $("submit-error").textContent = (error.field ? error.field + ": " : "") + (error.error || JSON.stringify(error));
+    $("submit-error").textContent = errorText(error);
     return null;
   }
 }
@@ -125,25 +173,25 @@ async function submit(overrides) {
 
 const DONE = ["optimal", "feasible", "infeasible", "no_solution", "error", "cancelled"];
 
-function leverText(overrides) {
-  const entries = Object.entries(overrides || {});
-  return entries.length ? entries.map(([k, v]) => `${k}=${JSON.stringify(v)}`).join("; ") : "as in the file";
+function leverText(run) {
+  const changes = run.changes || [];
+  return changes.length ? changes.join("; ") : "as in the file";
 }
 
 async function refreshRuns() {
   const runs = await api("/api/runs");
-  const body = $("runs").querySelector("tbody");
-  body.innerHTML = runs.slice().reverse().map((r) =>
-    `<tr data-run="${r.id}" class="${r.id === state.selected ? "selected" : ""}">` +
-    `<td><a href="#" onclick="select('${r.id}');return false">${r.id}</a></td><td>${r.name}</td>` +
-    `<td>${leverText(r.overrides)}</td><td class="status-${r.status}">${r.status}</td>` +
-    `<td class="npv">${money(r.objective)}</td><td>${r.seconds ? r.seconds.toFixed(1) : ""}</td>` +
-    `<td>${DONE.includes(r.status) ? "" : `<button class=small onclick="cancelRun('${r.id}')">cancel</button>`}</td></tr>`).join("");
-  const options = runs.filter((r) => ["optimal", "feasible", "infeasible"].includes(r.status))
-    .map((r) => `<option value="${r.id}">${r.id} ${r.name} (${leverText(r.overrides)})</option>`).join("");
+  fill($("runs").querySelector("tbody"), runs.slice().reverse().map((r) =>
+    el("tr", { dataset: { run: r.id }, class: r.id === state.selected ? "selected" : null },
+      el("td", {}, el("a", { href: "#", on: { click: (e) => { e.preventDefault(); select(r.id); } } }, r.id)),
+      el("td", {}, r.name), el("td", {}, leverText(r)),
+      el("td", { class: `status-${r.status}` }, r.status),
+      el("td", { class: "npv" }, money(r.objective)), el("td", {}, r.seconds ? r.seconds.toFixed(1) : ""),
+      el("td", {}, DONE.includes(r.status) ? null :
+        el("button", { class: "small", on: { click: () => cancelRun(r.id) } }, "cancel")))));
+  const done = runs.filter((r) => ["optimal", "feasible", "infeasible"].includes(r.status));
   for (const id of ["compare-a", "compare-b"]) {
     const keep = $(id).value;
-    $(id).innerHTML = options;
+    fill($(id), done.map((r) => el("option", { value: r.id }, `${r.id} ${r.name} (${leverText(r)})`)));
     if (keep) $(id).value = keep;
   }
   runs.filter((r) => !DONE.includes(r.status)).forEach((r) => poll(r.id));
@@ -177,8 +225,9 @@ function select(id) {
 
 function showProgress(run) {
   const last = run.progress.length ? run.progress[run.progress.length - 1] : null;
-  $("plan").innerHTML = `<h2>Run ${run.id}: ${run.status}</h2><p id="progress">` +
-    (last ? `after ${last[0].toFixed(1)} s: best plan ${money(last[1])}, proven bound ${money(last[2])}` : "starting") + "</p>";
+  fill($("plan"), el("h2", {}, `Run ${run.id}: ${run.status}`),
+    el("p", { id: "progress" }, last ? `after ${last[0].toFixed(1)} s: best plan ${money(last[1])}, ` +
+      `proven bound ${money(last[2])}` : "starting"));
 }
 
 async function tableOf(id, name) {
@@ -187,10 +236,11 @@ async function tableOf(id, name) {
 
 function stacked(div, rows, x, group, value, title) {
   const groups = [...new Set(rows.map((r) => r[group]))];
-  const xs = [...new Set(rows.map((r) => r[x]))];
-  const traces = groups.map((g) => ({ type: "bar", name: g, x: xs, y: xs.map((v) =>
-    rows.filter((r) => r[x] === v && r[group] === g).reduce((s, r) => s + r[value], 0)) }));
-  Plotly.react(div, traces, { barmode: "stack", title: { text: title }, margin: { t: 30, l: 60, r: 10, b: 30 } }, { displayModeBar: false });
+  const xs = [...new Set(rows.map((r) => String(r[x])))];
+  const traces = groups.map((g) => ({ type: "bar", name: String(g), x: xs, y: xs.map((v) =>
+    rows.filter((r) => String(r[x]) === v && r[group] === g).reduce((s, r) => s + r[value], 0)) }));
+  Plotly.react(div, traces, { barmode: "stack", title: { text: title }, xaxis: { type: "category" },
+    margin: { t: 30, l: 60, r: 10, b: 30 } }, { displayModeBar: false });
 }
 
 async function showPlan(id) {
@@ -198,48 +248,56 @@ async function showPlan(id) {
   if (!DONE.includes(run.status)) { showProgress(run); poll(id); return; }
   const s = run.summary || {};
   const k = s.kpis || {};
-  let html = `<h2>Run ${run.id}: <span class="status-${run.status}">${run.status}</span></h2>` +
-    `<p>levers: ${leverText(run.overrides)}</p>`;
-  if (run.error) html += `<p class=error>${run.error}</p>`;
+  const parts = [el("h2", {}, `Run ${run.id}: `, el("span", { class: `status-${run.status}` }, run.status)),
+    el("p", {}, "levers: " + leverText(run))];
+  if (run.error) parts.push(el("p", { class: "error" }, run.error));
   if (run.explanation && run.explanation.length) {
-    html += "<h3>No plan: what would have to give</h3><ul>" +
-      run.explanation.map((r) => `<li>${r.message}</li>`).join("") + "</ul>";
+    parts.push(el("h3", {}, "No plan: what would have to give"),
+      el("ul", {}, run.explanation.map((r) => el("li", {}, r.message))));
   }
-  if (s.objective !== null && s.objective !== undefined) {
-    html += `<p>NPV <span class="kpi" id="npv" data-value="${s.objective}">${money(s.objective)} ${s.instance.currency}</span>` +
-      (s.mip_gap !== null && s.mip_gap !== undefined ? ` within ${(100 * s.mip_gap).toFixed(3)} % of the proven bound` : "") +
-      `; cost per million tokens <b>${k.cost_per_million_tokens ? k.cost_per_million_tokens.toFixed(4) : "-"}</b></p>` +
-      `<p><a href="/api/runs/${id}/download/report" target="_blank">report</a> · ` +
-      `<a href="/api/runs/${id}/download/xlsx">spreadsheet</a> · <a href="/api/runs/${id}/download/zip">results (zip)</a></p>` +
-      `<h3>What to order now</h3><div id="orders"></div>` +
-      `<div id="c-purchases" class="chart"></div><div id="c-fleet" class="chart"></div>` +
-      `<div id="c-power" class="chart"></div><div id="c-costs" class="chart"></div>` +
-      `<h3>Marginal cost per million tokens</h3><div id="marginal"></div>` +
-      `<h3>Binding caps and their shadow prices</h3><div id="binding"></div>`;
+  const hasPlan = s.objective !== null && s.objective !== undefined;
+  if (hasPlan) {
+    const currency = (s.instance || {}).currency || "";
+    parts.push(
+      el("p", {}, "NPV ", el("span", { class: "kpi", id: "npv", dataset: { value: s.objective } },
+        `${money(s.objective)} ${currency}`),
+        s.mip_gap !== null && s.mip_gap !== undefined ? ` within ${(100 * s.mip_gap).toFixed(3)} % of the proven bound` : "",
+        "; cost per million tokens ", el("b", {}, k.cost_per_million_tokens ? k.cost_per_million_tokens.toFixed(4) : "-")),
+      el("p", {}, el("a", { href: `/api/runs/${id}/download/report`, target: "_blank" }, "report"), " · ",
+        el("a", { href: `/api/runs/${id}/download/xlsx` }, "spreadsheet"), " · ",
+        el("a", { href: `/api/runs/${id}/download/zip` }, "results (zip)")),
+      el("h3", {}, "What to order now"), el("div", { id: "orders" }),
+      el("div", { id: "c-purchases", class: "chart" }), el("div", { id: "c-fleet", class: "chart" }),
+      el("div", { id: "c-power", class: "chart" }), el("div", { id: "c-costs", class: "chart" }),
+      el("h3", {}, "Marginal cost per million tokens"), el("div", { id: "marginal" }),
+      el("h3", {}, "Binding caps and their shadow prices"), el("div", { id: "binding" }));
   }
-  $("plan").innerHTML = html;
-  if (s.objective === null || s.objective === undefined) return;
+  fill($("plan"), parts);
+  if (!hasPlan) return;
   const [purchases, fleet, sites, costs, marginal, binding] = await Promise.all(
     ["purchases", "fleet", "sites", "costs", "marginal_costs", "binding"].map((n) => tableOf(id, n)));
-  const orderPeriod = (r) => r.order_period || r.period;
+  const orderPeriod = (r) => String(r.order_period || r.period);
   const first = purchases.length ? purchases.map(orderPeriod).sort()[0] : null;
-  $("orders").innerHTML = first ? `<p>orders placed in ${first}:</p>` + table(purchases.filter((r) => orderPeriod(r) === first),
-    ["accelerator", "vendor", "site", "cooling", "cards", "delivery_period", "capex"].filter((c) => c in purchases[0])) : "<p>nothing to order</p>";
+  fill($("orders"), first ? [el("p", {}, `orders placed in ${first}:`), table(purchases.filter((r) => orderPeriod(r) === first),
+    ["accelerator", "vendor", "site", "cooling", "cards", "delivery_period", "capex"].filter((c) => c in purchases[0]))]
+    : el("p", {}, "nothing to order"));
   stacked("c-purchases", purchases, "period", "vendor", "cards", "cards delivered by period and vendor");
   stacked("c-fleet", fleet.map((r) => ({ ...r, where: r.site + " " + r.cooling })), "period", "where", "cards", "installed cards by site and cooling");
   const power = [...new Set(sites.map((r) => r.site))].flatMap((site) => {
     const rows = sites.filter((r) => r.site === site);
-    const xs = [...new Set(rows.map((r) => r.period))];
-    return [{ type: "bar", name: `${site} provisioned`, x: xs, y: xs.map((p) => rows.filter((r) => r.period === p).reduce((a, r) => a + r.facility_mw, 0)) },
-      { type: "scatter", name: `${site} grid cap`, x: xs, y: xs.map((p) => rows.find((r) => r.period === p).grid_mw) }];
+    const xs = [...new Set(rows.map((r) => String(r.period)))];
+    return [{ type: "bar", name: `${site} provisioned`, x: xs, y: xs.map((p) => rows.filter((r) => String(r.period) === p).reduce((a, r) => a + r.facility_mw, 0)) },
+      { type: "scatter", name: `${site} grid cap`, x: xs, y: xs.map((p) => rows.find((r) => String(r.period) === p).grid_mw) }];
   });
-  Plotly.react("c-power", power, { title: { text: "site power (MW at the meter) against its cap" }, margin: { t: 30, l: 60, r: 10, b: 30 } }, { displayModeBar: false });
-  const kinds = ["capex_cards", "capex_cooling", "capex_sites", "energy", "maintenance", "fixed", "unmet", "rental", "carbon", "water"];
+  Plotly.react("c-power", power, { title: { text: "site power (MW at the meter) against its cap" }, xaxis: { type: "category" },
+    margin: { t: 30, l: 60, r: 10, b: 30 } }, { displayModeBar: false });
+  const kinds = ["capex_cards", "capex_cooling", "capex_sites", "on_order_balance", "energy", "maintenance", "fixed", "unmet", "rental", "carbon", "water"];
   Plotly.react("c-costs", kinds.filter((kind) => costs.some((r) => r[kind])).map((kind) => ({
-    type: "bar", name: kind, x: costs.map((r) => r.period), y: costs.map((r) => r[kind]) })),
-    { barmode: "stack", title: { text: "cost by kind and period (undiscounted)" }, margin: { t: 30, l: 60, r: 10, b: 30 } }, { displayModeBar: false });
-  $("marginal").innerHTML = table(marginal);
-  $("binding").innerHTML = table(binding, ["message", "shadow_price", "shadow_price_unit"]);
+    type: "bar", name: kind, x: costs.map((r) => String(r.period)), y: costs.map((r) => r[kind]) })),
+    { barmode: "stack", title: { text: "cost by kind and period (undiscounted)" }, xaxis: { type: "category" },
+      margin: { t: 30, l: 60, r: 10, b: 30 } }, { displayModeBar: false });
+  fill($("marginal"), table(marginal));
+  fill($("binding"), table(binding, ["message", "shadow_price", "shadow_price_unit", "basis"]));
 }
 
 // ---- compare and sweep -------------------------------------------------------------------
@@ -248,9 +306,9 @@ async function compare() {
   const a = $("compare-a").value, b = $("compare-b").value;
   if (!a || !b) return;
   const out = await api(`/api/runs/${a}/compare/${b}`);
-  $("compare-out").innerHTML = `<h3>${a} against ${b}</h3>` + table(out.kpis, ["kpi", "a", "b", "delta", "relative"]) +
-    "<h4>purchases that changed (cards)</h4>" + table(out.purchases) +
-    (Object.keys(out.no_plan || {}).length ? `<p class=error>${JSON.stringify(out.no_plan)}</p>` : "");
+  fill($("compare-out"), el("h3", {}, `${a} against ${b}`), table(out.kpis, ["kpi", "a", "b", "delta", "relative"]),
+    el("h4", {}, "purchases that changed (cards)"), table(out.purchases),
+    Object.keys(out.no_plan || {}).length ? el("p", { class: "error" }, JSON.stringify(out.no_plan)) : null);
 }
 
 async function sweep() {
@@ -258,8 +316,7 @@ async function sweep() {
   const values = $("sweep-values").value.split(",").map((v) => parseValue(v.trim()));
   const ids = [];
   for (const value of values) {
-    const overrides = { ...collectOverrides(), [path]: value };
-    const id = await submit(overrides);
+    const id = await submit(collectLevers(), { ...collectOverrides(), [path]: value });
     if (id) ids.push([value, id]);
   }
   const timer = setInterval(async () => {
@@ -275,7 +332,7 @@ async function sweep() {
 // ---- wiring ---------------------------------------------------------------------------------
 
 $("instance-select").addEventListener("change", (e) => showInstance(e.target.value));
-$("solve").addEventListener("click", () => submit(collectOverrides()));
+$("solve").addEventListener("click", () => submit(collectLevers(), collectOverrides()));
 $("compare").addEventListener("click", compare);
 $("sweep").addEventListener("click", sweep);
 $("upload").addEventListener("change", async (e) => {
@@ -286,6 +343,6 @@ $("upload").addEventListener("change", async (e) => {
   try {
     const entry = await api("/api/instances", { method: "POST", body: form });
     await loadInstances(entry.id);
-  } catch (error) { $("instance-error").textContent = error.error || JSON.stringify(error); }
+  } catch (error) { $("instance-error").textContent = errorText(error); }
 });
 loadInstances().then(refreshRuns);
