@@ -59,6 +59,22 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
                           env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)})
 
 
+@pytest.fixture(autouse=True)
+def every_plan_is_checked(monkeypatch):
+    """Every plan a test solves through the library is checked by the independent plan
+    checker (tests/plan_checker.py): caps on its tables, costs adding up to the NPV, a
+    scenario plan's committed decisions shared."""
+    import optimizer.planning
+    from plan_checker import check_plan
+    solve = optimizer.planning.solve
+
+    def checked(instance, *args, **kwargs):
+        plan = solve(instance, *args, **kwargs)
+        check_plan(plan, instance)
+        return plan
+    monkeypatch.setattr(optimizer.planning, "solve", checked)
+
+
 @pytest.fixture
 def tiny() -> dict[str, Any]:
     return base_instance()
