@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from optimizer.errors import UsageError
 from optimizer.options import STOCHASTIC_METHODS, SolveOptions
 from optimizer.output.results import Plan
 from optimizer.pipeline import solve_deterministic
@@ -57,6 +58,11 @@ def solve(instance: Any, options: SolveOptions | None = None, **fields: Any) -> 
     Safe to call from several threads at once: a solve changes nothing process-wide.
     """
     options = SolveOptions.of(options, **fields)
+    block = instance.spec.scenarios
+    if options.scenarios and block is not None and (block.sample or block.tree):
+        raise UsageError(f"scenarios.{'sample' if block.sample else 'tree'}: sampled futures and "
+                         "scenario trees are not planned yet in this version; name the "
+                         "scenarios instead (each with its probability)")
     if options.scenarios and instance.spec.scenarios is not None:
         if options.stochastic_method == "decomposed":
             from optimizer.scenarios.decomposition import solve_decomposed

@@ -129,7 +129,7 @@ def random_instance(seed: int) -> dict[str, Any]:
                                     "carbon_kg_per_mwh": rng.choice([0.0, 20.0])}}
         if closed:
             site.update(open=False, open_cost=round(rng.uniform(50, 400), 1))
-        elif len(modes) > 1 and rng.random() < 0.3 and sum(
+        elif len(modes) > 1 and rng.random() < 0.5 and sum(
                 "existing_it_mw" in m for m in modes.values()) <= 1:
             site["exclusive_cooling"] = True
         if not closed and rng.random() < 0.4:
@@ -141,9 +141,9 @@ def random_instance(seed: int) -> dict[str, Any]:
                 site["existing_fleet"] = [{"accelerator": k, "cooling": mode,
                                            "cards": rng.choice([2, 4]),
                                            "age_years": rng.choice([0.0, 0.5, 0.7, 1.5])}]
-                if rng.random() < 0.5:
+                if rng.random() < 0.6:
                     site["existing_fleet"][0]["price_paid_per_card"] = rng.choice([60.0, 250.0])
-        if not closed and rng.random() < 0.3:
+        if not closed and rng.random() < 0.45:
             mode = next((m for m, spec in modes.items() if "existing_it_mw" in spec), None)
             fitting = [k for k, acc in accelerators.items()
                        if mode in acc["cooling"] and _fits(acc, modes[mode])]
@@ -171,32 +171,36 @@ def random_instance(seed: int) -> dict[str, Any]:
         rentals[f"r{i}"] = rental
     policies: dict[str, Any] = {}
     imported = any("imported" in acc["tags"] for acc in accelerators.values())
-    if rng.random() < 0.25:
-        rule: dict[str, Any] = ({"tags": ["imported"]} if imported and rng.random() < 0.5
-                                else {"accelerators": ["K1"]})
-        rule["from"] = rng.choice(periods[1:])
-        rule["installed"] = rng.choice(["keep", "retire"])
-        policies["ban"] = [rule]
+    if rng.random() < 0.4:
+        policies["ban"] = []
+        for by_tags in ([True, False] if rng.random() < 0.3 else [rng.random() < 0.5]):
+            rule: dict[str, Any] = ({"tags": ["imported"]} if imported and by_tags
+                                    else {"accelerators": ["K1"]})
+            rule["from"] = rng.choice(periods[1:])
+            rule["installed"] = rng.choice(["keep", "retire"])
+            policies["ban"].append(rule)
     if rng.random() < 0.3:
         policies["carbon_price_per_t"] = (rng.choice([20.0, 200.0]) if rng.random() < 0.6
                                           else {p: rng.choice([20.0, 200.0]) for p in periods})
     if rng.random() < 0.15:
         policies["carbon_cap_t_per_year"] = rng.choice([5.0, 30.0])
-    if rng.random() < 0.35:
-        rule = ({"tags": ["imported"]} if imported and rng.random() < 0.6
-                else {"accelerators": [rng.choice(list(accelerators))]})
-        rule["rate"] = rng.choice([0.1, 0.5])
-        if rng.random() < 0.7:
-            rule["from"] = rng.choice(periods)
-        policies["tariff"] = [rule]
+    if rng.random() < 0.4:
+        policies["tariff"] = []
+        for by_tags in ([True, False] if rng.random() < 0.3 else [rng.random() < 0.6]):
+            rule = ({"tags": ["imported"]} if imported and by_tags
+                    else {"accelerators": [rng.choice(list(accelerators))]})
+            rule["rate"] = rng.choice([0.1, 0.5])
+            if rng.random() < 0.7:
+                rule["from"] = rng.choice(periods)
+            policies["tariff"].append(rule)
     if rng.random() < 0.3:
         policies["budget_per_period"] = rng.choice([3000, {periods[0]: 2500}])
     if rng.random() < 0.4:
         policies["min_share"] = [{"tags": ["domestic"], "share": rng.choice([0.2, 0.5]),
                                   "by": rng.choice(["cards", "tflops"]),
                                   "from": rng.choice(periods)}]
-    if rng.random() < 0.3:
-        policies["max_vendor_share"] = ({"share": 0.7, "from": periods[-1]} if rng.random() < 0.5
+    if rng.random() < 0.4:
+        policies["max_vendor_share"] = ({"share": 0.7, "from": periods[-1]} if rng.random() < 0.6
                                         else 0.75)
     if rng.random() < 0.5:
         policies["unmet_demand_cost_per_million_tokens"] = rng.choice([2.0, 20.0])
@@ -236,7 +240,7 @@ def random_scenarios(rng: random.Random, data: dict[str, Any]) -> dict[str, Any]
         block[f"f{i}"] = scenario
     if rng.random() < 0.8:
         block["commit_periods"] = rng.choice(range(len(periods)))
-    if rng.random() < 0.4:
+    if rng.random() < 0.5:
         block["risk"] = {"cvar_alpha": rng.choice([0.5, 0.8]),
                          "cvar_weight": rng.choice([0.0, 0.5, 1.0])}
     return block
@@ -722,13 +726,15 @@ def scenario_data(data: dict[str, Any], scenario: dict[str, Any]) -> dict[str, A
 RESERVED = ("commit_periods", "risk", "sample", "tree")
 
 
-def independent_optimum(data: dict[str, Any]) -> tuple[str, float | None]:
+def independent_optimum(data: dict[str, Any], fixed: dict[tuple, float] | None = None
+                        ) -> tuple[str, float | None]:
     """Minimum NPV of ``data`` by model.md, or the HiGHS status when there is no optimum. A
     scenario instance is its extensive form written here: each scenario's model, what is
     decided in the committed periods equal in every scenario (orders by the period they are
     placed in, whatever their delivery; rentals, builds and openings by their period); the
     objective the expected NPV, or (1 - w) E[NPV] + w CVaR_alpha with ``risk``
-    (Rockafellar-Uryasev: eta + sum_s p_s u_s / (1 - alpha), u_s >= NPV_s - eta)."""
+    (Rockafellar-Uryasev: eta + sum_s p_s u_s / (1 - alpha), u_s >= NPV_s - eta).
+    ``fixed``: first-stage decisions (plan_model's keys) fixed in every scenario."""
     block = data.get("scenarios")
     if not block:
         return plan_model(data)[0].solve()
@@ -756,6 +762,11 @@ def independent_optimum(data: dict[str, Any]) -> tuple[str, float | None]:
             whole.cost[u] += weight * p / (1 - alpha)
             whole.row(_plus({u: 1.0, eta: 1.0}, expr, scale=-1.0), lower=offset)
     first = shared[0]
+    for key, value in (fixed or {}).items():
+        if key in first:
+            whole.row({first[key]: 1.0}, lower=value, upper=value)
+        elif abs(value) > 1e-9:
+            whole.row({}, lower=1.0)          # a decision this instance cannot make
     for other in shared[1:]:
         for key in set(first) | set(other):
             if key in first and key in other:
@@ -802,3 +813,181 @@ def test_most_random_draws_are_valid_and_most_have_a_plan(tmp_path):
         valid += 1
         planned += independent_optimum(data)[1] is not None
     assert valid >= 0.95 * INSTANCES and planned >= 0.6 * INSTANCES, (valid, planned)
+
+
+def fixed_first_stage(data: dict[str, Any], decisions: Any, commit: int) -> dict[tuple, float]:
+    """A plan's first stage (``optimizer.Decisions``) as plan_model's keys."""
+    periods = data["horizon"]["periods"]
+    at = {p: i for i, p in enumerate(periods)}
+    first = decisions.first_stage(periods[:commit])
+    out: dict[tuple, float] = {}
+    for (k, s, c, d), units in first.purchases.items():
+        out["order", k, s, c, at[first.order_period((k, s, c, d))], at[d]] = units
+    for (r, t), cards in first.rentals.items():
+        out["rent", r, at[t]] = cards
+    for (s, c, t), mw in first.builds_mw.items():
+        step = data["sites"][s]["cooling"][c].get("build_step_mw") or 1.0
+        out["build", s, c, at[t]] = mw / step
+    for (s, t), opened in first.openings.items():
+        if not data["sites"][s].get("open", True):
+            out["open", s, at[t]] = opened
+    return out
+
+
+DECOMPOSED = 45
+"""Scenario instances the decomposition is compared on (the first of the random draws)."""
+
+
+def _decomposition_seeds() -> list[int]:
+    seeds = []
+    for seed in range(INSTANCES):
+        block = random_instance(seed).get("scenarios")
+        if block and not (block.get("risk") or {}).get("cvar_weight"):
+            seeds.append(seed)
+    return seeds[:DECOMPOSED]
+
+
+@pytest.mark.parametrize("seed", _decomposition_seeds())
+def test_decomposition_agrees_with_the_extensive_form(tmp_path, seed):
+    # Bundles of one scenario: the bound is the wait-and-see bound (<= the extensive form's
+    # optimum), the plan a first stage evaluated in every scenario (>= it); fixing that first
+    # stage in the independent extensive form gives the plan's own E[NPV].
+    from optimizer import solve
+    data = random_instance(seed)
+    instance = _loadable(tmp_path, data)
+    if instance is None:
+        pytest.skip("the random draw is not a valid instance")
+    _, optimum = independent_optimum(data)
+    plan = solve(instance, mip_gap=1e-9, explain=False, raise_on_infeasible=False,
+                 value_of_information=False, stochastic_method="decomposed", workers=1,
+                 bundle_size=1)
+    if optimum is None:
+        assert not plan.status.has_plan
+        return
+    assert plan.status.has_plan, plan.summary.get("stochastic")
+    slack = 1e-6 * max(1.0, abs(optimum))
+    assert plan.best_bound <= optimum + slack
+    assert plan.objective >= optimum - slack
+    commit = data["scenarios"].get("commit_periods", 1)
+    _, evaluated = independent_optimum(data, fixed_first_stage(data, plan.decisions, commit))
+    assert evaluated == pytest.approx(plan.objective, rel=1e-6, abs=1e-6)
+    if plan.status.value == "optimal":
+        assert plan.objective == pytest.approx(optimum, rel=1e-6, abs=1e-6)
+
+
+# ---- re-planning, rolled forward independently -------------------------------------------------
+
+PERIOD_KEYED = {
+    "accelerators": ("price_per_card", "supply"),
+    "sites": ("grid_mw", "electricity_price_per_mwh", "grid_carbon_kg_per_mwh"),
+    "rentals": ("price_per_card_hour", "max_cards"),
+    "policies": ("budget_per_period", "carbon_price_per_t", "carbon_cap_t_per_year"),
+}
+"""The fields random_instance may give by period."""
+
+
+def independent_roll_forward(data: dict[str, Any], plan: Any, start: int) -> dict[str, Any]:
+    """procurement.md's re-planning, written again from the plan's tables: cards delivered
+    before the period become installed cards aged to it (if still alive), at the price they
+    were paid; orders placed before it and arriving at or after it are on order with their
+    balance; cooling built becomes existing halls; opened sites are open; the horizon is the
+    periods from ``start`` on, and everything keyed by a past period goes."""
+    import copy
+    periods = data["horizon"]["periods"]
+    L = data["horizon"]["period_years"]
+    past = set(periods[:start])
+    out = copy.deepcopy(data)
+    out["horizon"]["periods"] = periods[start:]
+    accs = out["accelerators"]
+
+    def first_price(k: str) -> float:
+        price = data["accelerators"][k]["price_per_card"]
+        return price[periods[0]] if isinstance(price, dict) else price
+    for name, site in out["sites"].items():
+        fleet, orders = [], []
+        for entry in site.get("existing_fleet", []):
+            age = entry.get("age_years", 0.0) + start * L
+            if _alive(entry.get("age_years", 0.0), start, L, accs[entry["accelerator"]]["lifetime_years"]):
+                fleet.append({**entry, "age_years": age, "price_paid_per_card":
+                              entry.get("price_paid_per_card", first_price(entry["accelerator"]))})
+        for entry in site.get("on_order", []):
+            arrives = periods.index(entry["arrives"])
+            paid = entry.get("price_paid_per_card", first_price(entry["accelerator"]))
+            if arrives >= start:
+                orders.append({**entry, "price_paid_per_card": paid})
+            elif _alive(0.0, start - arrives, L, accs[entry["accelerator"]]["lifetime_years"]):
+                fleet.append({"accelerator": entry["accelerator"], "cooling": entry["cooling"],
+                              "cards": entry["cards"], "age_years": (start - arrives) * L,
+                              "price_paid_per_card": paid})
+        for row in plan.tables["purchases"].to_dict("records"):
+            if row["site"] != name or str(row["order_period"]) in periods[start:]:
+                continue
+            d = periods.index(str(row["delivery_period"]))
+            if d >= start:
+                orders.append({"accelerator": row["accelerator"], "cooling": row["cooling"],
+                               "cards": int(row["cards"]), "arrives": periods[d],
+                               "balance_per_card": row["balance"] / row["cards"],
+                               "price_paid_per_card": row["price_per_card"]})
+            elif _alive(0.0, start - d, L, accs[row["accelerator"]]["lifetime_years"]):
+                fleet.append({"accelerator": row["accelerator"], "cooling": row["cooling"],
+                              "cards": int(row["cards"]), "age_years": (start - d) * L,
+                              "price_paid_per_card": row["price_per_card"]})
+        site.pop("existing_fleet", None)
+        site.pop("on_order", None)
+        if fleet:
+            site["existing_fleet"] = fleet
+        if orders:
+            site["on_order"] = orders
+        for row in plan.tables["builds"].to_dict("records"):
+            if row["site"] == name and str(row["period"]) in past:
+                mode = site["cooling"][row["cooling"]]
+                mode["existing_it_mw"] = mode.get("existing_it_mw", 0.0) + row["it_mw"]
+        if any(r["site"] == name and str(r["period"]) in past
+               for r in plan.tables["openings"].to_dict("records")):
+            site["open"] = True
+            site.pop("open_cost", None)
+    out["demand"] = {w: {p: v for p, v in series.items() if p not in past}
+                     for w, series in out["demand"].items()}
+    for group, fields in PERIOD_KEYED.items():
+        holders = [out["policies"]] if group == "policies" else list(out[group].values())
+        for holder in holders:
+            for field in fields:
+                if isinstance(holder.get(field), dict):
+                    holder[field] = {p: v for p, v in holder[field].items() if p not in past}
+    for holder in list(out["accelerators"].values()) + out["policies"].get("ban", []) + \
+            out["policies"].get("tariff", []) + out["policies"].get("min_share", []) + \
+            [v for v in [out["policies"].get("max_vendor_share")] if isinstance(v, dict)]:
+        for field in ("available_from", "from"):
+            if holder.get(field) in past:
+                del holder[field]
+    return out
+
+
+REPLANNED = 90
+"""Deterministic instances with a plan that are re-planned from their second period."""
+
+
+def _replan_seeds() -> list[int]:
+    return [seed for seed in range(INSTANCES) if "scenarios" not in random_instance(seed)
+            and len(random_instance(seed)["horizon"]["periods"]) > 1][:REPLANNED]
+
+
+@pytest.mark.parametrize("seed", _replan_seeds())
+def test_a_replan_agrees_with_an_independent_roll_forward(tmp_path, seed):
+    from optimizer import replan, solve
+    data = random_instance(seed)
+    instance = _loadable(tmp_path, data)
+    if instance is None:
+        pytest.skip("the random draw is not a valid instance")
+    plan = solve(instance, mip_gap=1e-9, explain=False, raise_on_infeasible=False)
+    if not plan.status.has_plan:
+        pytest.skip("no plan to re-plan from")
+    rolled = independent_roll_forward(data, plan, 1)
+    expected_status, expected = independent_optimum(rolled)
+    again = replan(plan, instance, data["horizon"]["periods"][1], mip_gap=1e-9, explain=False,
+                   raise_on_infeasible=False)
+    if expected is None:
+        assert not again.status.has_plan, (expected_status, again.objective)
+        return
+    assert again.status.has_plan, (expected, again.summary["status"])
+    assert again.objective == pytest.approx(expected, rel=1e-6, abs=1e-6)
