@@ -9,29 +9,66 @@ from __future__ import annotations
 
 import time
 
-STARTED_AT = time.perf_counter()
-"""When this command started: a --time-limit is for the whole command."""
+import os  # noqa: E402
+import signal  # noqa: E402
+import sys  # noqa: E402
+
+
+def _process_seconds() -> float:
+    """Seconds since this process started (interpreter start-up included), from /proc; 0
+    where there is no /proc."""
+    try:
+        with open("/proc/self/stat") as stat, open("/proc/uptime") as uptime:
+            ticks = int(stat.read().rsplit(")", 1)[1].split()[19])
+            return max(float(uptime.read().split()[0]) - ticks / os.sysconf("SC_CLK_TCK"), 0.0)
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+STARTED_AT = time.perf_counter() - _process_seconds()
+"""When this process started: a --time-limit is for the whole command, start-up included."""
+
+
+def _interrupted_at_once(signum: int, frame: object) -> None:
+    """Ctrl-C or SIGTERM before any work that could be kept: stop now, nothing written."""
+    os.write(2, b"error: interrupted; nothing was written\n")
+    os._exit(130)
+
+
+signal.signal(signal.SIGINT, _interrupted_at_once)      # from the very start of the command
+signal.signal(signal.SIGTERM, _interrupted_at_once)
 
 import functools  # noqa: E402
-import json
-import math
-import os
-import signal
-import sys
-from typing import Any, Callable
+import json  # noqa: E402
+import math  # noqa: E402
+import threading  # noqa: E402
+from typing import Any, Callable  # noqa: E402
 
 import click
 
-from optimizer.errors import (
-    AccelplanError, InfeasibleError, InstanceError, SolverError, UsageError,
+from optimizer.errors import (  # noqa: E402
+    AccelplanError, InfeasibleError, InstanceError, Interrupted, SolverError, UsageError,
 )
-from optimizer.instance.overrides import parse_assignment
+from optimizer.instance.overrides import parse_assignment  # noqa: E402
 
 EXIT_OK, EXIT_NO_PLAN, EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
 def _fail(message: str, code: int) -> None:
     click.echo(f"error: {message}", err=True)
+    finish(code)
+
+
+def finish(code: int) -> None:
+    """End the command with ``code``. Run as a program, it ends at once once its output is
+    flushed: freeing a large model object by object takes seconds that no time limit counts
+    (its results are already written, its children already ended). Called in-process (tests,
+    a library's CliRunner), it raises SystemExit as usual."""
+    if sys.stdout is sys.__stdout__ and sys.stderr is sys.__stderr__ and \
+            os.environ.get("ACCELPLAN_DEBUG") is None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
     sys.exit(code)
 
 
@@ -41,6 +78,8 @@ def guarded(command: Callable) -> Callable:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
+        except Interrupted as exc:
+            _fail(str(exc), EXIT_INTERRUPTED)
         except InstanceError as exc:
             _fail(str(exc), EXIT_BAD_INPUT)
         except (InfeasibleError, SolverError) as exc:
@@ -154,16 +193,36 @@ def _load(path: str, assignments: tuple[str, ...], override_files: tuple[str, ..
                          max_bytes=None if max_input_mb is None else int(max_input_mb * 2**20))
 
 
-def stop_on_signals(cancel: Any) -> None:
-    """Ctrl-C and SIGTERM stop the solve at once: inside HiGHS by the cancel flag (the best
-    plan so far comes back), in the model build by KeyboardInterrupt. A second one ends the
-    process without waiting."""
+STOP_GRACE_SECONDS = 3.5
+"""After Ctrl-C or SIGTERM, how long the command may take to keep its best plan before it
+ends anyway (with nothing written): it exits within this and a second's margin."""
+
+
+def stop_on_signals(cancel: Any, output: str | None = None) -> None:
+    """Ctrl-C and SIGTERM set ``cancel``: HiGHS stops at its next check and returns its best
+    plan, the stages between check it too, and the plan so far is written. Nothing is raised
+    inside the running code (an exception thrown into Pyomo or HiGHS's callbacks leaves them
+    broken). Should the command not end within ``STOP_GRACE_SECONDS``, or a second signal
+    come, it ends at once: a results directory half written is removed (it was staged beside
+    ``output``, never in place), and the child processes end with it."""
+    def leave() -> None:
+        if output is not None:
+            from pathlib import Path
+            import shutil
+            target = Path(output)
+            for staging in target.parent.glob(f".{target.name}.*.tmp*"):
+                shutil.rmtree(staging, ignore_errors=True)
+        os.write(2, b"error: interrupted; stopped before the plan could be kept, nothing was "
+                    b"written\n")
+        os._exit(EXIT_INTERRUPTED)
+
     def handler(signum: int, frame: Any) -> None:
         if cancel.is_set():
-            os._exit(EXIT_INTERRUPTED)
+            leave()
         cancel.set()
-        if not cancel.in_solver:
-            raise KeyboardInterrupt
+        watchdog = threading.Timer(STOP_GRACE_SECONDS, leave)
+        watchdog.daemon = True
+        watchdog.start()
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
 
@@ -226,14 +285,26 @@ def solve(file: str, output: str | None, force: bool, with_report: bool,
     from optimizer.planning import solve as solve_plan
     if with_report and output is None:
         raise UsageError("--report needs a results directory (-o DIR)")
+    loading = time.perf_counter()
     instance = _load(file, assignments, override_files, data_dir, max_input_mb)
+    loaded = time.perf_counter()
 
     def make_plan(cancel: Any) -> Any:
-        return solve_plan(instance, time_limit=time_limit, mip_gap=mip_gap, threads=threads,
+        plan = solve_plan(instance, time_limit=time_limit, mip_gap=mip_gap, threads=threads,
                           seed=seed, stochastic_method=stochastic_method, workers=workers,
                           bundle_size=bundle_size, started_at=STARTED_AT, cancel=cancel,
                           backend=backend, scheduler=scheduler)
+        record_start_up(plan, loading, loaded)
+        return plan
     _plan_and_write(make_plan, output, force, with_report, keep_on_interrupt, as_json)
+
+
+def record_start_up(plan: Any, loading: float, loaded: float) -> None:
+    """The command's own seconds in the summary's timings: the interpreter's start and the
+    imports (from the process start to the load), and the instance's load."""
+    timings = plan.summary.setdefault("timings", {})
+    timings["imports_seconds"] = max(loading - STARTED_AT, 0.0)
+    timings["load_seconds"] = loaded - loading
 
 
 def _plan_and_write(make_plan: Callable[[Any], Any], output: str | None, force: bool,
@@ -246,7 +317,7 @@ def _plan_and_write(make_plan: Callable[[Any], Any], output: str | None, force: 
     if output is not None:
         check_destination(output, force)          # before any work: nothing is lost later
     cancel = Cancel()
-    stop_on_signals(cancel)
+    stop_on_signals(cancel, output)
     try:
         plan = make_plan(cancel)
     except InfeasibleError as exc:
@@ -259,18 +330,20 @@ def _plan_and_write(make_plan: Callable[[Any], Any], output: str | None, force: 
     interrupted = cancel.is_set()
     if interrupted:
         plan.summary["interrupted"] = True
-    if output is not None and (keep_on_interrupt or not interrupted):
-        _write(plan, output, force, with_report)
+    # interrupted, a run keeps its best plan or writes nothing (never a folder without one)
+    keep = not interrupted or (keep_on_interrupt and plan.status.has_plan)
+    if output is not None and keep:
+        _write(plan, output, force, with_report and not interrupted)
     if as_json:
         click.echo(summary_json(plan.summary))
     else:
         from optimizer.output.display import print_plan
-        print_plan(plan, output if keep_on_interrupt or not interrupted else None)
+        print_plan(plan, output if keep else None)
     if interrupted:
         _fail("interrupted: " + ("the best plan found so far is kept" if plan.status.has_plan
                                  and output is not None and keep_on_interrupt
                                  else "no plan was written"), EXIT_INTERRUPTED)
-    sys.exit(plan.status.exit_code)
+    finish(plan.status.exit_code)
 
 
 @main.command()
@@ -388,7 +461,7 @@ def sweep(file: str, varies: tuple[str, ...], output: str, force: bool, warm_sta
         from optimizer.output.display import print_sweep
         print_sweep(frame, [v.path for v in variations], output)
     has_plan = frame["status"].isin(["optimal", "feasible"])
-    sys.exit(EXIT_OK if has_plan.any() else EXIT_NO_PLAN)
+    finish(EXIT_OK if has_plan.any() else EXIT_NO_PLAN)
 
 
 @main.command()
@@ -421,7 +494,7 @@ def pareto(file: str, points: int, output: str, force: bool, workers: int | None
         from optimizer.output.display import print_pareto
         print_pareto(frame, output)
     has_plan = frame["status"].isin(["optimal", "feasible"])
-    sys.exit(EXIT_OK if has_plan.any() else EXIT_NO_PLAN)
+    finish(EXIT_OK if has_plan.any() else EXIT_NO_PLAN)
 
 
 @main.command()

@@ -21,7 +21,8 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from optimizer.errors import (
-    AccelplanError, InfeasibleError, InstanceError, Relaxation, SolverError, UsageError,
+    AccelplanError, InfeasibleError, InstanceError, Interrupted, Relaxation, SolverError,
+    UsageError,
 )
 from optimizer.instance.loader import Instance, instance_from_mapping, load_instance
 from optimizer.status import Status
@@ -36,7 +37,8 @@ _LAZY = {"solve": "optimizer.planning", "Plan": "optimizer.output.results",
          "KPIs": "optimizer.analysis.kpis", "replan": "optimizer.studies.replan",
          "SolveOptions": "optimizer.options"}
 
-__all__ = ["AccelplanError", "InfeasibleError", "InstanceError", "SolverError", "UsageError",
+__all__ = ["AccelplanError", "InfeasibleError", "InstanceError", "Interrupted", "SolverError",
+           "UsageError",
            "Relaxation", "Instance", "Plan", "Decisions", "KPIs", "Status", "SolveOptions",
            "load_instance",
            "instance_from_mapping", "read_plan", "replan", "solve", "__version__"]

@@ -36,6 +36,11 @@ class UsageError(AccelplanError):
     """A usage problem that is not in the instance (an existing results directory, ...)."""
 
 
+class Interrupted(AccelplanError):
+    """A solve was cancelled (Ctrl-C, SIGTERM, a service's cancel) before any plan existed:
+    there is nothing to keep."""
+
+
 @dataclass(frozen=True)
 class Relaxation:
     """One resource that must give for a plan to exist.

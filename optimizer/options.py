@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from optimizer.errors import UsageError
+from optimizer.errors import Interrupted, UsageError
 from optimizer.status import SolverOptions
 
 STOCHASTIC_METHODS = ("extensive", "decomposed")
@@ -103,6 +103,13 @@ class SolveOptions:
     @property
     def cancelled(self) -> bool:
         return self.cancel is not None and self.cancel.is_set()
+
+    def stop_if_cancelled(self, stage: str) -> None:
+        """A safe point between the stages of a solve: raise :class:`Interrupted` once the
+        cancel flag is set (before any plan exists, so nothing is lost)."""
+        if self.cancelled:
+            raise Interrupted(f"interrupted while {stage}; no plan was found, nothing was "
+                              "written")
 
     def refuse(self, where: str, *names: str) -> None:
         """Raise a UsageError naming the options among ``names`` that are set (not their

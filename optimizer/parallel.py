@@ -11,6 +11,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from typing import Any, Callable, Iterable, Iterator
 
 from optimizer.errors import UsageError
+from optimizer.lifeline import die_with_parent
 
 GRACE_SECONDS = 0.5
 """How long past a deadline running jobs may take to report before they are given up."""
@@ -20,9 +21,11 @@ BACKENDS = ("local", "dask")
 
 def worker_pool(workers: int, jobs: int) -> ProcessPoolExecutor:
     """A pool of ``min(workers, jobs)`` processes started by forkserver, not fork: HiGHS's
-    thread pool does not survive a fork of a process that has already solved."""
+    thread pool does not survive a fork of a process that has already solved. Each worker
+    ends with its parent (the forkserver, which ends with this process)."""
     context = multiprocessing.get_context("forkserver")
-    return ProcessPoolExecutor(max_workers=max(1, min(workers, jobs)), mp_context=context)
+    return ProcessPoolExecutor(max_workers=max(1, min(workers, jobs)), mp_context=context,
+                               initializer=die_with_parent)
 
 
 CANCEL_POLL_SECONDS = 0.2

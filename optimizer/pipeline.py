@@ -8,6 +8,7 @@ their pieces through here; :func:`optimizer.planning.solve` is the entry point.
 """
 from __future__ import annotations
 
+import math
 import threading
 import time
 from typing import Any, Callable, Mapping
@@ -54,13 +55,16 @@ def solve_deterministic(instance: Any, options: SolveOptions | None = None) -> P
                                              options.progress)
     called = time.perf_counter()
     began = called if options.started_at is None else options.started_at
+    options.stop_if_cancelled("loading the instance")
     data = build_problem_data(instance)
+    options.stop_if_cancelled("building the problem data")
     obvious = precheck(data)
     if obvious:
         summary = _summary(instance, data, None, solver_options, time.perf_counter() - began)
         obvious = name_overrides(in_order(obvious, data.periods), dict(instance.overrides))
         return _no_plan(Status.INFEASIBLE, summary, obvious, raise_on_infeasible)
     model = build_model(data, options.extra_constraints)
+    options.stop_if_cancelled("building the model")
     if options.fix_first_stage is not None:
         commit, decisions = options.fix_first_stage
         if not fix_decisions(model, data, commit, decisions):
@@ -69,15 +73,19 @@ def solve_deterministic(instance: Any, options: SolveOptions | None = None) -> P
             summary["solver"]["model_status"] = "not run (a fixed decision does not exist here)"
             return _no_plan(Status.INFEASIBLE, summary, [], False)
     build_seconds = time.perf_counter() - called
-    solving = solver_options
-    if explain and time_limit:      # the explanation's LPs run inside the limit too
-        solving = SolverOptions(time_limit=time_limit * (1 - EXPLAIN_SHARE),
-                                mip_gap=options.mip_gap, threads=options.threads,
-                                seed=options.seed)
     form = StandardForm(model)
+    options.stop_if_cancelled("compiling the model")
     highs = HighsModel(form.arrays)
+    handed_over = time.perf_counter()
     hooks = plan_hooks(form, data, highs.large)
     money = data.money_unit
+    solving = solver_options
+    if time_limit:      # the tables (and the explanation's LPs) are made inside the limit too
+        reserve = report_reserve(highs.stats["columns"])
+        share = 1 - EXPLAIN_SHARE if explain else 1.0
+        solving = SolverOptions(time_limit=max(time_limit * share - reserve, 1e-3),
+                                mip_gap=options.mip_gap, threads=options.threads,
+                                seed=options.seed)
 
     def report(at: float, objective: float, bound: float | None) -> None:
         if progress is not None:
@@ -88,14 +96,21 @@ def solve_deterministic(instance: Any, options: SolveOptions | None = None) -> P
         result = solve_arrays(highs, solving,
                               form.start_from_names(options.start) if options.start else None,
                               hooks, started_at=began, cancel=cancel)
+    solved = time.perf_counter()
     result.transfer_seconds = form.seconds + highs.transfer_seconds
     if time_limit:
         highs.watch.deadline = began + time_limit
     summary = _summary(instance, data, result, solver_options, build_seconds)
     summary["startup_seconds"] = called - began
+    summary["timings"] = {"startup_seconds": called - began, "build_seconds": build_seconds,
+                          "transfer_seconds": handed_over - called - build_seconds,
+                          "solve_seconds": solved - handed_over,
+                          "first_plan_seconds": result.start_seconds}
     summary["progress"] = [[round(at - began, 3), objective * money,
                             None if bound is None else bound * money]
                            for at, objective, bound in highs.watch.events]
+    if result.status.has_plan and result.best_bound is None:
+        summary["bound_note"] = bound_note(highs, began, time_limit)
     if not result.status.has_plan:
         explanation: list[Relaxation] = []
         alternatives: list[list[Relaxation]] = []
@@ -109,23 +124,73 @@ def solve_deterministic(instance: Any, options: SolveOptions | None = None) -> P
                 return model, slack
             explanation, alternatives = ways_out(elastic, data, form.row_keys(),
                                                  dict(instance.overrides))
+        summary["timings"]["explain_seconds"] = time.perf_counter() - solved
         return _no_plan(result.status, summary, explanation, raise_on_infeasible,
                         alternatives)
     with solver_running(cancel):      # from here on a signal sets the flag: the plan is kept
         return _report(instance, data, model, form, highs, result, summary, explain, cancel)
 
 
+REPORT_SECONDS_PER_COLUMN = 8e-6
+"""Time the tables and KPIs of a plan take per column of the model (measured 2.8 s for the
+benchmark's xl size, 388,000 columns, on this machine), kept from the solver's share of a time
+limit with ``REPORT_SECONDS_MIN``."""
+REPORT_SECONDS_MIN = 0.3
+EXPLAIN_LP_FACTOR = 3.0
+"""The explanation's two LP re-solves are started only when the time left is at least this
+many times the relaxation's LP time (they cannot be cut short inside HiGHS's presolve)."""
+
+
+RELAXATION_SECONDS_PER_COLUMN = 5e-5
+"""The priced LP relaxation's time per column of the model (measured 18 s at the benchmark's
+xl size, 388,000 columns, on this machine), for what a time limit too short would need."""
+
+
+def report_reserve(columns: int) -> float:
+    """Seconds kept from the solve for the plan's tables and KPIs."""
+    return REPORT_SECONDS_MIN + REPORT_SECONDS_PER_COLUMN * columns
+
+
+def bound_note(highs: HighsModel, began: float, time_limit: float | None) -> str:
+    """Why a plan has no proven bound, and what would give one."""
+    spent = highs.relaxation_seconds
+    columns = highs.stats["columns"]
+    if time_limit:
+        expected = max(2 * spent, RELAXATION_SECONDS_PER_COLUMN * columns)
+        needed = time.perf_counter() - began + expected + report_reserve(columns)
+        return (f"no proven bound: the LP relaxation, which proves one, did not finish in the "
+                f"time limit (stopped after {spent:.1f} s of it; about {expected:.0f} s are "
+                f"expected at {columns:,} columns); allow --time-limit {math.ceil(needed)} "
+                "or more")
+    return "no proven bound: the LP relaxation did not finish"
+
+
+def _explain_fits(highs: HighsModel, deadline: float | None) -> bool:
+    if deadline is None:
+        return True
+    left = deadline - time.perf_counter()
+    return left > EXPLAIN_LP_FACTOR * max(highs.relaxation_seconds, 0.05)
+
+
 def _report(instance: Any, data: ProblemData, model: pyo.ConcreteModel, form: StandardForm,
             highs: HighsModel, result: SolverResult, summary: dict[str, Any], explain: bool,
             cancel: threading.Event | None) -> Plan:
     """Tables, KPIs, marginal costs and binding caps of a solved plan."""
+    reported = time.perf_counter()
     form.load(highs.last_values)
     tables = plan_tables(model, data)
     npv = result.objective * data.money_unit
     summary["kpis"] = plan_kpis(tables, data, npv)
+    summary["timings"]["report_seconds"] = time.perf_counter() - reported
     if cancel is not None and cancel.is_set():
         explain = False                  # stopped: the plan so far, at once
         summary["explain_note"] = "marginal costs and shadow prices not computed: interrupted"
+    elif explain and not _explain_fits(highs, highs.watch.deadline):
+        explain = False
+        summary["explain_note"] = (
+            "marginal costs and shadow prices not computed: the time limit left "
+            f"{max(highs.watch.left() or 0.0, 0.0):.1f} s, and their two LP re-solves need "
+            f"about {EXPLAIN_LP_FACTOR * highs.relaxation_seconds:.1f} s")
     if explain:
         explain_start = time.perf_counter()
         values = highs.last_values
@@ -137,6 +202,7 @@ def _report(instance: Any, data: ProblemData, model: pyo.ConcreteModel, form: St
         summary["marginal_cost_jumps"] = marginal_cost_jumps(
             tables["marginal_costs"], tables["binding"], data.periods, data.currency)
         summary["explain_seconds"] = time.perf_counter() - explain_start
+        summary["timings"]["explain_seconds"] = summary["explain_seconds"]
         summary["marginal_costs_method"] = (
             "cost_per_million_tokens: demand dual of the LP with every integer fixed at the "
             "plan (the fleet as planned); cost_per_million_tokens_long_run: with site "

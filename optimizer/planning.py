@@ -54,6 +54,7 @@ def solve(instance: Any, options: SolveOptions | None = None, **fields: Any) -> 
 
     Raises:
         UsageError: an unknown option, or one that does not apply to this instance.
+        Interrupted: ``cancel`` was set before any plan existed (nothing to return).
 
     Safe to call from several threads at once: a solve changes nothing process-wide.
     """

@@ -13,7 +13,8 @@ import pytest
 from conftest import INSTANCES, REPO
 
 LAYERS = [
-    ["optimizer.errors", "optimizer.status", "optimizer.parallel", "optimizer.cancel"],
+    ["optimizer.errors", "optimizer.status", "optimizer.parallel", "optimizer.cancel",
+     "optimizer.lifeline"],
     ["optimizer.instance"],
     ["optimizer.problem"],
     ["formulations"],

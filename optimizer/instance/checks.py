@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Mapping
 
 from optimizer.instance.derived import rack_fits, throughput_tokens_per_s
+from optimizer.instance.magnitudes import check_magnitudes
 from optimizer.errors import InstanceError
 from optimizer.instance.schema import InstanceSpec
 
@@ -174,6 +175,7 @@ def check_instance(spec: InstanceSpec, path: Path,
                                     f"but the last ({len(block.tree.stages) - 1})")
 
     _check_servable(spec, path, demand_sources)
+    check_magnitudes(spec, path)
 
 
 def _installed_card(spec: InstanceSpec, path: Path, name: str, entry, field: str):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -143,9 +144,12 @@ def write_results(directory: str | Path, summary: dict[str, Any],
     target = check_destination(directory, force)
 
     def fill(staging: Path) -> None:
-        (staging / "summary.json").write_text(summary_json(summary) + "\n")
+        began = time.perf_counter()
         for name, frame in tables.items():
             frame.to_csv(staging / f"{name}.csv", index=False, float_format="%.10g")
+        if isinstance(summary.get("timings"), dict):
+            summary["timings"]["write_seconds"] = time.perf_counter() - began
+        (staging / "summary.json").write_text(summary_json(summary) + "\n")
     return write_atomically(target, fill)
 
 

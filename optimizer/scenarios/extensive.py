@@ -97,6 +97,7 @@ def _build_extensive_form(instance: Instance, options: SolveOptions
     scenarios: list[ScenarioModel] = []
     reference_money = None
     for i, future in enumerate(futures(instance)):
+        options.stop_if_cancelled("building the extensive form")
         scenario = future_instance(instance, future)
         data = build_problem_data(scenario)
         obvious = precheck(data)
@@ -190,10 +191,12 @@ def solve_extensive(instance: Instance, options: SolveOptions | None = None,
     except ScenarioWithoutPlan as missing:
         return _without_plan(instance, options, began, missing.name, missing.reasons)
     build_seconds = time.perf_counter() - began
+    options.stop_if_cancelled("building the extensive form")
     share = EXTENSIVE_SHARE if value_of_information else 1.0
     extensive = options.but(time_limit=options.time_limit * share if options.time_limit
                             else None)
     form = StandardForm(master)
+    options.stop_if_cancelled("compiling the extensive form")
     highs = HighsModel(form.arrays)
     money = master.money_unit
 

@@ -101,6 +101,32 @@ def highspy_version() -> str:
     return f"{h.versionMajor()}.{h.versionMinor()}.{h.versionPatch()}"
 
 
+COEFFICIENT_MAX = 1e15
+"""Largest objective or matrix coefficient handed to HiGHS: it reads 1e20 as infinite, and a
+model with an infinite coefficient can run without end, deaf to its callbacks."""
+
+
+def check_arrays(arrays: "ModelArrays") -> None:
+    """Refuse a model HiGHS cannot solve reliably: a coefficient that is not finite or is
+    beyond ``COEFFICIENT_MAX``, or a bound that is NaN.
+
+    Raises:
+        SolverError: naming which array holds the value.
+    """
+    for name, values in (("objective", arrays.cost), ("matrix", arrays.matrix.data)):
+        if len(values) and not np.all(np.isfinite(values)):
+            raise SolverError(f"the model's {name} holds a coefficient that is not finite; "
+                              "some input figure overflows (accelplan validate names it)")
+        if len(values) and float(np.abs(values).max()) > COEFFICIENT_MAX:
+            raise SolverError(f"the model's {name} holds a coefficient of "
+                              f"{float(np.abs(values).max()):.3g}, beyond what HiGHS computes "
+                              "with reliably; check the instance's units")
+    for name, values in (("column bounds", arrays.lower), ("column bounds", arrays.upper),
+                         ("row bounds", arrays.row_lower), ("row bounds", arrays.row_upper)):
+        if np.isnan(values).any():
+            raise SolverError(f"the model's {name} hold NaN")
+
+
 class HighsModel:
     """A model loaded into HiGHS once, re-solved with bounds fixed, columns relaxed or added.
 
@@ -115,6 +141,7 @@ class HighsModel:
 
     def __init__(self, arrays: ModelArrays, watch: StopWatch | None = None) -> None:
         began = time.perf_counter()
+        check_arrays(arrays)
         self.arrays = arrays
         self.lower, self.upper = arrays.lower, arrays.upper
         self.integer, self.binary = arrays.integer, arrays.binary

@@ -72,9 +72,11 @@ def _receive(stream: BinaryIO) -> tuple:
     return pickle.loads(payload)
 
 
-def child_main() -> None:
+def child_main(parent_pid: int | None = None) -> None:
     """The child: read (arrays, options, start) from stdin, run HiGHS, report every
-    improving plan and the end on the protocol channel."""
+    improving plan and the end on the protocol channel. It ends with its parent."""
+    from optimizer.lifeline import die_with_parent
+    die_with_parent(parent_pid)
     channel = os.fdopen(os.dup(1), "wb")
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)      # HiGHS prints a banner when constructed
@@ -133,7 +135,7 @@ def child_main() -> None:
 
 _PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
 _CHILD_CODE = ("import sys; sys.path.insert(0, {root!r}); "
-               "from optimizer.solver.isolated import child_main; child_main()")
+               "from optimizer.solver.isolated import child_main; child_main({parent})")
 
 
 def run_isolated(arrays: Mapping[str, Any], options: Mapping[str, Any],
@@ -150,7 +152,8 @@ def run_isolated(arrays: Mapping[str, Any], options: Mapping[str, Any],
             partial one that HiGHS completes.
         on_plan: called with (objective, the child's dual bound) for every improving plan.
     """
-    child = subprocess.Popen([sys.executable, "-c", _CHILD_CODE.format(root=_PACKAGE_ROOT)],
+    child = subprocess.Popen([sys.executable, "-c", _CHILD_CODE.format(root=_PACKAGE_ROOT,
+                                                                      parent=os.getpid())],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                              stderr=subprocess.DEVNULL, close_fds=True)
     best: tuple[float, np.ndarray] | None = None

@@ -142,7 +142,8 @@ def priced_relaxation(model: HighsModel, column_group: np.ndarray, seed: np.ndar
             (default: the model's own).
     Returns:
         The columns still fixed at 0 (restore their bounds when done), the proven bound
-        (None when no LP could be solved) and the active placements.
+        (None when no LP could be solved; when stopped by the watch, the best Lagrangian
+        bound of the rounds before) and the active placements.
     """
     h = model.highs
     lower, upper = bounds if bounds is not None else (model.lower, model.upper)
@@ -161,7 +162,10 @@ def priced_relaxation(model: HighsModel, column_group: np.ndarray, seed: np.ndar
     pricing = _PricingLP(model, fixed, model._internal, column_group, lower, upper)
     model.pricing_rounds = 0
     solver = lp_solver
+    proven: float | None = None          # the best Lagrangian bound of the rounds so far
     for _ in range(max_rounds):
+        if model.watch.expired():
+            return fixed, proven, active
         h.setOptionValue("solver", solver)
         with model.watch.running():
             h.run()
@@ -176,6 +180,7 @@ def priced_relaxation(model: HighsModel, column_group: np.ndarray, seed: np.ndar
         if per_group is None:
             break
         bound = z + float(per_group.sum())
+        proven = bound if proven is None else max(proven, bound)
         joining = np.flatnonzero(per_group < -PRICING_TOLERANCE * max(1.0, abs(z)))
         if not len(joining) or z - bound <= PRICING_TOLERANCE * abs(z):
             return fixed, bound, active
@@ -184,6 +189,8 @@ def priced_relaxation(model: HighsModel, column_group: np.ndarray, seed: np.ndar
         h.changeColsBounds(len(opened), opened, lower[opened], upper[opened])
         pricing.drop(opened)
         fixed = inactive_columns()
+    if model.watch.expired():      # stopped: the bound proven so far (HiGHS's presolve of
+        return fixed, proven, active  # the full LP would not look at the deadline)
     # the restricted LP could not be solved or priced: solve the full LP instead
     h.changeColsBounds(len(fixed), fixed, lower[fixed], upper[fixed])
     h.setOptionValue("solver", lp_solver)

@@ -210,14 +210,21 @@ def solve_arrays(model: HighsModel, options: SolverOptions,
         result = _restricted_then_full(model, hooks.column_group, hooks.coordinates, options)
     elif start_found and model.large:
         # a first plan: improve it with the full model while it is not within the gap
-        result = _improve(model, options, model.first_plan_values,
-                          "first plan (rounded LP relaxation)", 0.0,
-                          FULL_ROOT_LP_FACTOR_UNPRICED)
+        result = _improve(model, options, model.first_plan_values, _first_plan_name(model),
+                          0.0, FULL_ROOT_LP_FACTOR_UNPRICED)
     else:
         result = model.run()
     result.start_seconds = start_seconds
     result.start_found = start_found
     return result
+
+
+def _first_plan_name(model: HighsModel) -> str:
+    """Which first plan a model holds, in a planner's words."""
+    if model.first_plan_values is not None and model.first_plan_values is \
+            model.constructive_values:
+        return "first plan (constructive: greedy by cost per token/s)"
+    return "first plan (rounded LP relaxation)"
 
 
 def _without_placements(hooks: PlanHooks | None) -> PlanHooks | None:
@@ -247,7 +254,7 @@ def _restricted_then_full(compiled: HighsModel, column_group: np.ndarray,
     cost = compiled.cost()
     plans = []
     if compiled.first_plan_values is not None:
-        plans.append((compiled.first_plan_values, "first plan (rounded LP relaxation)"))
+        plans.append((compiled.first_plan_values, _first_plan_name(compiled)))
     # the restricted set is what the relaxation uses (and its rounded plan): the constructive
     # plan, when it is the better start, is kept as a plan but does not widen the set (more
     # placements make the restricted MIP harder)

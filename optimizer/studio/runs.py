@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from optimizer.cancel import Cancel
+from optimizer.errors import Interrupted
 from optimizer.studio.catalog import Catalog
 from optimizer.studio.levers import lever_overrides
 
@@ -146,6 +147,8 @@ class RunStore:
             run.explanation = list(plan.summary.get("explanation") or [])
             run.status = "cancelled" if cancel.is_set() and not plan.status.has_plan \
                 else plan.status.value
+        except Interrupted:
+            run.status, run.error = "cancelled", "cancelled before a plan was found"
         except Exception as exc:  # noqa: BLE001 - a run reports its failure, never raises
             run.status, run.error = "error", f"{type(exc).__name__}: {exc}"
         run.seconds = time.perf_counter() - began
