@@ -59,6 +59,18 @@ def _fail(message: str, code: int) -> None:
     finish(code)
 
 
+def _release_process_resources() -> None:
+    """What multiprocessing releases at a normal exit (its semaphores, its resource tracker),
+    so that ending at once leaves nothing behind and no warning about leaked semaphores."""
+    if "multiprocessing" not in sys.modules:
+        return
+    try:
+        from multiprocessing import util
+        util._run_finalizers(0)    # the finalizers its own atexit hook runs
+    except Exception:  # noqa: BLE001 - best effort on the way out
+        pass
+
+
 def finish(code: int) -> None:
     """End the command with ``code``. Run as a program, it ends at once once its output is
     flushed: freeing a large model object by object takes seconds that no time limit counts
@@ -68,6 +80,7 @@ def finish(code: int) -> None:
             os.environ.get("ACCELPLAN_DEBUG") is None:
         sys.stdout.flush()
         sys.stderr.flush()
+        _release_process_resources()
         os._exit(code)
     sys.exit(code)
 
@@ -431,12 +444,13 @@ def _write(plan: Any, output: str, force: bool, with_report: bool = False) -> No
 @click.option("--force", is_flag=True, help="Replace an existing sweep directory.")
 @click.option("--warm-start/--no-warm-start", default=True, show_default=True,
               help="Offer each variant's plan to the next as a MIP start.")
+@click.option("--yes", is_flag=True, help="Run more than 100 variants without asking.")
 @parallel_options
 @instance_options
 @solver_options
 @guarded
 def sweep(file: str, varies: tuple[str, ...], output: str, force: bool, warm_start: bool,
-          workers: int | None,
+          yes: bool, workers: int | None,
           backend: str, scheduler: str | None, assignments: tuple[str, ...],
           override_files: tuple[str, ...], data_dir: str | None, max_input_mb: float | None,
           time_limit: float | None, mip_gap: float,
@@ -448,20 +462,24 @@ def sweep(file: str, varies: tuple[str, ...], output: str, force: bool, warm_sta
     _load(file, assignments, override_files, data_dir, max_input_mb)   # valid before any work
     solver = {"time_limit": time_limit, "mip_gap": mip_gap, "threads": threads, "seed": seed}
     total = len(variant_grid(variations))
+    confirm_many(total, "variants", time_limit, yes)
+    from optimizer.cancel import Cancel
     from optimizer.output.display import sweep_progress
+    cancel = Cancel()
+    stop_on_signals(cancel, output)
     with sweep_progress(total, enabled=not as_json) as advance:
         frame = run_sweep(file, variations, output, base_overrides=base,
                           override_files=override_files, solver=solver, workers=workers,
                           backend=backend, scheduler=scheduler, force=force, progress=advance,
                           data_dir=data_dir, max_bytes=None if max_input_mb is None
-                          else int(max_input_mb * 2**20), warm_start=warm_start)
+                          else int(max_input_mb * 2**20), warm_start=warm_start,
+                          cancel=cancel)
     if as_json:
         click.echo(frame.to_json(orient="records"))
     else:
         from optimizer.output.display import print_sweep
         print_sweep(frame, [v.path for v in variations], output)
-    has_plan = frame["status"].isin(["optimal", "feasible"])
-    finish(EXIT_OK if has_plan.any() else EXIT_NO_PLAN)
+    finish_many(frame, "variant", cancel.is_set(), output)
 
 
 @main.command()
@@ -471,11 +489,13 @@ def sweep(file: str, varies: tuple[str, ...], output: str, force: bool, warm_sta
 @click.option("-o", "--output", "output", type=click.Path(file_okay=False), required=True,
               help="Frontier directory: pareto.csv and points/NNNN/ results directories.")
 @click.option("--force", is_flag=True, help="Replace an existing frontier directory.")
+@click.option("--yes", is_flag=True, help="Run more than 100 points without asking.")
 @parallel_options
 @instance_options
 @solver_options
 @guarded
-def pareto(file: str, points: int, output: str, force: bool, workers: int | None, backend: str,
+def pareto(file: str, points: int, output: str, force: bool, yes: bool, workers: int | None,
+           backend: str,
            scheduler: str | None, assignments: tuple[str, ...], override_files: tuple[str, ...],
            data_dir: str | None, max_input_mb: float | None, time_limit: float | None,
            mip_gap: float, threads: int | None, seed: int | None, as_json: bool) -> None:
@@ -484,17 +504,58 @@ def pareto(file: str, points: int, output: str, force: bool, workers: int | None
     from optimizer.studies.pareto import run_pareto
     _load(file, assignments, override_files, data_dir, max_input_mb)   # valid before any work
     solver = {"time_limit": time_limit, "mip_gap": mip_gap, "threads": threads, "seed": seed}
-    frame = run_pareto(file, points, output, overrides=parse_overrides(assignments),
-                       override_files=override_files, solver=solver, workers=workers,
-                       backend=backend, scheduler=scheduler, force=force, data_dir=data_dir,
-                       max_bytes=None if max_input_mb is None else int(max_input_mb * 2**20))
+    confirm_many(points, "points", time_limit, yes)
+    from optimizer.cancel import Cancel
+    from optimizer.output.display import sweep_progress
+    cancel = Cancel()
+    stop_on_signals(cancel, output)
+    with sweep_progress(points, enabled=not as_json, label="frontier") as advance:
+        frame = run_pareto(file, points, output, overrides=parse_overrides(assignments),
+                           override_files=override_files, solver=solver, workers=workers,
+                           backend=backend, scheduler=scheduler, force=force, data_dir=data_dir,
+                           max_bytes=None if max_input_mb is None else int(max_input_mb * 2**20),
+                           progress=advance, cancel=cancel)
     if as_json:
         click.echo(frame.to_json(orient="records"))
     else:
         from optimizer.output.display import print_pareto
         print_pareto(frame, output)
-    has_plan = frame["status"].isin(["optimal", "feasible"])
-    finish(EXIT_OK if has_plan.any() else EXIT_NO_PLAN)
+    finish_many(frame, "point", cancel.is_set(), output)
+
+
+MANY_SOLVES = 100
+"""More solves than this in one sweep or frontier are confirmed first (or need --yes)."""
+
+
+def confirm_many(count: int, what: str, time_limit: float | None, yes: bool) -> None:
+    """Ask before an absurd count of solves (on a terminal), or refuse it without --yes."""
+    if count <= MANY_SOLVES or yes:
+        return
+    each = f"up to {time_limit:g} s each" if time_limit else "no time limit on each"
+    question = f"{count:,} {what} ({each}): run them all?"
+    if sys.stdin.isatty() and sys.stderr.isatty():
+        if click.confirm(question, default=False, err=True):
+            return
+        raise UsageError(f"{count:,} {what}: not run")
+    raise UsageError(f"{count:,} {what} ({each}): more than {MANY_SOLVES}; pass --yes to run "
+                     "them all")
+
+
+def finish_many(frame: Any, what: str, interrupted: bool, output: str) -> None:
+    """The exit code of a sweep or frontier: 130 when interrupted (the solves done are
+    written), 1 when a solve failed or none has a plan, 0 otherwise; never 0 over a failure."""
+    from optimizer.studies.sweep import FAILED, NOT_RUN
+    status = frame["status"]
+    if interrupted:
+        done = int((status != NOT_RUN).sum())
+        _fail(f"interrupted: {done} of {len(frame)} {what}s done, written to {output}",
+              EXIT_INTERRUPTED)
+    failed = frame[status.isin(FAILED)]
+    if len(failed):
+        first = failed.iloc[0]
+        _fail(f"{len(failed)} {what}(s) failed, e.g. {what} {first[what]}: "
+              f"{first.get('error', '')}", EXIT_NO_PLAN)
+    finish(EXIT_OK if status.isin(["optimal", "feasible"]).any() else EXIT_NO_PLAN)
 
 
 @main.command()

@@ -6,6 +6,9 @@ another machine, without a shared filesystem, works as well as a local process.
 from __future__ import annotations
 
 import multiprocessing
+import os
+import signal
+import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any, Callable, Iterable, Iterator
@@ -16,6 +19,32 @@ from optimizer.lifeline import die_with_parent
 GRACE_SECONDS = 0.5
 """How long past a deadline running jobs may take to report before they are given up."""
 
+STOP_GRACE_SECONDS = 2.0
+"""After a cancel, how long running jobs may take to stop and hand back their best plan
+(each worker sets its own stop flag on the signal it is sent) before they are ended."""
+
+_WORKER_STOP: threading.Event | None = None
+"""In a worker process (only there): set when the parent asks the worker to stop."""
+
+
+def _worker_start() -> None:
+    """Every worker process: ends with its parent, and stops its running solve (keeping its
+    best plan) when sent SIGTERM or SIGINT, instead of dying with the work half done."""
+    global _WORKER_STOP
+    die_with_parent()
+    _WORKER_STOP = threading.Event()
+
+    def stop(signum: int, frame: Any) -> None:
+        _WORKER_STOP.set()
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+
+
+def worker_stop_flag() -> threading.Event | None:
+    """The stop flag of this worker process (None outside worker processes): a job's solve
+    takes it as its cancel flag."""
+    return _WORKER_STOP
+
 BACKENDS = ("local", "dask")
 
 
@@ -25,7 +54,7 @@ def worker_pool(workers: int, jobs: int) -> ProcessPoolExecutor:
     ends with its parent (the forkserver, which ends with this process)."""
     context = multiprocessing.get_context("forkserver")
     return ProcessPoolExecutor(max_workers=max(1, min(workers, jobs)), mp_context=context,
-                               initializer=die_with_parent)
+                               initializer=_worker_start)
 
 
 CANCEL_POLL_SECONDS = 0.2
@@ -38,6 +67,7 @@ def completed_by(pool: ProcessPoolExecutor, futures: Iterable[Future],
     plus ``GRACE_SECONDS``, or as soon as ``cancel`` is set, what still waits is cancelled and
     what still runs is ended, so a run never outlives its deadline by more than the grace."""
     pending = set(futures)
+    asked: float | None = None         # when the workers were asked to stop
     while pending:
         timeout = None if deadline is None else max(deadline + GRACE_SECONDS - time.time(), 0)
         if cancel is not None:
@@ -45,11 +75,29 @@ def completed_by(pool: ProcessPoolExecutor, futures: Iterable[Future],
                                                                       CANCEL_POLL_SECONDS)
         done, pending = wait(pending, timeout=timeout, return_when=FIRST_COMPLETED)
         yield from done
-        stopped = cancel is not None and cancel.is_set()
-        if pending and (stopped or (deadline is not None
-                                    and time.time() >= deadline + GRACE_SECONDS)):
+        if pending and cancel is not None and cancel.is_set():
+            if asked is None:
+                asked = time.time()
+                for future in pending:
+                    future.cancel()              # those not started never start
+                _signal_workers(pool)            # those running stop and report
+            elif time.time() >= asked + STOP_GRACE_SECONDS:
+                stop_pool(pool)
+                return
+            continue
+        if pending and deadline is not None and time.time() >= deadline + GRACE_SECONDS:
             stop_pool(pool)
             return
+
+
+def _signal_workers(pool: ProcessPoolExecutor) -> None:
+    """Ask every worker of ``pool`` to stop its solve (SIGTERM: it keeps its best plan)."""
+    for process in list(getattr(pool, "_processes", {}).values()):
+        if process.is_alive():
+            try:
+                os.kill(process.pid, signal.SIGTERM)
+            except OSError:
+                pass
 
 
 def stop_pool(pool: ProcessPoolExecutor) -> None:

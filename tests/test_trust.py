@@ -122,3 +122,54 @@ def test_levelised_cost_counts_demand_met_not_spare_serving(tmp_path):
     kpis = plan_kpis(tables, data, 1600.0)
     assert tables["demand"]["served_tokens_per_day"].sum() == pytest.approx(10 * 86400, rel=REL)
     assert kpis["cost_per_million_tokens"] == pytest.approx(1600 / (10 * 31.536), rel=REL)
+
+
+def test_pareto_without_emissions_is_bad_input_in_one_line(tmp_path):
+    # quickstart has no grid carbon and no contracts: there is no trade-off to trace
+    from conftest import INSTANCES, run_cli
+    out = run_cli("pareto", str(INSTANCES / "quickstart.yaml"), "--points", "3", "-o",
+                  str(tmp_path / "frontier"))
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.count("\n") == 1 and "no emissions" in out.stderr
+    assert not (tmp_path / "frontier").exists()
+
+
+def test_absurd_counts_of_solves_are_confirmed(tmp_path):
+    from conftest import INSTANCES, run_cli
+    out = run_cli("pareto", str(INSTANCES / "zhengzhou-30k.yaml"), "--points", "1000", "-o",
+                  str(tmp_path / "frontier"))
+    assert out.returncode == 2 and "--yes" in out.stderr
+    out = run_cli("sweep", str(INSTANCES / "quickstart.yaml"), "--vary",
+                  "demand_scale=0.5:2.0:0.001", "-o", str(tmp_path / "sweep"))
+    assert out.returncode == 2 and "1,501 variants" in out.stderr
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_signal_to_a_sweep_writes_what_is_done_and_leaves_no_process(tmp_path, workers):
+    # SIGTERM a sweep of long solves: exit 130, sweep.csv with every variant (those not
+    # reached marked not_run), no worker or solver process left behind
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import REPO
+    from optimizer.instance.generator import generate_instance, instance_yaml
+    path = tmp_path / "medium.yaml"
+    path.write_text(instance_yaml(generate_instance(10, 12, 8, 4, seed=1)))
+    out = tmp_path / "sweep"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cli", "sweep", str(path), "--vary",
+         "demand_scale=0.8,0.9,1.0,1.1", "--time-limit", "60", "--workers", workers, "-o",
+         str(out)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)})
+    time.sleep(6)            # into the first solves, on any machine (no timing is asserted)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    rows = (out / "sweep.csv").read_text().splitlines()
+    assert len(rows) == 5 and "interrupted" in stderr
+    time.sleep(1)
+    left = subprocess.run(["pgrep", "-f", f"child_main|{tmp_path}"], capture_output=True,
+                          text=True).stdout.split()
+    assert not left, left

@@ -5,7 +5,9 @@ import contextlib
 from typing import Any, Callable, Iterator
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn,
+)
 from rich.table import Table
 
 from optimizer.analysis.actions import first_actions, rented_against_owned
@@ -372,14 +374,17 @@ def _print_marginal(console: Console, tables: dict, periods: list[str], currency
 
 
 @contextlib.contextmanager
-def sweep_progress(total: int, enabled: bool = True) -> Iterator[Callable[[int, int], None]]:
-    """A progress bar on stderr (only on a terminal); yields the callback the sweep calls."""
+def sweep_progress(total: int, enabled: bool = True, label: str = "sweep"
+                   ) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on stderr (only on a terminal): solves done, elapsed and time left;
+    yields the callback the sweep (or frontier) calls."""
     stderr = Console(stderr=True)
     if not enabled or not stderr.is_terminal:
         yield lambda done, of: None
         return
-    with Progress(TextColumn("sweep"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=stderr, transient=True) as progress:
+    with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("left"), TimeRemainingColumn(), console=stderr,
+                  transient=True) as progress:
         task = progress.add_task("variants", total=total)
         yield lambda done, of: progress.update(task, completed=done)
 

@@ -17,7 +17,8 @@ from typing import Any, Callable, Mapping
 from optimizer.instance.loader import Instance, instance_from_raw
 from optimizer.options import SolveOptions
 from optimizer.output.results import Decisions
-from optimizer.parallel import Runner
+from optimizer.errors import Interrupted
+from optimizer.parallel import Runner, worker_stop_flag
 from optimizer.scenarios.scenario_set import Future, futures
 from optimizer.status import Status
 
@@ -102,10 +103,14 @@ def run_scenario_solve(job: ScenarioSolve) -> dict[str, Any]:
     instance = instance_from_raw(raw, job.path, dict(job.overrides))
     options = SolveOptions(time_limit=seconds, mip_gap=job.mip_gap, threads=job.threads,
                            seed=job.seed, explain=False, raise_on_infeasible=False,
+                           cancel=worker_stop_flag(),
                            extra_constraints=job.extra_constraints,
                            fix_first_stage=None if job.fixed is None else (job.commit, job.fixed))
-    plan = solve_extensive(instance, options) if stochastic else \
-        solve_deterministic(instance, options)
+    try:
+        plan = solve_extensive(instance, options) if stochastic else \
+            solve_deterministic(instance, options)
+    except Interrupted:
+        return _timed_out(job)
     first = plan.decisions.first_stage(list(instance.spec.horizon.periods[:job.commit]))
     return {"key": job.key, "status": plan.status, "objective": plan.objective,
             "best_bound": plan.best_bound, "first_stage": first,

@@ -7,6 +7,7 @@ processes or Dask), each job carrying the instance data; the client writes the r
 """
 from __future__ import annotations
 
+import functools
 import math
 import shutil
 from dataclasses import dataclass, field
@@ -16,7 +17,8 @@ from typing import Any, Callable, Mapping
 import pandas as pd
 import pyomo.environ as pyo
 
-from optimizer.errors import UsageError
+from optimizer.errors import Interrupted, UsageError
+from optimizer.studies.sweep import NOT_RUN, denoised, one_line
 
 PARETO_FILE = "pareto.csv"
 POINTS_DIR = "points"
@@ -62,18 +64,24 @@ class ParetoJob:
     solver: Mapping[str, Any]
 
 
-def solve_point(job: ParetoJob) -> tuple[dict[str, Any], tuple[dict, dict] | None]:
+def solve_point(job: ParetoJob, cancel: Any = None
+                ) -> tuple[dict[str, Any], tuple[dict, dict] | None]:
     """A frontier point's row and (summary, tables) of its plan; never an exception."""
     from optimizer.instance.loader import instance_from_raw
     from optimizer.planning import solve
+    from optimizer.parallel import worker_stop_flag
+    cancel = cancel if cancel is not None else worker_stop_flag()
     row: dict[str, Any] = {"point": job.point, "emissions_cap_t": job.cap_t}
     try:
         instance = instance_from_raw(dict(job.raw), job.path, job.overrides, job.digest)
         extra = [] if job.cap_t is None else [EmissionsLimit(job.cap_t)]
         plan = solve(instance, raise_on_infeasible=False, extra_constraints=extra,
-                     **job.solver)
+                     cancel=cancel, **job.solver)
+    except Interrupted:
+        row.update(status=NOT_RUN, error="interrupted before a plan was found")
+        return row, None
     except Exception as exc:  # noqa: BLE001 - one point must not sink the frontier
-        row.update(status="error", error=f"{type(exc).__name__}: {exc}")
+        row.update(status="error", error=one_line(f"{type(exc).__name__}: {exc}"))
         return row, None
     kpis = plan.summary.get("kpis") or {}
     row.update(emissions_total_t=kpis.get("emissions_total_t"), npv_total=plan.objective,
@@ -90,11 +98,23 @@ class Frontier:
     table: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=PARETO_COLUMNS))
 
 
-def least_emissions(instance: Any, solver: Mapping[str, Any]) -> float:
+def emits(spec: Any) -> bool:
+    """Whether any plan of the instance can emit: some site's grid carbon or some supply
+    contract's carbon is above 0."""
+    for site in spec.sites.values():
+        carbon = site.grid_carbon_kg_per_mwh
+        if (max(carbon.values(), default=0.0) if isinstance(carbon, dict) else carbon) > 0:
+            return True
+        if any(contract.carbon_kg_per_mwh > 0 for contract in site.ppa.values()):
+            return True
+    return False
+
+
+def least_emissions(instance: Any, solver: Mapping[str, Any], cancel: Any = None) -> float:
     """The least total emissions any plan of ``instance`` has (tonnes)."""
     from optimizer.planning import solve
     plan = solve(instance, raise_on_infeasible=False, explain=False,
-                 extra_constraints=[MinimiseEmissions()], **solver)
+                 extra_constraints=[MinimiseEmissions()], cancel=cancel, **solver)
     if not plan.status.has_plan:
         raise UsageError("no plan exists, so there is no frontier (solve the instance to see "
                          "what would have to give)")
@@ -106,12 +126,15 @@ def run_pareto(instance_path: str | Path, points: int, output_dir: str | Path | 
                solver: Mapping[str, Any] | None = None, workers: int | None = None,
                backend: str = "local", scheduler: str | None = None, force: bool = False,
                data_dir: str | Path | None = None, max_bytes: int | None = None,
-               progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
+               progress: Callable[[int, int], None] | None = None,
+               cancel: Any = None) -> pd.DataFrame:
     """``points`` plans from the cheapest to the cleanest (see the module docstring); return
-    (and write) ``pareto.csv`` with one results directory per point.
+    (and write) ``pareto.csv`` with one results directory per point. ``cancel`` stops it: the
+    points done are written, the rest listed as ``not_run``.
 
     Raises:
-        UsageError: fewer than 2 points, or no plan exists.
+        UsageError: fewer than 2 points, an instance that emits nothing (no trade-off), or
+            no plan exists.
     """
     import os
 
@@ -124,6 +147,10 @@ def run_pareto(instance_path: str | Path, points: int, output_dir: str | Path | 
     read = read_raw_instance(instance_path, override_files, data_dir, max_bytes)
     overrides = dict(overrides or {})
     instance = instance_from_raw(read.raw, instance_path, overrides, read.digest)
+    if not emits(instance.spec):
+        raise UsageError(f"{instance_path}: no emissions (every site's grid_carbon_kg_per_mwh "
+                         "and every supply contract's carbon is 0), so no cost-against-carbon "
+                         "trade-off to trace")
     target = check_destination(output_dir, force) if output_dir is not None else None
     solver = dict(solver or {})
     workers = workers or os.cpu_count() or 1
@@ -131,12 +158,15 @@ def run_pareto(instance_path: str | Path, points: int, output_dir: str | Path | 
     def job(point: int, cap: float | None) -> ParetoJob:
         return ParetoJob(raw=read.raw, path=str(instance_path), digest=read.digest,
                          overrides=overrides, point=point, cap_t=cap, solver=solver)
-    cheapest_row, cheapest_plan = solve_point(job(0, None))
+    cheapest_row, cheapest_plan = solve_point(job(0, None), cancel)
+    if cheapest_row.get("status") == NOT_RUN:
+        raise Interrupted("interrupted before the cheapest plan was found; nothing was written")
     if cheapest_row.get("status") not in ("optimal", "feasible"):
         raise UsageError("no plan exists, so there is no frontier (solve the instance to see "
                          "what would have to give)")
     high = float(cheapest_row.get("emissions_total_t") or 0.0)
-    low = least_emissions(instance, {k: v for k, v in solver.items() if k != "explain"})
+    low = least_emissions(instance, {k: v for k, v in solver.items() if k != "explain"},
+                          cancel)
     levels = [high - (high - low) * i / (points - 1) for i in range(1, points)]
     levels[-1] = low * (1 + CLEANEST_TOLERANCE) + CLEANEST_TOLERANCE
     jobs = [job(i + 1, cap) for i, cap in enumerate(levels)]
@@ -146,18 +176,24 @@ def run_pareto(instance_path: str | Path, points: int, output_dir: str | Path | 
         progress(done, points)
     if workers > 1 and solver.get("threads") is None:
         solver["threads"] = 1
-    with Runner(min(workers, len(jobs)), backend, scheduler) as runner:
-        for _, outcome in runner.run(solve_point, jobs):
+    in_process = min(workers, len(jobs)) <= 1 and backend == "local"
+    work = functools.partial(solve_point, cancel=cancel) if in_process else solve_point
+    with Runner(min(workers, len(jobs)), backend, scheduler, cancel=cancel) as runner:
+        for _, outcome in runner.run(work, jobs):
             results.append(outcome)
             done += 1
             if progress:
                 progress(done, points)
+    solved = {row["point"] for row, _ in results}
+    results += [({"point": j.point, "emissions_cap_t": j.cap_t, "status": NOT_RUN,
+                  "error": "not run: the frontier was interrupted"}, None)
+                for j in jobs if j.point not in solved]
     rows = sorted((row for row, _ in results), key=lambda r: r["point"])
     frame = pd.DataFrame(rows)
     for column in PARETO_COLUMNS:
         if column not in frame:
             frame[column] = None
-    frame = frame[PARETO_COLUMNS + [c for c in frame.columns if c not in PARETO_COLUMNS]]
+    frame = denoised(frame[PARETO_COLUMNS + [c for c in frame.columns if c not in PARETO_COLUMNS]])
     if target is not None:
         staging = staging_directory(target)
         try:

@@ -6,6 +6,7 @@ run in-process (one worker), in local worker processes, or on a Dask distributed
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import os
@@ -18,13 +19,23 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import pandas as pd
 
-from optimizer.errors import AccelplanError, InfeasibleError, InstanceError
+from optimizer.errors import AccelplanError, InfeasibleError, InstanceError, Interrupted
 from optimizer.instance.overrides import OVERRIDE_SOURCE
 from optimizer.instance.safe_yaml import parse_yaml_text
-from optimizer.parallel import Runner
+from optimizer.parallel import Runner, worker_stop_flag
 
 SWEEP_FILE = "sweep.csv"
 VARIANTS_DIR = "variants"
+NOT_RUN = "not_run"
+"""The status of a variant (or frontier point) that an interruption left unsolved."""
+FAILED = ("error", "bad_input")
+"""Statuses of a variant that failed (the command then does not exit 0)."""
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    """An error as one line of a table (a multi-line message folded, a long one cut)."""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[:limit - 3] + "..."
 
 
 @dataclass(frozen=True)
@@ -102,16 +113,20 @@ class SweepJob:
     warm_start: bool = True
 
 
-def solve_job(job: SweepJob) -> list[tuple[dict[str, Any], Any]]:
+def solve_job(job: SweepJob, cancel: Any = None) -> list[tuple[dict[str, Any], Any]]:
     """Solve a batch of variants: for each, its sweep row and (with ``keep_plans``) its plan's
     summary and tables; never an exception. Each variant's plan is offered to the next as a
-    MIP start."""
+    MIP start. ``cancel`` (in-process runs) stops the batch: the variant running keeps its
+    best plan so far, the rest are not run."""
     from optimizer.instance.loader import instance_from_raw
     from optimizer.planning import solve
 
+    cancel = cancel if cancel is not None else worker_stop_flag()
     out = []
     start_values: dict[str, float] | None = None
     for variant_id, overrides in job.variants:
+        if cancel is not None and cancel.is_set():
+            break
         began = time.perf_counter()
         row: dict[str, Any] = {"variant": variant_id, **{k: v for k, v in overrides.items()}}
         merged = {**job.base_overrides, **overrides}
@@ -119,7 +134,7 @@ def solve_job(job: SweepJob) -> list[tuple[dict[str, Any], Any]]:
         try:
             instance = instance_from_raw(dict(job.raw), job.path, merged, job.digest)
             plan = solve(instance, raise_on_infeasible=False, explain=job.explain,
-                         start=start_values, **job.solver)
+                         start=start_values, cancel=cancel, **job.solver)
             row.update(_plan_row(plan))
             if plan.status.has_plan and job.warm_start:
                 start_values = plan.start_values
@@ -127,11 +142,13 @@ def solve_job(job: SweepJob) -> list[tuple[dict[str, Any], Any]]:
                 plan_data = (plan.summary, plan.tables)
                 row["results_dir"] = str(Path(VARIANTS_DIR) / f"{variant_id:04d}")
         except InstanceError as exc:
-            row.update(status="bad_input", error=str(exc))
+            row.update(status="bad_input", error=one_line(str(exc)))
+        except Interrupted:
+            row.update(status=NOT_RUN, error="interrupted before a plan was found")
         except (InfeasibleError, AccelplanError) as exc:
-            row.update(status="error", error=str(exc))
+            row.update(status="error", error=one_line(str(exc)))
         except Exception as exc:  # noqa: BLE001 - one variant must not sink the sweep
-            row.update(status="error", error=f"{type(exc).__name__}: {exc}")
+            row.update(status="error", error=one_line(f"{type(exc).__name__}: {exc}"))
         row["seconds"] = time.perf_counter() - began
         out.append((row, plan_data))
     return out
@@ -187,7 +204,7 @@ def run_sweep(instance_path: str | Path, variations: Sequence[Variation],
               force: bool = False, explain: bool = True,
               progress: Callable[[int, int], None] | None = None,
               data_dir: str | Path | None = None, max_bytes: int | None = None,
-              warm_start: bool = True) -> pd.DataFrame:
+              warm_start: bool = True, cancel: Any = None) -> pd.DataFrame:
     """Solve every combination of ``variations``; return (and write) the sweep table.
 
     Args:
@@ -198,6 +215,9 @@ def run_sweep(instance_path: str | Path, variations: Sequence[Variation],
             a LocalCluster with ``workers`` workers).
         progress: called with (variants done, variants in all).
         warm_start: offer each variant's plan to the next of its batch as a MIP start.
+        cancel: an event; once set, the variants still running end (keeping their best plan
+            where they run in this process), none more start, and the table and results of
+            those done are written, the rest listed as ``not_run``.
     """
     from optimizer.instance.loader import read_raw_instance
     from optimizer.instance.overrides import DEMAND_SCALE
@@ -228,7 +248,11 @@ def run_sweep(instance_path: str | Path, variations: Sequence[Variation],
         write_results(staging / VARIANTS_DIR / f"{variant:04d}", summary, tables)
     try:
         rows = _execute(jobs, workers, backend, scheduler, len(variants), progress,
-                        keep if staging is not None else None)
+                        keep if staging is not None else None, cancel)
+        solved = {row["variant"] for row in rows}
+        rows += [{"variant": i, **overrides, "status": NOT_RUN,
+                  "error": "not run: the sweep was interrupted"}
+                 for i, overrides in variants if i not in solved]
         frame = _sweep_frame(rows, [v.path for v in variations])
         if staging is not None:
             frame.to_csv(staging / SWEEP_FILE, index=False, float_format="%.10g")
@@ -242,7 +266,8 @@ def run_sweep(instance_path: str | Path, variations: Sequence[Variation],
 
 def _execute(jobs: list[SweepJob], workers: int, backend: str, scheduler: str | None,
              total: int, progress: Callable[[int, int], None] | None,
-             keep: Callable[[int, dict, dict], None] | None = None) -> list[dict]:
+             keep: Callable[[int, dict, dict], None] | None = None,
+             cancel: Any = None) -> list[dict]:
     """Run the jobs; the client (this process) writes each plan with ``keep`` as it comes."""
     rows: list[dict] = []
 
@@ -254,8 +279,10 @@ def _execute(jobs: list[SweepJob], workers: int, backend: str, scheduler: str | 
         if progress:
             progress(len(rows), total)
 
-    with Runner(workers, backend, scheduler) as runner:
-        for _, batch in runner.run(solve_job, jobs):
+    in_process = workers <= 1 and backend == "local"
+    work = functools.partial(solve_job, cancel=cancel) if in_process else solve_job
+    with Runner(workers, backend, scheduler, cancel=cancel) as runner:
+        for _, batch in runner.run(work, jobs):
             record(batch)
     return rows
 
@@ -267,4 +294,18 @@ def _sweep_frame(rows: list[dict], paths: list[str]) -> pd.DataFrame:
         if column not in frame:
             frame[column] = None
     rest = sorted(c for c in frame.columns if c not in first)
-    return frame[first + rest]
+    return denoised(frame[first + rest])
+
+
+NOISE = 1e-12
+"""Figures this close to 0 (a gap of 1.2e-16, a share of 3e-17) are written as 0."""
+
+
+def denoised(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with the solver's float noise around zero set to 0 in its number columns."""
+    out = frame.copy()
+    for column in out.columns:
+        if pd.api.types.is_float_dtype(out[column]):
+            values = out[column]
+            out[column] = values.where(~(values.abs() < NOISE), 0.0)
+    return out
