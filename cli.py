@@ -301,6 +301,7 @@ def solve(file: str, output: str | None, force: bool, with_report: bool,
     loading = time.perf_counter()
     instance = _load(file, assignments, override_files, data_dir, max_input_mb)
     loaded = time.perf_counter()
+    _warn(instance)
 
     def make_plan(cancel: Any) -> Any:
         plan = solve_plan(instance, time_limit=time_limit, mip_gap=mip_gap, threads=threads,
@@ -310,6 +311,13 @@ def solve(file: str, output: str | None, force: bool, with_report: bool,
         record_start_up(plan, loading, loaded)
         return plan
     _plan_and_write(make_plan, output, force, with_report, keep_on_interrupt, as_json)
+
+
+def _warn(instance: Any) -> None:
+    """What looks like a slip in the instance, on stderr (the summary records it too)."""
+    from optimizer.instance.warnings import instance_warnings
+    for warning in instance_warnings(instance.spec):
+        click.echo(f"warning: {warning}", err=True)
 
 
 def record_start_up(plan: Any, loading: float, loaded: float) -> None:
@@ -396,12 +404,12 @@ def replan(previous: str, file: str, from_period: str, output: str | None,
     instance = _load(file, assignments, override_files, data_dir, max_input_mb)
     today, rolled = rolled_instance(instance, earlier, from_period)
     if write_instance is not None:
-        from optimizer.output.directories import write_file_atomically
+        from optimizer.output.directories import why_not, write_file_atomically
         try:
             write_file_atomically(write_instance, rolled_yaml(rolled).encode("utf-8"))
         except OSError as exc:
             raise UsageError(f"{write_instance}: cannot write the instance "
-                             f"({exc.strerror or exc})") from None
+                             f"({why_not(exc)})") from None
     periods = list(instance.spec.horizon.periods)
 
     def make_plan(cancel: Any) -> Any:
@@ -412,7 +420,8 @@ def replan(previous: str, file: str, from_period: str, output: str | None,
             if getattr(exc, "plan", None) is not None:
                 attach_changes(exc.plan, earlier, rolled, periods, previous)
             raise
-        attach_changes(plan, earlier, rolled, periods, previous)
+        attach_changes(plan, earlier, rolled, periods, previous, today,
+                       {"mip_gap": mip_gap, "threads": threads, "seed": seed})
         return plan
     _plan_and_write(make_plan, output, force, with_report, keep_on_interrupt, as_json)
 
@@ -431,7 +440,8 @@ def _write(plan: Any, output: str, force: bool, with_report: bool = False) -> No
     except OSError as exc:
         rescue = rescue_directory(Path(output))
         plan.write(rescue)
-        raise UsageError(f"{output}: cannot write the results ({exc.strerror or exc}); the "
+        from optimizer.output.directories import why_not
+        raise UsageError(f"{output}: cannot write the results ({why_not(exc)}); the "
                          f"plan was written to {rescue} instead") from None
 
 

@@ -200,7 +200,8 @@ def _report(instance: Any, data: ProblemData, model: pyo.ConcreteModel, form: St
         tables["binding"] = binding_rows(model, data, long_run, fixed)
         summary["binding_top"] = tables["binding"]["message"].head(5).tolist()
         summary["marginal_cost_jumps"] = marginal_cost_jumps(
-            tables["marginal_costs"], tables["binding"], data.periods, data.currency)
+            tables["marginal_costs"], tables["binding"], data.periods, data.currency,
+            data=data)
         summary["explain_seconds"] = time.perf_counter() - explain_start
         summary["timings"]["explain_seconds"] = summary["explain_seconds"]
         summary["marginal_costs_method"] = (
@@ -398,7 +399,8 @@ def _summary(instance: Any, data: Any, result: SolverResult | None,
 
 
 def _instance_info(instance: Any) -> dict[str, Any]:
-    return {"name": instance.spec.name, "file": str(instance.path),
+    from optimizer.instance.warnings import instance_warnings
+    return {"warnings": instance_warnings(instance.spec),"name": instance.spec.name, "file": str(instance.path),
             "currency": instance.spec.currency, "overrides": dict(instance.overrides),
             "override_files": list(getattr(instance, "override_files", ())),
             "demand_scale": instance.demand_scale}

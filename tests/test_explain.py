@@ -214,3 +214,60 @@ def test_soft_demand_reports_the_shortfall(tmp_path, price, objective, unmet_tok
     assert plan.objective == pytest.approx(objective, rel=1e-6)
     assert plan.summary["kpis"].get("unmet_tokens_total", 0.0) == pytest.approx(unmet_tokens,
                                                                                  rel=1e-6)
+
+
+def _emitting(**policies):
+    # 10 cards of 1 kW, always drawing full power, on a grid of 1000 kg a MWh: 87.6 t a year;
+    # air cooling uses 1 litre a kWh: 87.6 m3 a year
+    from conftest import accelerator, instance, site
+    return instance({"A": accelerator(price=100, power_kw=1.0, idle_power_fraction=1.0)},
+                    demand_tokens_per_s=10.0,
+                    sites={"s1": site(grid_carbon_kg_per_mwh=1000.0,
+                                      modes={"air": {"pue": 1.0, "wue_l_per_kwh": 1.0}})},
+                    policies=policies)
+
+
+def test_an_impossible_carbon_cap_is_explained(tmp_path):
+    # a cap of 40 t a year against the 87.6 t the demand needs: the cap must give 47.6 t
+    from conftest import solve_data
+    from optimizer import InfeasibleError
+    with pytest.raises(InfeasibleError) as caught:
+        solve_data(tmp_path, _emitting(carbon_cap_t_per_year=40.0))
+    carbon = [r for r in caught.value.explanation if r.constraint == "carbon_cap"]
+    assert carbon and carbon[0].amount == pytest.approx(47.6, rel=1e-6)
+    assert "carbon cap" in str(caught.value)
+
+
+def test_a_water_cap_of_zero_is_explained(tmp_path):
+    from conftest import solve_data
+    from optimizer import InfeasibleError
+    data = _emitting()
+    data["sites"]["s1"]["max_water_m3_per_year"] = 0.0
+    with pytest.raises(InfeasibleError) as caught:
+        solve_data(tmp_path, data)
+    water = [r for r in caught.value.explanation if r.constraint == "water_cap"]
+    assert water and water[0].amount == pytest.approx(87.6, rel=1e-6)
+    assert "water cap at s1" in str(caught.value)
+
+
+def test_cards_on_order_beyond_the_slots_are_refused_by_validate(tmp_path):
+    from conftest import assert_field_refused, base_instance
+    data = base_instance()
+    data["sites"]["s1"]["on_order"] = [{"accelerator": "A", "cooling": "air",
+                                        "cards": 1_000_000_000, "arrives": "2027"}]
+    assert_field_refused(tmp_path, data, ("sites", "s1", "max_cards"), 10,
+                         "sites.s1.on_order.0.cards")
+
+
+def test_a_marginal_cost_jump_names_the_ban_that_causes_it(tmp_path):
+    # imported A (100 a card-year) is banned from 2027; domestic B costs 300: the marginal
+    # cost of chat triples in 2027, and the ban (not "prices") is named as the cause
+    from conftest import accelerator, instance, solve_data
+    data = instance({"A": accelerator(price=100, tags=["imported"]),
+                     "B": accelerator(vendor="VB", price=300, tags=["domestic"])},
+                    demand_tokens_per_s=10.0, periods=["2026", "2027"],
+                    policies={"ban": [{"tags": ["imported"], "from": "2027"}]})
+    plan = solve_data(tmp_path, data)
+    assert plan.objective == pytest.approx(1000 + 3000, rel=1e-6)
+    jumps = plan.summary["marginal_cost_jumps"]
+    assert jumps and "the ban on A starts" in jumps[0] and "prices" not in jumps[0]

@@ -199,3 +199,24 @@ def test_replan_of_the_procurement_node_from_every_period_keeps_what_remains_opt
         again = replan(plan, node, start, mip_gap=1e-6, explain=False)
         assert keeping.status.has_plan, start
         assert again.objective == pytest.approx(keeping.objective, rel=2e-6), start
+
+
+def test_changes_within_the_gap_are_marked_as_such(tmp_path, previous):
+    # Two identical cards: a re-plan that swaps A for its twin changes orders but saves
+    # nothing; judged against keeping the previous orders (same NPV), the change is within
+    # the gap. A re-plan on a new forecast that needs more cards saves real money.
+    import copy
+    from optimizer import load_instance, read_plan, replan
+    from optimizer.studies.replan import judge_changes, rolled_instance
+    today = load_instance(write_instance(tmp_path, _instance(), "today.yaml"))
+    earlier = read_plan(previous)
+    rolled_today, rolled = rolled_instance(today, earlier, "2027")
+    plan = replan(previous, today, "2027")
+    same = copy.copy(plan)
+    judged = judge_changes(same, earlier, rolled, rolled_today, {})
+    assert judged["within_gap"] and judged["saving"] == pytest.approx(0, abs=1e-6)
+    bigger = load_instance(write_instance(tmp_path, _instance((0, 10, 40)), "bigger.yaml"))
+    again = replan(previous, bigger, "2027")
+    assert again.summary["replan"]["changes"]
+    # keeping the previous 10 leaves 20 cards unserved: no plan, so the change must be made
+    assert again.summary["replan"]["within_gap"] is False

@@ -6,6 +6,7 @@ peak_to_average 1, 1 token/s per card, discount 0, one-year periods, free power 
 """
 from __future__ import annotations
 
+import json
 import pytest
 
 from conftest import accelerator, instance, run_cli, site, solve_data, write_instance
@@ -173,3 +174,36 @@ def test_a_signal_to_a_sweep_writes_what_is_done_and_leaves_no_process(tmp_path,
     left = subprocess.run(["pgrep", "-f", f"child_main|{tmp_path}"], capture_output=True,
                           text=True).stdout.split()
     assert not left, left
+
+
+def test_figures_that_could_be_misread(tmp_path):
+    # no carbon data: CO2 is "not given", not 0 t; a tariff rate of 25 is warned about; a
+    # rental in a region no workload uses is warned about; a path under a file says so
+    from conftest import INSTANCES, base_instance, run_cli, write_instance
+    out = run_cli("solve", str(INSTANCES / "quickstart.yaml"), "--json")
+    kpis = json.loads(out.stdout)["kpis"]
+    assert "emissions_total_t" not in kpis and kpis["emissions_note"].startswith("not given")
+    data = base_instance()
+    data["policies"] = {"tariff": [{"tags": ["imported"], "rate": 25}]}
+    data["workloads"]["chat"]["regions"] = ["R"]
+    data["rentals"] = {"far": {"accelerator": "A", "region": "EU", "price_per_card_hour": 1.0}}
+    path = write_instance(tmp_path, data)
+    out = run_cli("validate", str(path))
+    assert out.returncode == 0 and "0.25 for 25 %" in out.stdout and "rentals.far" in out.stdout
+    (tmp_path / "afile").write_text("x")
+    out = run_cli("solve", str(path), "-o", str(tmp_path / "afile" / "out"))
+    assert out.returncode == 2 and "is a file, not a folder" in out.stderr
+
+
+def test_a_workload_no_card_can_hold_names_the_memory_needed(tmp_path):
+    from conftest import assert_field_refused, base_instance
+    data = base_instance()
+    for acc in data["accelerators"].values():
+        acc["memory_gb"] = 80.0
+    data["accelerators"]["B"]["cards_per_unit"] = 2
+    data["workloads"]["chat"]["model_memory_gb"] = 500.0
+    out = assert_field_refused(tmp_path, data, ("workloads", "chat", "model_memory_gb"), 500.0,
+                               "demand.chat")
+    from conftest import run_cli, write_instance
+    out = run_cli("validate", str(write_instance(tmp_path, data)))
+    assert "needs 500 GB" in out.stderr and "closest, B, holds 160 GB" in out.stderr

@@ -7,7 +7,7 @@ from typing import Any
 
 import pyomo.environ as pyo
 
-from formulations.registry import RELAXABLE
+from formulations.registry import BY_NAME, RELAXABLE
 from optimizer.analysis.shares import share_rule, share_totals
 from optimizer.errors import Relaxation
 from optimizer.problem import ProblemData
@@ -38,7 +38,20 @@ def elastic_weights(data: ProblemData, row_keys: list[tuple[str, Any, int]]) -> 
             weights[position] = 1.0 / max(data.budget[index], 1e-6)
         elif family in ("min_share", "max_vendor_share"):
             weights[position] = 1.0 / fleet_scale
+        elif family in CAP_OF:
+            weights[position] = 1.0 / max(CAP_OF[family](data, index), 1.0)
+        else:               # a relaxable family with no weight of its own: relax it last
+            weights[position] = 1.0
     return weights
+
+
+CAP_OF = {
+    "carbon_cap": lambda data, t: data.carbon_cap_t[t],
+    "water_cap": lambda data, key: data.water_cap_m3[key],
+    "rental_limit": lambda data, key: data.rental_max_cards[key],
+}
+"""The right-hand side of a capped row, in its natural unit (tonnes a period, m3 a period,
+cards)."""
 
 
 def describe_relaxations(model: pyo.ConcreteModel, data: ProblemData,
@@ -93,18 +106,33 @@ def describe_relaxations(model: pyo.ConcreteModel, data: ProblemData,
                                         reached - rule.share, "share",
                                         f"policy {rule.description}: {key[0]} needs "
                                         f"{reached:.1%} in {period}"))
+        elif family in CAP_OF:
+            spec = BY_NAME[family]
+            cap = CAP_OF[family](data, index)
+            unit = spec.unit
+            what = spec.display(key[:-1])
+            found.append(Relaxation(family, (*map(str, key[:-1]), period), amount, unit,
+                                    f"{what}: needs {cap + amount:,.6g} {unit}, cap "
+                                    f"{cap:,.6g} {unit} in {period}"))
+        else:
+            spec = BY_NAME.get(family)
+            what = spec.display(key[:-1]) if spec else family
+            found.append(Relaxation(family, (*map(str, key[:-1]), period), amount,
+                                    spec.unit if spec else "", f"{what} in {period} must give "
+                                    f"{amount:,.6g} {spec.unit if spec else ''}".rstrip()))
     return found
 
 
-FAMILY_ORDER = ("grid", "site_cards", "supply", "budget", "min_share", "max_vendor_share",
-                "demand")
+FAMILY_ORDER = ("grid", "site_cards", "supply", "budget", "carbon_cap", "water_cap",
+                "rental_limit", "min_share", "max_vendor_share", "demand")
 """How the relaxations of one way out are listed (then by index, then period)."""
 
 OVERRIDDEN = {
     "grid": "sites.{0}.grid_mw", "site_cards": "sites.{0}.max_cards",
     "supply": "accelerators.{0}.supply", "budget": "policies.budget_per_period",
     "min_share": "policies.min_share.{0}", "max_vendor_share": "policies.max_vendor_share",
-    "demand": "demand",
+    "demand": "demand", "carbon_cap": "policies.carbon_cap_t_per_year",
+    "water_cap": "sites.{0}.max_water_m3_per_year", "rental_limit": "rentals.{0}.max_cards",
 }
 """The instance field behind each relaxable row family (``{0}`` its first index)."""
 

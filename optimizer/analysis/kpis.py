@@ -68,11 +68,17 @@ def plan_kpis(tables: dict[str, pd.DataFrame], data: ProblemData, npv: float) ->
         "cards_bought_total": int(tables["purchases"]["cards"].sum()),
     }
     energy = tables.get("energy")
+    carbon_given = any(v > 0 for v in data.grid_carbon_kg_per_mwh.values()) or any(
+        v > 0 for v in data.ppa_carbon_kg_per_mwh.values())
     if energy is not None and len(energy):
-        kpis["emissions_total_t"] = float(energy["emissions_t"].sum())
-        kpis["emissions_final_period_t_per_year"] = float(
-            energy[energy["period"] == last]["emissions_t"].sum() / data.period_years)
-        kpis["carbon_cost_total"] = float(costs["carbon"].sum())
+        if carbon_given:
+            kpis["emissions_total_t"] = float(energy["emissions_t"].sum())
+            kpis["emissions_final_period_t_per_year"] = float(
+                energy[energy["period"] == last]["emissions_t"].sum() / data.period_years)
+            kpis["carbon_cost_total"] = float(costs["carbon"].sum())
+        else:
+            kpis["emissions_note"] = ("not given: the instance has no grid carbon "
+                                      "(grid_carbon_kg_per_mwh) and no contract carbon")
         kpis["water_total_m3"] = float(energy["water_m3"].sum())
     rentals = tables.get("rentals")
     if data.RENT:

@@ -2,6 +2,8 @@
 its period."""
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 
 from optimizer.problem import DAYS_PER_YEAR, SECONDS_PER_DAY, ProblemData
@@ -41,11 +43,13 @@ JUMP = 0.25
 
 
 def marginal_cost_jumps(marginal: pd.DataFrame, binding: pd.DataFrame, periods: list[str],
-                        currency: str, most: int = 3) -> list[str]:
+                        currency: str, most: int = 3, data: Any = None) -> list[str]:
     """Sentences for the largest rises in marginal cost (long run where known) of more than
     ``JUMP`` from one period to the next: which workloads, by how much, and the cap that binds
     most dearly then (or, when none binds then, the next period a cap binds: cards bought
-    earlier still hold their slots and power there)."""
+    earlier still hold their slots and power there). Rules that start in the period (a ban,
+    a tariff, an availability date, the end of a lead time's wait) are named as causes
+    (``data``: the problem data); where nothing known explains it, it says so."""
     if marginal is None or not len(marginal):
         return []
     column = ("cost_per_million_tokens_long_run"
@@ -71,14 +75,47 @@ def marginal_cost_jumps(marginal: pd.DataFrame, binding: pd.DataFrame, periods: 
         ratio = max(v / p for _, p, v in workloads)
         change = f"{ratio:.1f}x" if ratio >= 2 else f"{ratio - 1:.0%}"
         names = ", ".join(w for w, _, _ in workloads)
+        events = _events(data, periods.index(period)) if data is not None else []
         found.append(f"marginal cost of {names} rises {change} from {before} to {period}; "
-                     + _cause(binding, periods, period))
+                     + _cause(binding, periods, period, events))
     return found
 
 
-def _cause(binding: pd.DataFrame | None, periods: list[str], period: str) -> str:
+def _events(data: Any, t: int) -> list[str]:
+    """What starts in period t that can raise marginal costs: bans, tariffs, cards first
+    available, the first deliveries of a card with a lead time."""
+    periods = data.periods
+    found = []
+    for k, start in sorted(data.banned_from.items()):
+        if start == t:
+            found.append(f"the ban on {k} starts (no delivery or rental from {periods[t]})")
+    for k in data.ACCELERATORS:
+        if data.tariff_rate.get((k, t), 0.0) > data.tariff_rate.get((k, t - 1), 0.0) and t > 0:
+            found.append(f"a tariff on {k} starts ({data.tariff_rate[k, t]:.0%})")
+    first: dict[str, int] = {}
+    for (k, _, _, d) in data.BUY:
+        first[k] = min(d, first.get(k, d))
+    for k, d in sorted(first.items()):
+        if d == t and t > 0:
+            lead = data.lead_time_periods.get(k, 0)
+            found.append(f"{k} is first delivered then" + (f" (lead time {lead})" if lead
+                                                          else " (available from then)"))
+    return found
+
+
+def _cause(binding: pd.DataFrame | None, periods: list[str], period: str,
+           events: list[str] = ()) -> str:
+    unknown = ("no cap binds, and no ban, tariff, availability date or lead time starts then: "
+               "the cause is not known (prices or demand may explain it)")
+    if events:
+        starts = "; ".join(events)
+        caps = (binding[binding["period"].astype(str) == period]
+                if binding is not None and len(binding) else None)
+        if caps is not None and len(caps):
+            return f"in {period} {starts}, and {caps.iloc[0]['message']}"
+        return f"in {period} {starts}"
     if binding is None or not len(binding):
-        return "no cap binds: the rise comes from prices"
+        return unknown
     at = binding["period"].astype(str)
     for later in periods[periods.index(period):]:
         caps = binding[at == later]
@@ -88,4 +125,4 @@ def _cause(binding: pd.DataFrame | None, periods: list[str], period: str) -> str
                 return f"because {message}"
             return (f"no cap binds in {period}, but {message} (what is bought in {period} "
                     "still holds its slot and power then)")
-    return "no cap binds then: the rise comes from prices"
+    return unknown

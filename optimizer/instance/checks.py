@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Mapping
 
-from optimizer.instance.derived import rack_fits, throughput_tokens_per_s
+from optimizer.instance.derived import periods_alive, rack_fits, throughput_tokens_per_s
 from optimizer.instance.magnitudes import check_magnitudes
 from optimizer.errors import InstanceError
 from optimizer.instance.schema import InstanceSpec
@@ -94,17 +94,28 @@ def check_instance(spec: InstanceSpec, path: Path,
             raise InstanceError(path, f"{base}.exclusive_cooling", "the site has existing "
                                 f"capacity in {', '.join(existing_modes)}; exclusive cooling "
                                 "allows one mode")
-        fleet_cards = 0
+        years = spec.horizon.period_years
+        installed = [0] * len(periods)          # cards alive in each period, before buying
         for i, entry in enumerate(site.existing_fleet):
             acc = _installed_card(spec, path, name, entry, f"{base}.existing_fleet.{i}")
-            if entry.age_years < acc.lifetime_years:
-                fleet_cards += entry.cards
-        if fleet_cards > site.max_cards:
-            raise InstanceError(path, f"{base}.existing_fleet", f"{fleet_cards} existing cards "
+            for t in range(min(len(periods), periods_alive(acc.lifetime_years,
+                                                           entry.age_years, years))):
+                installed[t] += entry.cards
+        if max(installed, default=0) > site.max_cards:
+            raise InstanceError(path, f"{base}.existing_fleet", f"{installed[0]} existing cards "
                                 f"exceed max_cards {site.max_cards}")
         for i, entry in enumerate(site.on_order):
-            _installed_card(spec, path, name, entry, f"{base}.on_order.{i}")
+            acc = _installed_card(spec, path, name, entry, f"{base}.on_order.{i}")
             need_period(entry.arrives, f"{base}.on_order.{i}.arrives")
+            arrives = periods.index(entry.arrives)
+            for t in range(arrives, min(len(periods), arrives + periods_alive(
+                    acc.lifetime_years, 0.0, years))):
+                installed[t] += entry.cards
+                if installed[t] > site.max_cards:
+                    raise InstanceError(path, f"{base}.on_order.{i}.cards", f"with the cards "
+                                        f"installed and on order, {installed[t]:,} cards would "
+                                        f"stand at {name} in {periods[t]}: above its max_cards "
+                                        f"{site.max_cards:,}")
 
     # rentals ----------------------------------------------------------------------------------
     for name, rental in spec.rentals.items():
@@ -216,6 +227,17 @@ def _check_servable(spec: InstanceSpec, path: Path, demand_sources: Mapping[str,
                    for s in sites for c in acc.cooling):
                 break
         else:
+            held = [(memory * (acc.scale_up_cards or acc.cards_per_unit), k)
+                    for k, acc in spec.accelerators.items()
+                    if (memory := acc.memory_gb) is not None]
+            if wl.model_memory_gb is not None and held and all(
+                    size < wl.model_memory_gb for size, _ in held):
+                size, k = max(held)
+                raise InstanceError(demand_sources.get(workload, path), f"demand.{workload}",
+                                    f"workload {workload!r} needs {wl.model_memory_gb:g} GB a "
+                                    f"replica (model_memory_gb) and no card holds it: the "
+                                    f"closest, {k}, holds {size:g} GB (memory_gb x "
+                                    "scale_up_cards)")
             raise InstanceError(demand_sources.get(workload, path), f"demand.{workload}",
                                 f"workload {workload!r} has demand but no accelerator with a "
                                 "throughput for it (given, or derived from peak_tflops and "

@@ -1,9 +1,22 @@
 """Small derivations from the instance shared by the checks and the problem data."""
 from __future__ import annotations
 
+import math
 from typing import Mapping, Sequence
 
 from optimizer.instance.schema import Accelerator, CoolingMode, Workload
+
+
+LIFETIME_TOLERANCE = 1e-9
+"""Slack in "age < lifetime" so that a lifetime of whole periods is not cut, or stretched,
+by rounding (0.7-year periods and a 2.1-year life: 3 periods)."""
+
+
+def periods_alive(lifetime_years: float, age_years: float, period_years: float) -> int:
+    """Periods a card of ``age_years`` at its first period lives on: alive in its k-th period
+    (k = 0, 1, ...) while age + k L < lifetime, i.e. ceil((lifetime - age) / L) periods. The
+    one alive rule of every card (:meth:`optimizer.problem.time.Timeline.alive` uses it)."""
+    return max(0, math.ceil((lifetime_years - age_years) / period_years - LIFETIME_TOLERANCE))
 
 
 def throughput_tokens_per_s(accelerator: Accelerator, workload_name: str,

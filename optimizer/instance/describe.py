@@ -5,6 +5,7 @@ from collections import defaultdict
 from typing import Any
 
 from optimizer.instance.derived import banned_accelerators, memory_dropped_pairs, per_period
+from optimizer.instance.warnings import instance_warnings
 from optimizer.instance.loader import Instance
 
 
@@ -39,7 +40,7 @@ def describe_instance(instance: Instance) -> dict[str, Any]:
             "discount_rate": spec.horizon.discount_rate, "workloads": workloads,
             "accelerators_by_vendor": dict(vendors), "sites": sites,
             "scenarios": list(spec.scenarios.members) if spec.scenarios else [],
-            "input_sha256": instance.input_sha256}
+            "warnings": instance_warnings(spec), "input_sha256": instance.input_sha256}
 
 
 def describe_procurement(instance: Instance) -> dict[str, Any]:

@@ -4,6 +4,7 @@ atomically beside it with the user's umask, and a finished plan is never lost to
 error (it is written elsewhere, and the caller says where)."""
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 import shutil
@@ -75,6 +76,24 @@ def check_destination(directory: str | Path, force: bool) -> Path:
     return target
 
 
+WHY_NOT = {
+    errno.EACCES: "you have no permission to write there",
+    errno.EPERM: "you have no permission to write there",
+    errno.ENOTDIR: "a part of the path is a file, not a folder",
+    errno.EEXIST: "a part of the path is a file, not a folder",
+    errno.EROFS: "the disk there is read-only",
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "your disk quota is used up",
+    errno.ENAMETOOLONG: "the path is too long",
+}
+"""What an output error means, in words a planner acts on."""
+
+
+def why_not(exc: OSError) -> str:
+    """An output error as what is wrong (the system's words when it is none of the known)."""
+    return WHY_NOT.get(exc.errno, exc.strerror or str(exc))
+
+
 def check_writable(folder: Path) -> None:
     """Raise :class:`UsageError` unless a results directory can be created in ``folder``."""
     try:
@@ -82,8 +101,7 @@ def check_writable(folder: Path) -> None:
         probe = staging_directory(folder / "probe")
         probe.rmdir()
     except OSError as exc:
-        raise UsageError(f"{folder}: cannot write results there "
-                         f"({exc.strerror or exc})") from None
+        raise UsageError(f"{folder}: cannot write results there: {why_not(exc)}") from None
 
 
 def staging_directory(target: Path) -> Path:

@@ -5,6 +5,7 @@ import contextlib
 from typing import Any, Callable, Iterator
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn,
 )
@@ -52,7 +53,9 @@ def print_description(description: dict[str, Any]) -> None:
     """Print what an instance holds (``accelplan validate``)."""
     console = _console()
     console.print(f"[bold]{description['name'] or description['file']}[/bold]: valid "
-                  f"({description['file']})")
+                  f"({description['file']})", markup=True)
+    for warning in description.get("warnings", []):
+        console.print(f"[yellow]warning:[/yellow] {escape(warning)}")
     console.print(f"periods: {', '.join(description['periods'])} "
                   f"({description['period_years']:g} year each, discount rate "
                   f"{description['discount_rate']:.1%})")
@@ -174,6 +177,9 @@ def print_plan(plan: Any, output: str | None) -> None:
         return
     if "stochastic" in summary:
         _print_stochastic(console, plan, currency)
+        if output is not None:
+            console.print(f"results written to {output}/ (first_stage.csv, scenarios.csv, "
+                          "and each table with a scenario column)")
         return
     periods = [str(p) for p in plan.tables["costs"]["period"]]
     if summary.get("replan"):
@@ -223,6 +229,8 @@ def _print_replan(console: Console, replan: dict) -> None:
                       f"{row['cards_before']:,}", f"{row['cards_now']:,}")
     console.print(table)
     _more(console, len(changes) - SHOWN_ROWS, "changed orders", "summary.json")
+    if replan.get("changes_note"):
+        console.print(f"  {replan['changes_note']}")
 
 
 def _print_actions(console: Console, tables: dict, periods: list[str], currency: str) -> None:
@@ -294,6 +302,8 @@ def _print_key_figures(console: Console, kpis: dict, periods: list[str], currenc
     table.add_row(f"cards installed in {last}", f"{kpis.get('cards_final_period', 0):,.0f}")
     for tag, share in (kpis.get("tag_shares_final_period") or {}).items():
         table.add_row(f"share of {tag} cards in {last}", percent(share))
+    if kpis.get("emissions_note"):
+        table.add_row(f"CO2 emitted, {span}", kpis["emissions_note"])
     if kpis.get("emissions_total_t") is not None:
         table.add_row(f"CO2 emitted, {span}", f"{count(kpis['emissions_total_t'])} t")
         table.add_row(f"CO2 a year in {last}",

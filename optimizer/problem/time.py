@@ -7,14 +7,13 @@ horizon end, d_e = (1+r)^-(n L).
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
+
+from optimizer.instance.derived import periods_alive
 
 HOURS_PER_YEAR = 8760.0
 DAYS_PER_YEAR = 365.0
 SECONDS_PER_DAY = 86400.0
-LIFETIME_TOLERANCE = 1e-9
-"""Slack in "age < lifetime" so that a lifetime of whole periods is not cut by rounding."""
 
 
 @dataclass(frozen=True)
@@ -63,8 +62,7 @@ class Timeline:
         k-th period (k = 0, 1, ...) while age + k L < lifetime, i.e. ceil((lifetime - age) /
         L) periods. A tolerance keeps a lifetime of whole periods from being cut, or
         stretched, by rounding (0.7-year periods and a 2.1-year life: 3 periods)."""
-        return max(0, math.ceil((lifetime_years - age_years) / self.years
-                                - LIFETIME_TOLERANCE))
+        return periods_alive(lifetime_years, age_years, self.years)
 
     def alive(self, bought: int, lifetime_years: float, age_years: float = 0.0) -> range:
         """The periods a card arriving in ``bought`` with ``age_years`` (0 for a purchase or

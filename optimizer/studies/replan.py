@@ -25,9 +25,9 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from optimizer.errors import UsageError
+from optimizer.errors import AccelplanError, UsageError
 from optimizer.instance.loader import Instance, instance_from_raw
-from optimizer.output.results import Plan, read_plan
+from optimizer.output.results import Decisions, Plan, decisions_from_tables, read_plan
 from optimizer.problem.time import Timeline
 
 PERIOD_LABEL_FIELDS = ("from", "available_from")
@@ -353,18 +353,61 @@ def replan(previous: str | Path | Plan, instance: Instance, from_period: str,
     today, rolled = rolled_instance(instance, earlier, from_period)
     plan = solve(today, **options)
     attach_changes(plan, earlier, rolled, list(instance.spec.horizon.periods),
-                   None if isinstance(previous, Plan) else str(previous))
+                   None if isinstance(previous, Plan) else str(previous), today, options)
     return plan
 
 
 def attach_changes(plan: Plan, earlier: Plan, rolled: RolledInstance, periods: list[str],
-                   source: str | None) -> None:
-    """Record in ``plan.summary["replan"]`` what became fact and what changed."""
-    plan.summary["replan"] = {
-        "previous": source, "from": rolled.from_period, "fixed": rolled.fixed,
-        "changes": changes_against(earlier, plan, rolled.from_period, periods)
-        if plan.status.has_plan else [],
-    }
+                   source: str | None, today: Instance | None = None,
+                   options: Mapping[str, Any] | None = None) -> None:
+    """Record in ``plan.summary["replan"]`` what became fact and what changed. With
+    ``today`` (the rolled-forward instance), changes are judged: the previous plan's
+    decisions from the period on are costed in it, and changes that save no more than the
+    plan's gap are marked ``within_gap`` (they are noise of the solve, not a reason to
+    change an order)."""
+    changes = (changes_against(earlier, plan, rolled.from_period, periods)
+               if plan.status.has_plan else [])
+    record: dict[str, Any] = {"previous": source, "from": rolled.from_period,
+                              "fixed": rolled.fixed, "changes": changes}
+    if changes and today is not None:
+        record.update(judge_changes(plan, earlier, rolled, today, options or {}))
+    plan.summary["replan"] = record
+
+
+def judge_changes(plan: Plan, earlier: Plan, rolled: RolledInstance, today: Instance,
+                  options: Mapping[str, Any]) -> dict[str, Any]:
+    """The previous plan's decisions from the new horizon's start on, fixed in ``today``:
+    what keeping them costs, and whether the re-plan's changes save more than its gap."""
+    from optimizer.planning import solve
+    if "scenario" in earlier.tables.get("costs", pd.DataFrame()):
+        return {}         # a scenario plan's later orders are each scenario's own
+    new = list(today.spec.horizon.periods)
+    kept = decisions_from_tables(earlier.tables)
+    keep = set(new)
+    decisions = Decisions(
+        {k: v for k, v in kept.purchases.items() if kept.order_period(k) in keep},
+        {k: v for k, v in kept.builds_mw.items() if k[-1] in keep},
+        {k: v for k, v in kept.openings.items() if k[-1] in keep},
+        {k: v for k, v in kept.rentals.items() if k[-1] in keep},
+        {k: v for k, v in kept.ordered.items() if v in keep})
+    allowed = {k: v for k, v in options.items()
+               if k in ("time_limit", "mip_gap", "threads", "seed")}
+    try:
+        fixed = solve(today, fix_first_stage=(len(new), decisions), explain=False,
+                      raise_on_infeasible=False, scenarios=False, **allowed)
+    except AccelplanError:
+        return {"keeping_previous_npv": None,
+                "changes_note": "the previous plan's orders could not be costed here"}
+    if not fixed.status.has_plan:
+        return {"keeping_previous_npv": None, "within_gap": False,
+                "changes_note": "the previous plan's orders have no plan here: they must change"}
+    saving = fixed.objective - plan.objective
+    gap = (plan.mip_gap or 0.0) * abs(plan.objective) + 1e-9 * max(1.0, abs(plan.objective))
+    within = saving <= gap
+    return {"keeping_previous_npv": fixed.objective, "saving": saving, "within_gap": within,
+            "changes_note": (f"keeping the previous orders costs {saving:,.0f} more, within the "
+                             "plan's gap: these changes are not worth making on this evidence"
+                             if within else f"the changes save {saving:,.0f}")}
 
 
 def rolled_yaml(rolled: RolledInstance | Mapping[str, Any]) -> str:
