@@ -59,6 +59,17 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
                           env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)})
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: runs in CI (.ci/run), not in the default "
+                            "`python -m pytest`, which stays within a few minutes")
+
+
+def fast_first(values, fast: int) -> list:
+    """Parameters: the first ``fast`` run by default, the rest marked slow (CI runs them)."""
+    return [v if i < fast else pytest.param(v, marks=pytest.mark.slow)
+            for i, v in enumerate(values)]
+
+
 @pytest.fixture(autouse=True)
 def every_plan_is_checked(monkeypatch):
     """Every plan a test solves through the library is checked by the independent plan

@@ -88,6 +88,7 @@ def test_a_sweep_on_a_remote_cluster_without_shared_files(tmp_path, cluster):
     assert (project / "out" / "variants" / "0001" / "summary.json").is_file()
 
 
+@pytest.mark.slow
 def test_scenario_pieces_on_a_remote_cluster(tmp_path, cluster):
     # the newsvendor of test_stochastic by decomposition with bundles of one: E[NPV] 1750
     from test_stochastic import newsvendor

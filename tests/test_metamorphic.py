@@ -20,11 +20,12 @@ from typing import Any
 
 import pytest
 
-from conftest import write_instance
+from conftest import fast_first, write_instance
 from test_differential import INSTANCES, random_instance
 
 CASES = 30
-"""Random instances per relation."""
+"""Random instances per relation (CI); ``FAST`` of them in the default run."""
+FAST = 10
 
 REL = 1e-6
 
@@ -74,7 +75,7 @@ def _renamed(data: dict[str, Any]) -> dict[str, Any]:
     return json.loads(NAMES.sub(lambda m: f'"x-{m.group(1)}-renamed"', json.dumps(data)))
 
 
-@pytest.mark.parametrize("seed", _seeds())
+@pytest.mark.parametrize("seed", fast_first(_seeds(), FAST))
 def test_renaming_every_id_changes_nothing(tmp_path, seed):
     first, second = _plans(tmp_path, seed, _renamed)
     assert second is not None
@@ -105,7 +106,7 @@ def _scale(value: Any) -> Any:
     return value * 10
 
 
-@pytest.mark.parametrize("seed", _seeds())
+@pytest.mark.parametrize("seed", fast_first(_seeds(), FAST))
 def test_money_times_ten_multiplies_the_objective_only(tmp_path, seed):
     first, second = _plans(tmp_path, seed, _times_ten)
     _same(first, second, factor=10.0)
@@ -124,7 +125,7 @@ def _split_first_scenario(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-@pytest.mark.parametrize("seed", _seeds(scenarios=True))
+@pytest.mark.parametrize("seed", fast_first(_seeds(scenarios=True), FAST))
 def test_splitting_a_scenario_in_two_halves_gives_the_same_plan(tmp_path, seed):
     first, second = _plans(tmp_path, seed, _split_first_scenario)
     _same(first, second)
@@ -144,7 +145,7 @@ def _as_one_scenario(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-@pytest.mark.parametrize("seed", _seeds(scenarios=False))
+@pytest.mark.parametrize("seed", fast_first(_seeds(scenarios=False), FAST))
 def test_a_deterministic_instance_is_its_one_scenario(tmp_path, seed):
     first, second = _plans(tmp_path, seed, _as_one_scenario)
     _same(first, second)
@@ -182,7 +183,7 @@ def _worse_seeds() -> list[int]:
             if "supply" not in random_instance(seed)["accelerators"]["K0"]][:CASES]
 
 
-@pytest.mark.parametrize("seed", _worse_seeds())
+@pytest.mark.parametrize("seed", fast_first(_worse_seeds(), FAST))
 def test_a_dearer_and_worse_accelerator_changes_nothing(tmp_path, seed):
     first, second = _plans(tmp_path, seed, _with_a_worse_clone)
     _same(first, second)
@@ -240,7 +241,7 @@ def _replan_seeds() -> list[int]:
             if len(random_instance(seed)["horizon"]["periods"]) > 1][:CASES]
 
 
-@pytest.mark.parametrize("seed", _replan_seeds())
+@pytest.mark.parametrize("seed", fast_first(_replan_seeds(), FAST))
 def test_a_replan_on_its_own_instance_keeps_its_npv_from_then_on(tmp_path, seed):
     from optimizer import load_instance, replan, solve
     data = random_instance(seed)

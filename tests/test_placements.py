@@ -98,6 +98,7 @@ def test_priced_relaxation_proves_the_full_lp(tmp_path, size, seed):
         assert priced.placements_active.sum() > start.sum()  # and pricing added placements
 
 
+@pytest.mark.slow
 def test_restricted_branch_and_bound_is_a_plan_of_the_full_model(tmp_path, monkeypatch):
     data = _data(tmp_path, (5, 10, 4, 3), seed=3)
     # the optimum of the full MIP, by HiGHS on the whole model

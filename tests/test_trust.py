@@ -7,9 +7,10 @@ peak_to_average 1, 1 token/s per card, discount 0, one-year periods, free power 
 from __future__ import annotations
 
 import json
+
 import pytest
 
-from conftest import accelerator, instance, run_cli, site, solve_data, write_instance
+from conftest import accelerator, fast_first, instance, run_cli, site, solve_data, write_instance
 
 REL = 1e-6
 TOKENS_PER_TOKEN_S_YEAR = 86400 * 365          # tokens one token/s serves in a year
@@ -145,7 +146,7 @@ def test_absurd_counts_of_solves_are_confirmed(tmp_path):
     assert out.returncode == 2 and "1,501 variants" in out.stderr
 
 
-@pytest.mark.parametrize("workers", ["1", "2"])
+@pytest.mark.parametrize("workers", fast_first(["1", "2"], 1))
 def test_a_signal_to_a_sweep_writes_what_is_done_and_leaves_no_process(tmp_path, workers):
     # SIGTERM a sweep of long solves: exit 130, sweep.csv with every variant (those not
     # reached marked not_run), no worker or solver process left behind
