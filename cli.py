@@ -206,7 +206,7 @@ def _load(path: str, assignments: tuple[str, ...], override_files: tuple[str, ..
                          max_bytes=None if max_input_mb is None else int(max_input_mb * 2**20))
 
 
-STOP_GRACE_SECONDS = 3.5
+STOP_GRACE_SECONDS = 4.2
 """After Ctrl-C or SIGTERM, how long the command may take to keep its best plan before it
 ends anyway (with nothing written): it exits within this and a second's margin."""
 

@@ -91,10 +91,9 @@ class StandardForm:
             if not var.fixed:       # fixed variables are constants of the model: keep them
                 var.set_value(0 if var.lb is None or var.lb <= 0 else var.lb,
                               skip_validation=True)
-        for var, x in zip(self.columns, values):
-            if var.is_integer() or var.is_binary():
-                x = round(x)
-            var.set_value(float(x), skip_validation=True)
+        rounded = np.where(self.arrays.integer, np.round(values), values)
+        for var, x in zip(self.columns, rounded.tolist()):
+            var.set_value(x, skip_validation=True)
 
     def integer_values(self, values: np.ndarray | None) -> dict[str, float]:
         """A plan's integer decisions by variable name (a MIP start for a similar model)."""
