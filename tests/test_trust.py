@@ -208,3 +208,16 @@ def test_a_workload_no_card_can_hold_names_the_memory_needed(tmp_path):
     from conftest import run_cli, write_instance
     out = run_cli("validate", str(write_instance(tmp_path, data)))
     assert "needs 500 GB" in out.stderr and "closest, B, holds 160 GB" in out.stderr
+
+
+@pytest.mark.parametrize("where, value, field", [
+    (("policies", "tariff"), [{"tags": ["imported"], "rate": 1e308}], "policies.tariff.0.rate"),
+    (("accelerators", "A", "price_per_card"), 1e300, "accelerators.A.price_per_card"),
+    (("sites", "s1", "grid_mw"), 1e200, "sites.s1.grid_mw"),
+])
+def test_figures_that_would_overflow_are_refused_by_validate(tmp_path, where, value, field):
+    # price x (1 + 1e308) is inf: the solve would run without end, deaf to its limit
+    from conftest import assert_field_refused, base_instance
+    data = base_instance()
+    data["policies"] = {}
+    assert_field_refused(tmp_path, data, where, value, field)
