@@ -12,7 +12,7 @@ from typing import Any, Callable, Mapping
 from optimizer.errors import Interrupted, UsageError
 from optimizer.status import SolverOptions
 
-STOCHASTIC_METHODS = ("extensive", "decomposed")
+STOCHASTIC_METHODS = ("extensive", "decomposed", "ph")
 
 Progress = Callable[[dict[str, "float | None"]], None]
 """Called with ``{"seconds", "objective", "bound"}`` (currency) each time a better plan is
@@ -63,7 +63,7 @@ class SolveOptions:
     def __post_init__(self) -> None:
         if self.stochastic_method not in STOCHASTIC_METHODS:
             raise UsageError(f"unknown stochastic method {self.stochastic_method!r}; use "
-                             "extensive or decomposed")
+                             "extensive, decomposed or ph")
         object.__setattr__(self, "extra_constraints", tuple(self.extra_constraints or ()))
 
     @classmethod

@@ -65,6 +65,9 @@ def solve(instance: Any, options: SolveOptions | None = None, **fields: Any) -> 
                          "scenario trees are not planned yet in this version; name the "
                          "scenarios instead (each with its probability)")
     if options.scenarios and instance.spec.scenarios is not None:
+        if options.stochastic_method == "ph":
+            from optimizer.scenarios.ph import solve_ph
+            return solve_ph(instance, options)
         if options.stochastic_method == "decomposed":
             from optimizer.scenarios.decomposition import solve_decomposed
             return solve_decomposed(instance, options)

@@ -39,7 +39,9 @@ from optimizer.instance.loader import Instance
 from optimizer.options import SolveOptions
 from optimizer.output.results import Plan
 from optimizer.parallel import Runner
-from optimizer.scenarios.assemble import DEFAULT_CVAR_ALPHA, ScenarioOutcome, assemble
+from optimizer.scenarios.assemble import (
+    DEFAULT_CVAR_ALPHA, ScenarioOutcome, assemble, tail_figures,
+)
 from optimizer.scenarios.evaluation import (
     ScenarioSolve, evaluation_jobs, expected_npv, future_job, job_fields, run_all,
     run_scenario_solve,
@@ -130,9 +132,9 @@ def solve_decomposed(instance: Instance, options: SolveOptions | None = None) ->
     options = options or SolveOptions()
     options.refuse("with --stochastic decomposed (use the extensive form)", "start")
     risk = instance.spec.scenarios.risk
-    if risk is not None and risk.cvar_weight > 0:
+    if risk is not None and risk.cvar_weight > 0 and options.fix_first_stage is None:
         raise UsageError("scenarios.risk: a risk-averse objective (cvar_weight > 0) does not "
-                         "decompose by bundles; use the extensive form")
+                         "decompose by bundles; use the extensive form or --stochastic ph")
     workers = options.workers or os.cpu_count() or 1
     if (workers > 1 or options.backend != "local") and options.extra_constraints:
         try:
@@ -188,8 +190,17 @@ def _evaluate_given(instance: Instance, began: float, runner: Runner,
                         + " without a plan" if strands else
                         "not every scenario was solved with the fixed first stage in the "
                         "time limit", Status.INFEASIBLE if strands else Status.NO_SOLUTION)
-    lower = sum(probability[n] * (o["best_bound"] if o["best_bound"] is not None
-                                  else o["objective"]) for n, o in outcomes.items())
+    bounds = {n: o["best_bound"] if o["best_bound"] is not None else o["objective"]
+              for n, o in outcomes.items()}
+    lower = sum(probability[n] * bounds[n] for n in bounds)
+    risk = instance.spec.scenarios.risk
+    if risk is not None and risk.cvar_weight > 0:
+        # the risk-adjusted objective of the recourse: each scenario's own optimum (CVaR is
+        # monotone in every NPV), and of their bounds, a bound
+        w, alpha = risk.cvar_weight, risk.cvar_alpha
+        npvs = {n: o["objective"] for n, o in outcomes.items()}
+        expected = (1 - w) * expected + w * tail_figures(npvs, probability, alpha)["cvar_npv"]
+        lower = (1 - w) * lower + w * tail_figures(bounds, probability, alpha)["cvar_npv"]
     gap = max(expected - lower, 0.0) / max(abs(expected), 1e-12)
     figures = {"method": "decomposed", "fixed_first_stage": True, "lower_bound": lower,
                "upper_bound": expected, "gap": gap, "candidates": [], "chosen": "given",
@@ -340,7 +351,9 @@ def _assemble(instance: Instance, scenarios: Mapping[str, Future],
                                 plans[name].summary.get("kpis", {}),
                                 demand_ratio(alone[name], instance)) for name in names]
     labels = list(instance.spec.horizon.periods[:commit])
-    tables, stochastic, kpis = assemble(outcomes, labels, DEFAULT_CVAR_ALPHA)
+    risk = instance.spec.scenarios.risk
+    tables, stochastic, kpis = assemble(outcomes, labels,
+                                        risk.cvar_alpha if risk else DEFAULT_CVAR_ALPHA)
     expected = decomposition["upper_bound"]
     summary = dict(plans[names[0]].summary)
     summary.update(status=status.value, objective=expected,

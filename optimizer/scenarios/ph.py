@@ -1,0 +1,408 @@
+"""Progressive Hedging on mpi-sppy (uncertainty.md, "Decomposition"): the hub runs PH over
+every scenario, a Lagrangian spoke proves an outer (lower) bound, an xhat spoke finds inner
+bounds (first stages evaluated in every scenario).
+
+Each scenario's model is built by the same problem data and formulations as every plan
+(:func:`scenario_creator`); its nonanticipative variables are the first stage of model.md
+(:func:`optimizer.problem.entries.first_stage_keys`: orders placed in the committed periods,
+whatever their delivery, rentals, builds and openings), and with ``scenarios.risk`` the
+value at risk eta of the Rockafellar-Uryasev objective (shared by every scenario); each
+scenario's objective is (1 - w) NPV_s + w (eta + u_s / (1 - alpha)), u_s >= NPV_s - eta,
+in the first scenario's money unit.
+
+mpi-sppy runs in a child process (``python -m optimizer.scenarios.ph JOB OUT``, under
+``mpiexec -n N`` for N > 1 ranks), so that MPI never starts inside the caller (a service, a
+test) and a deadline or a Ctrl-C ends every rank. The child writes the best inner bound's
+first stage, the bounds and PH's iterations; :func:`solve_ph` then evaluates that first stage
+in every scenario (its recourse, E[NPV] and the tables) and reports the outer bound as the
+proven bound.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import pickle
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from optimizer.errors import SolverError, UsageError
+from optimizer.instance.loader import Instance
+from optimizer.options import SolveOptions
+from optimizer.output.results import Decisions, Plan
+from optimizer.status import Status
+
+STOP_SECONDS = 3.0
+"""How long the ranks may take to end once asked (SIGTERM), before they are killed."""
+EVALUATION_SHARE = 0.25
+"""Share of a time limit kept to evaluate the chosen first stage in every scenario."""
+DEFAULT_RHO = 1.0
+"""PH's penalty weight where no decision's own is set (:func:`rho_setter`)."""
+RHO_SHARE = 0.1
+RHO_FLOOR = 1e-4
+
+
+@dataclass(frozen=True)
+class PHJob:
+    """What the child process needs (picklable): the instance as read, its overrides, the
+    solver options, the time it may take, how many cylinders."""
+
+    raw: dict
+    path: str
+    overrides: dict
+    digest: str
+    mip_gap: float
+    time_limit: float | None
+    spokes: tuple[str, ...]
+    threads: int | None = None
+    max_iterations: int = 200
+    extra_constraints: tuple = ()
+
+
+def cylinders(ranks: int) -> tuple[str, ...]:
+    """The spokes beside the PH hub for ``ranks`` MPI ranks (every cylinder needs a rank):
+    one rank, the hub alone (its trivial bound, and the first stage its iterates agree on);
+    two, the hub and a Lagrangian spoke (a bound that rises; the plan from the hub's
+    consensus); three or more, an xhat spoke too (plans of their own)."""
+    if ranks <= 1:
+        return ()
+    if ranks == 2:
+        return ("lagrangian",)
+    return ("lagrangian", "xhatshuffle")
+
+
+# ---- inside the child process -------------------------------------------------------------
+
+def _instance(job: PHJob) -> Instance:
+    from optimizer.instance.loader import instance_from_raw
+    return instance_from_raw(job.raw, job.path, job.overrides, job.digest)
+
+
+def scenario_creator(name: str, job: PHJob | None = None) -> Any:
+    """One scenario's model for mpi-sppy: the plan's model with the first stage attached as
+    the root node's nonanticipative variables and the (risk-adjusted) objective scaled to
+    the reference money unit."""
+    import pyomo.environ as pyo
+    import mpisppy.utils.sputils as sputils
+
+    from formulations import build_model
+    from optimizer.problem import build_problem_data
+    from optimizer.problem.entries import first_stage_keys
+    from optimizer.scenarios.scenario_set import future_instance, futures
+    instance = _instance(job)
+    chosen = {f.name: f for f in futures(instance)}
+    future = chosen[name]
+    reference = build_problem_data(future_instance(instance, next(iter(chosen.values()))))
+    data = build_problem_data(future_instance(instance, future))
+    model = build_model(data, job.extra_constraints)
+    scale = data.money_unit / reference.money_unit
+    model.npv.deactivate()
+    npv = scale * model.npv.expr
+    commit = instance.spec.scenarios.committed
+    keys = first_stage_keys(data, commit)
+    varlist = [getattr(model, variable)[key] for variable in sorted(keys)
+               for key in sorted(keys[variable], key=str)]
+    first_cost = sum(scale * data.objective_cost.get(variable, {}).get(key, 0.0)
+                     * getattr(model, variable)[key]
+                     for variable in keys for key in keys[variable])
+    risk = instance.spec.scenarios.risk
+    if risk is not None and risk.cvar_weight > 0:
+        model.value_at_risk = pyo.Var(domain=pyo.Reals)
+        model.tail_excess = pyo.Var(domain=pyo.NonNegativeReals)
+        model.cvar_tail = pyo.Constraint(expr=model.tail_excess - npv + model.value_at_risk >= 0)
+        weight = risk.cvar_weight
+        model.ph_objective = pyo.Objective(expr=(1 - weight) * npv + weight * (
+            model.value_at_risk + model.tail_excess / (1 - risk.cvar_alpha)))
+        varlist.append(model.value_at_risk)
+    else:
+        model.ph_objective = pyo.Objective(expr=npv)
+    sputils.attach_root_node(model, first_cost, varlist)
+    model._mpisppy_probability = future.probability
+    costs = {id(getattr(model, variable)[key]): scale * data.objective_cost.get(
+        variable, {}).get(key, 0.0) for variable in keys for key in keys[variable]}
+    model._accelplan_rho = [(id(var), max(RHO_SHARE * abs(costs.get(id(var), 0.0)), RHO_FLOOR))
+                            for var in varlist]
+    return model
+
+
+def rho_setter(scenario: Any) -> list[tuple[Any, float]]:
+    """Cost-proportional penalties (Watson and Woodruff): rho of a first-stage decision is
+    ``RHO_SHARE`` of its cost per unit, so that PH weighs a card, a MW and an opening alike."""
+    return scenario._accelplan_rho
+
+
+def scenario_denouement(rank: int, name: str, scenario: Any) -> None:
+    """Nothing to do per scenario at the end (the parent evaluates the plan)."""
+
+
+def _config(job: PHJob, names: list[str]) -> Any:
+    from mpisppy.utils import config
+    cfg = config.Config()
+    cfg.popular_args()
+    cfg.two_sided_args()
+    cfg.ph_args()
+    cfg.lagrangian_args()
+    cfg.xhatshuffle_args()
+    cfg.num_scens_optional()
+    cfg.solver_name = "appsi_highs"
+    cfg.default_rho = DEFAULT_RHO
+    cfg.max_iterations = job.max_iterations
+    cfg.time_limit = job.time_limit
+    cfg.linearize_proximal_terms = True         # HiGHS has no MIQP
+    cfg.rel_gap = max(job.mip_gap, 1e-6)
+    cfg.abs_gap = 0.0
+    cfg.num_scens = len(names)
+    cfg.solver_options = f"mip_rel_gap={max(job.mip_gap / 10, 1e-9)}" + (
+        f" threads={job.threads}" if job.threads else "")
+    cfg.lagrangian = "lagrangian" in job.spokes
+    cfg.xhatshuffle = "xhatshuffle" in job.spokes
+    return cfg
+
+
+def child_main(job_path: str, out_path: str) -> None:
+    """Run PH with its spokes on this rank; rank 0 writes the outcome to ``out_path``."""
+    from optimizer.lifeline import die_with_parent
+    die_with_parent()
+    with open(job_path, "rb") as handle:
+        job: PHJob = pickle.load(handle)
+    import mpisppy.utils.cfg_vanilla as vanilla
+    from mpisppy.spin_the_wheel import WheelSpinner
+    from optimizer.scenarios.scenario_set import futures
+    names = [f.name for f in futures(_instance(job))]
+    cfg = _config(job, names)
+    beans = (cfg, scenario_creator, scenario_denouement, names)
+    kwargs = {"scenario_creator_kwargs": {"job": job}}
+    hub = vanilla.ph_hub(*beans, rho_setter=rho_setter, **kwargs)
+    spokes = []
+    if "lagrangian" in job.spokes:
+        spokes.append(vanilla.lagrangian_spoke(*beans, rho_setter=rho_setter, **kwargs))
+    if "xhatshuffle" in job.spokes:
+        spokes.append(vanilla.xhatshuffle_spoke(*beans, **kwargs))
+    began = time.perf_counter()
+    wheel = WheelSpinner(hub, spokes)
+    wheel.spin()
+    found: dict[str, float] = {}
+
+    def writer(file_name: str, scenario: Any, bundling: bool) -> None:
+        import pyomo.environ as pyo
+        root = scenario._mpisppy_node_list[0]
+        values = {var.name: float(pyo.value(var)) for var in root.nonant_vardata_list
+                  if var.value is not None}
+        Path(file_name).write_text(json.dumps(values))
+    first_file = out_path + ".first.json"
+    wheel.write_first_stage_solution(first_file, first_stage_solution_writer=writer)
+    if wheel.global_rank == 0:
+        hub_opt = wheel.spcomm.opt
+        consensus = {}
+        for scenario in hub_opt.local_scenarios.values():     # the hub's own xbar
+            root = scenario._mpisppy_node_list[0]
+            xbars = scenario._mpisppy_model.xbars
+            for i, var in enumerate(root.nonant_vardata_list):
+                xbar = xbars[root.name, i].value
+                consensus[var.name] = float(xbar) if xbar is not None else 0.0
+            break
+        Path(out_path).write_text(json.dumps({
+            "inner": _finite(wheel.BestInnerBound), "outer": _finite(wheel.BestOuterBound),
+            "iterations": int(getattr(hub_opt, "_PHIter", 0)),
+            "seconds": time.perf_counter() - began, "spokes": list(job.spokes),
+            "consensus": consensus}))
+
+
+def _finite(value: Any) -> float | None:
+    return float(value) if value is not None and math.isfinite(float(value)) else None
+
+
+# ---- in the caller ------------------------------------------------------------------------
+
+def _mpiexec() -> str | None:
+    here = Path(sys.executable).parent / "mpiexec"
+    return str(here) if here.exists() else shutil.which("mpiexec")
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """End every rank: SIGTERM to the process group, then SIGKILL."""
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(STOP_SECONDS)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait()
+
+
+def run_ph(job: PHJob, ranks: int, deadline: float | None, cancel: Any = None
+           ) -> dict[str, Any]:
+    """Run the child (``ranks`` MPI ranks); its outcome, or ``{"stopped": reason}`` when the
+    deadline or a cancel ended it first.
+
+    Raises:
+        UsageError: mpi-sppy is not installed (pip install -e .[distributed]).
+    """
+    import importlib.util
+    if importlib.util.find_spec("mpisppy") is None:     # never imported here: it starts MPI
+        raise UsageError("--stochastic ph needs mpi-sppy: pip install -e .[distributed] "
+                         "(mpi-sppy, mpi4py and the mpich wheel)") from None
+    folder = Path(tempfile.mkdtemp(prefix="accelplan-ph-"))
+    try:
+        job_path, out_path = folder / "job.pkl", folder / "out.json"
+        job_path.write_bytes(pickle.dumps(job))
+        command = [sys.executable, "-m", "optimizer.scenarios.ph", str(job_path), str(out_path)]
+        if ranks > 1:
+            launcher = _mpiexec()
+            if launcher is None:
+                raise UsageError("--workers > 1 with --stochastic ph needs mpiexec (the mpich "
+                                 "wheel: pip install -e .[distributed])")
+            command = [launcher, "-n", str(ranks)] + command
+        root = str(Path(__file__).resolve().parent.parent.parent)
+        env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
+        log = open(folder / "log.txt", "w")
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                   start_new_session=True, cwd=str(folder))
+        stopped = ""
+        try:
+            while process.poll() is None:
+                if cancel is not None and cancel.is_set():
+                    stopped = "interrupted"
+                elif deadline is not None and time.time() >= deadline:
+                    stopped = "time limit reached"
+                if stopped:
+                    break
+                time.sleep(0.1)
+        finally:
+            _stop(process)
+            log.close()
+        if out_path.exists():
+            outcome = json.loads(out_path.read_text())
+            first = Path(str(out_path) + ".first.json")
+            outcome["first_stage"] = json.loads(first.read_text()) if first.exists() else None
+            return outcome
+        if stopped:
+            return {"stopped": stopped}
+        tail = (folder / "log.txt").read_text()[-2000:]
+        raise SolverError(f"mpi-sppy ended without a result (exit {process.returncode}): "
+                          + " ".join(tail.split())[-600:])
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def decisions_from_nonants(values: dict[str, float], data: Any) -> Decisions:
+    """A first stage by Pyomo variable name (``units_bought[A,s1,air,1]``) as Decisions (by
+    labels), integers rounded."""
+    from optimizer.problem.entries import first_stage_keys
+    label = data.periods
+    by_name: dict[str, tuple[str, Any]] = {}
+    for variable, keys in first_stage_keys(data, len(label)).items():
+        for key in keys:
+            by_name[f"{variable}[{','.join(map(str, key))}]"] = (variable, key)
+    purchases, builds, openings, rentals, ordered = {}, {}, {}, {}, {}
+    for name, value in values.items():
+        found = by_name.get(name)
+        if found is None:
+            continue
+        variable, key = found
+        if variable == "units_bought":
+            k, s, c, t = key
+            if round(value):
+                purchases[k, s, c, label[t]] = float(round(value))
+                if data.order_period(k, t) != t:
+                    ordered[k, s, c, label[t]] = label[data.order_period(k, t)]
+        elif variable == "build" and value > 1e-9:
+            s, c, t = key
+            builds[s, c, label[t]] = value * data.build_unit_mw[s, c]
+        elif variable == "site_open":
+            s, t = key
+            openings[s, label[t]] = float(round(value))
+        elif variable == "cards_rented" and round(value):
+            r, t = key
+            rentals[r, label[t]] = float(round(value))
+    return Decisions(purchases, builds, openings, rentals, ordered)
+
+
+def solve_ph(instance: Instance, options: SolveOptions | None = None) -> Plan:
+    """A scenario plan by Progressive Hedging (see the module docstring): mpi-sppy in
+    ``options.workers`` ranks (default 1: the hub alone), then the best first stage it found
+    evaluated in every scenario. The time limit holds for the whole; the proven bound is
+    mpi-sppy's outer bound.
+
+    Raises:
+        UsageError: a MIP start or a fixed first stage (use the extensive form), or mpi-sppy
+            missing.
+    """
+    from optimizer.problem import build_problem_data
+    from optimizer.scenarios.decomposition import solve_decomposed
+    from optimizer.scenarios.scenario_set import future_instance, futures
+    options = options or SolveOptions()
+    options.refuse("with --stochastic ph (use the extensive form)", "start", "fix_first_stage")
+    began = options.began()
+    deadline = options.deadline(began)
+    ranks = options.workers or 1
+    remaining = None if deadline is None else max(deadline - time.time(), 0.0)
+    job = PHJob(raw=dict(instance.raw), path=str(instance.path),
+                overrides=dict(instance.overrides), digest=instance.input_sha256,
+                mip_gap=options.mip_gap,
+                time_limit=None if remaining is None else remaining * (1 - EVALUATION_SHARE),
+                spokes=cylinders(ranks), threads=1 if ranks > 1 else options.threads,
+                extra_constraints=tuple(options.extra_constraints))
+    ph_deadline = None if remaining is None else time.time() + remaining * (1 - EVALUATION_SHARE)
+    outcome = run_ph(job, ranks, ph_deadline, options.cancel)
+    if "stopped" in outcome:
+        return _no_plan(instance, began, f"PH found no plan before it was stopped "
+                        f"({outcome['stopped']})")
+    first = outcome.get("first_stage") or outcome.get("consensus") or {}
+    reference = build_problem_data(future_instance(instance, futures(instance)[0]))
+    decisions = decisions_from_nonants(first, reference)
+    commit = instance.spec.scenarios.committed
+    plan = solve_decomposed(instance, options.but(
+        fix_first_stage=(commit, decisions), stochastic_method="decomposed",
+        workers=max(ranks, 1), started_at=began, raise_on_infeasible=False))
+    st = plan.summary.setdefault("stochastic", {})
+    outer = outcome.get("outer")
+    money = reference.money_unit
+    bound = None if outer is None else outer * money
+    if plan.status.has_plan and bound is not None:
+        bound = min(bound, plan.objective)
+        plan.best_bound = bound
+        plan.mip_gap = max(plan.objective - bound, 0.0) / max(abs(plan.objective), 1e-12)
+        plan.status = Status.OPTIMAL if plan.mip_gap <= options.mip_gap else Status.FEASIBLE
+        plan.summary.update(status=plan.status.value, best_bound=bound, mip_gap=plan.mip_gap)
+    elif plan.status.has_plan:
+        plan.best_bound = plan.mip_gap = None
+        plan.status = Status.FEASIBLE
+        plan.summary.update(status="feasible", best_bound=None, mip_gap=None,
+                            bound_note="mpi-sppy proved no outer bound in the time")
+    st.update(method="ph", ranks=ranks, spokes=list(job.spokes),
+              ph_iterations=outcome.get("iterations"), ph_seconds=outcome.get("seconds"),
+              inner_bound=None if outcome.get("inner") is None else outcome["inner"] * money,
+              outer_bound=bound, lower_bound=bound, first_stage_from=(
+                  "the best inner bound (xhat spoke)" if outcome.get("first_stage")
+                  else "PH's consensus (xbar)"))
+    plan.summary["solver"] = {**plan.summary.get("solver", {}),
+                              "model_status": f"Progressive Hedging (mpi-sppy), "
+                                              f"{outcome.get('iterations')} iterations on "
+                                              f"{ranks} rank(s)"}
+    return plan
+
+
+def _no_plan(instance: Instance, began: float, reason: str) -> Plan:
+    summary = {"status": Status.NO_SOLUTION.value, "objective": None, "best_bound": None,
+               "mip_gap": None, "input_sha256": instance.input_sha256,
+               "instance": {"name": instance.spec.name, "file": str(instance.path)},
+               "stochastic": {"method": "ph", "reason": reason},
+               "solve_seconds_total": time.perf_counter() - began, "kpis": {}}
+    return Plan(status=Status.NO_SOLUTION, objective=None, best_bound=None, mip_gap=None,
+                summary=summary)
+
+
+if __name__ == "__main__":   # the child: python -m optimizer.scenarios.ph JOB OUT
+    child_main(sys.argv[1], sys.argv[2])
