@@ -278,10 +278,17 @@ def validate(file: str, assignments: tuple[str, ...], override_files: tuple[str,
               help="On Ctrl-C or SIGTERM, write the best plan found so far (marked "
                    "interrupted) or nothing.")
 @click.option("--stochastic", "stochastic_method",
-              type=click.Choice(["extensive", "decomposed"]), default="extensive",
+              type=click.Choice(["extensive", "decomposed", "ph"]), default="extensive",
               show_default=True,
-              help="Scenario instances: one MILP of all scenarios, or scenarios solved apart "
-                   "(wait-and-see bound, candidate first stages evaluated in every scenario).")
+              help="Scenario instances: one MILP of all scenarios; scenarios solved apart in "
+                   "bundles (wait-and-see bound, candidate first stages evaluated in every "
+                   "scenario); or Progressive Hedging on mpi-sppy in --workers MPI ranks "
+                   "(a Lagrangian bound from 2 ranks, an xhat spoke from 3).")
+@click.option("--scenarios", "scenario_count", type=click.IntRange(min=1), default=None,
+              help="Sampled futures to plan against (replaces scenarios.sample.count).")
+@click.option("--evaluate-count", type=click.IntRange(min=1), default=None,
+              help="Futures of the independent draw a sampled plan is evaluated on "
+                   "(default: as many as it was planned against).")
 @parallel_options
 @click.option("--bundle-size", type=click.IntRange(min=1), default=3, show_default=True,
               help="Scenarios per bundle for --stochastic decomposed (1: wait-and-see bound "
@@ -290,8 +297,10 @@ def validate(file: str, assignments: tuple[str, ...], override_files: tuple[str,
 @solver_options
 @guarded
 def solve(file: str, output: str | None, force: bool, with_report: bool,
-          keep_on_interrupt: bool, stochastic_method: str, workers: int | None,
-          backend: str, scheduler: str | None, bundle_size: int, assignments: tuple[str, ...], override_files: tuple[str, ...],
+          keep_on_interrupt: bool, stochastic_method: str, scenario_count: int | None,
+          evaluate_count: int | None, workers: int | None,
+          backend: str, scheduler: str | None, bundle_size: int,
+          assignments: tuple[str, ...], override_files: tuple[str, ...],
           data_dir: str | None, max_input_mb: float | None, time_limit: float | None,
           mip_gap: float, threads: int | None, seed: int | None, as_json: bool) -> None:
     """Build and solve the plan of instance FILE; print a summary; write the results directory."""
@@ -299,14 +308,23 @@ def solve(file: str, output: str | None, force: bool, with_report: bool,
     if with_report and output is None:
         raise UsageError("--report needs a results directory (-o DIR)")
     loading = time.perf_counter()
+    if scenario_count is not None:
+        assignments = assignments + (f"scenarios.sample.count={scenario_count}",)
     instance = _load(file, assignments, override_files, data_dir, max_input_mb)
     loaded = time.perf_counter()
+    block = instance.spec.scenarios
+    if scenario_count is not None and (block is None or block.sample is None):
+        raise UsageError(f"--scenarios {scenario_count}: {file} has no scenarios.sample to "
+                         "draw futures from")
+    if evaluate_count is not None and (block is None or block.sample is None):
+        raise UsageError(f"--evaluate-count: {file} has no sampled futures to evaluate")
     _warn(instance)
 
     def make_plan(cancel: Any) -> Any:
         plan = solve_plan(instance, time_limit=time_limit, mip_gap=mip_gap, threads=threads,
                           seed=seed, stochastic_method=stochastic_method, workers=workers,
                           bundle_size=bundle_size, started_at=STARTED_AT, cancel=cancel,
+                          evaluate_count=evaluate_count,
                           backend=backend, scheduler=scheduler)
         record_start_up(plan, loading, loaded)
         return plan

@@ -30,7 +30,7 @@ class SolveOptions:
         explain: marginal costs and binding caps of a plan; the explanation when none exists.
         start: a MIP start, variable name -> value.
         scenarios: solve a scenario instance as a stochastic plan (False: its own demand).
-        stochastic_method: ``extensive`` or ``decomposed``.
+        stochastic_method: ``extensive``, ``decomposed`` (bundles) or ``ph`` (mpi-sppy).
         workers, bundle_size, backend, scheduler: the decomposition's pieces and where they run.
         fix_first_stage: (commit periods, decisions) fixed before solving.
         started_at: ``time.perf_counter()`` when the caller's clock started.
@@ -38,6 +38,8 @@ class SolveOptions:
         extra_constraints: a user's constraint families, built after the registered ones.
         progress: called each time a better plan is found.
         value_of_information: a scenario plan also computes VSS and EVPI.
+        out_of_sample: a sampled plan is also evaluated on an independent draw.
+        evaluate_count: futures of that draw (default: the sample's count).
     """
 
     time_limit: float | None = None
@@ -59,6 +61,8 @@ class SolveOptions:
     backend: str = "local"
     scheduler: str | None = None
     value_of_information: bool = True
+    out_of_sample: bool = True
+    evaluate_count: int | None = None
 
     def __post_init__(self) -> None:
         if self.stochastic_method not in STOCHASTIC_METHODS:

@@ -60,19 +60,60 @@ def solve(instance: Any, options: SolveOptions | None = None, **fields: Any) -> 
     """
     options = SolveOptions.of(options, **fields)
     block = instance.spec.scenarios
-    if options.scenarios and block is not None and (block.sample or block.tree):
-        raise UsageError(f"scenarios.{'sample' if block.sample else 'tree'}: sampled futures and "
-                         "scenario trees are not planned yet in this version; name the "
-                         "scenarios instead (each with its probability)")
-    if options.scenarios and instance.spec.scenarios is not None:
-        if options.stochastic_method == "ph":
-            from optimizer.scenarios.ph import solve_ph
-            return solve_ph(instance, options)
-        if options.stochastic_method == "decomposed":
-            from optimizer.scenarios.decomposition import solve_decomposed
-            return solve_decomposed(instance, options)
-        from optimizer.scenarios.stochastic import solve_stochastic
-        return solve_stochastic(instance, options)
+    if options.scenarios and block is not None:
+        if block.tree is not None and options.stochastic_method == "decomposed":
+            raise UsageError("scenarios.tree: --stochastic decomposed plans two stages; solve a "
+                             "tree by the extensive form or --stochastic ph")
+        if block.sample is not None and block.tree is None and options.out_of_sample \
+                and options.fix_first_stage is None:
+            return solve_sampled(instance, options)
+        return _solve_scenarios(instance, options)
     options.refuse("without a scenarios block (the instance has one demand future)",
-                   "stochastic_method", "bundle_size")
+                   "stochastic_method", "bundle_size", "evaluate_count")
     return solve_deterministic(instance, options)
+
+
+def _solve_scenarios(instance: Any, options: SolveOptions) -> Plan:
+    if options.stochastic_method == "ph":
+        from optimizer.scenarios.ph import solve_ph
+        return solve_ph(instance, options)
+    if options.stochastic_method == "decomposed":
+        from optimizer.scenarios.decomposition import solve_decomposed
+        return solve_decomposed(instance, options)
+    from optimizer.scenarios.stochastic import solve_stochastic
+    return solve_stochastic(instance, options)
+
+
+IN_SAMPLE_SHARE = 0.7
+"""Share of a time limit a sampled plan's own solve may use; its out-of-sample evaluation
+(the first stage fixed in every future of an independent draw) has the rest."""
+
+
+def solve_sampled(instance: Any, options: SolveOptions) -> Plan:
+    """A plan of sampled futures, then its out-of-sample estimate (uncertainty.md): the value
+    of information is not computed (2 S + 1 solves of S sampled futures; the out-of-sample
+    interval is what measures a sampled plan)."""
+    import time as clock
+    from optimizer.scenarios.out_of_sample import out_of_sample
+    from optimizer.scenarios.tree import committed_periods
+    began = options.began()
+    deadline = options.deadline(began)
+    own = options.but(started_at=began, value_of_information=False,
+                      time_limit=None if options.time_limit is None
+                      else options.time_limit * IN_SAMPLE_SHARE)
+    plan = _solve_scenarios(instance, own)
+    stochastic = plan.summary.setdefault("stochastic", {})
+    stochastic["sample"] = instance.spec.scenarios.sample.model_dump()
+    stochastic["vss_note"] = stochastic["evpi_note"] = (
+        "not computed for sampled futures: the out-of-sample estimate measures the plan")
+    if not plan.status.has_plan or options.cancelled:
+        return plan
+    commit = committed_periods(instance.spec)
+    first = plan.decisions.first_stage(list(instance.spec.horizon.periods[:commit]))
+    figures = out_of_sample(instance, first, options, deadline)
+    stochastic["out_of_sample"] = figures
+    plan.summary.setdefault("kpis", {})["out_of_sample"] = figures
+    plan.summary["solve_seconds_total"] = clock.perf_counter() - began
+    return plan
+
+

@@ -186,7 +186,8 @@ def check_plan(plan: Any, instance: Any) -> None:
     kpi = plan.summary["kpis"]["expected_npv"]
     assert abs(expected - kpi) <= REL * max(1.0, abs(expected)), (expected, kpi)
     commit = plan.summary["stochastic"]["commit_periods"]
-    labels = set(list(instance.spec.horizon.periods)[:commit])
+    periods = list(instance.spec.horizon.periods)
+    labels = set(periods[:commit])
 
     def committed(tables: dict[str, pd.DataFrame]) -> tuple:
         orders = sorted((r["accelerator"], r["site"], r["cooling"], str(r["order_period"]),
@@ -208,3 +209,23 @@ def check_plan(plan: Any, instance: Any) -> None:
     for name in names[1:]:
         assert committed(by_scenario[name]) == reference, (
             f"scenario {name} decides differently in the committed periods than {names[0]}")
+    tree = instance.spec.scenarios.tree
+    if tree is None:
+        return
+    # a tree: the scenarios under each node (scenario i under node i // leaves-below at each
+    # stage, the first branch slowest) decide alike in that node's periods
+    starts = [periods.index(p) for p in tree.stages] + [len(periods)]
+    leaves = 1
+    for b in tree.branching:
+        leaves *= b
+    for k in range(1, len(tree.stages)):
+        labels = set(periods[starts[k]:starts[k + 1]])
+        below = leaves
+        for b in tree.branching[:k]:
+            below //= b
+        for first in range(0, leaves, below):
+            group = names[first:first + below]
+            reference = committed(by_scenario[group[0]])
+            for name in group[1:]:
+                assert committed(by_scenario[name]) == reference, (
+                    f"scenario {name} decides differently at stage {k} than {group[0]}")

@@ -4,6 +4,8 @@ Each rule raises :class:`InstanceError` naming the file and the dotted field pat
 """
 from __future__ import annotations
 
+import math
+
 from pathlib import Path
 from typing import Mapping
 
@@ -184,6 +186,20 @@ def check_instance(spec: InstanceSpec, path: Path,
                                     f"{len(block.tree.branching)} branchings; a tree of "
                                     f"{len(block.tree.stages)} stages has one after each stage "
                                     f"but the last ({len(block.tree.stages) - 1})")
+            if block.tree.stages[0] != periods[0]:
+                raise InstanceError(path, "scenarios.tree.stages.0", f"found "
+                                    f"{block.tree.stages[0]!r}; the first stage starts with "
+                                    f"the first period ({periods[0]!r})")
+            leaves = math.prod(block.tree.branching)
+            if block.sample is not None and block.sample.count != leaves:
+                raise InstanceError(path, "scenarios.sample.count", f"found "
+                                    f"{block.sample.count}; a tree of branching "
+                                    f"{list(block.tree.branching)} has {leaves} futures")
+            if block.members and len(block.members) != leaves:
+                raise InstanceError(path, "scenarios.tree.branching", f"a tree of branching "
+                                    f"{list(block.tree.branching)} has {leaves} leaves; "
+                                    f"{len(block.members)} scenarios are named (one per "
+                                    "leaf, the first branch varying slowest)")
 
     _check_servable(spec, path, demand_sources)
     check_magnitudes(spec, path)

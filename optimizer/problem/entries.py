@@ -156,8 +156,14 @@ def first_stage_keys(data: ProblemData, commit: int) -> dict[str, list]:
     """The first stage: variable -> the keys of the decisions taken in periods before
     ``commit`` (orders by their order period, whatever their delivery; builds, openings and
     rentals by their period). The one filter every stochastic path uses."""
+    return stage_keys(data, 0, commit)
+
+
+def stage_keys(data: ProblemData, first: int, end: int) -> dict[str, list]:
+    """A stage of a scenario tree: variable -> the keys of the decisions taken in periods
+    ``first`` <= t < ``end`` (by the rule of :func:`first_stage_keys`)."""
     return {family.variable: [key for key in getattr(data, family.index)
-                              if family.decided_in(data, key) < commit]
+                              if first <= family.decided_in(data, key) < end]
             for family in COMMITTED}
 
 

@@ -141,3 +141,25 @@ def assemble(outcomes: list[ScenarioOutcome], commit_labels: list[str],
             "worst_npv": risk["worst_npv"], "best_npv": risk["best_npv"],
             "first_stage_capex": stochastic["first_stage_capex"]}
     return tables, stochastic, kpis
+
+
+NODE_COLUMNS = ["node", "stage", "parent", "probability", "scenarios"] + FIRST_STAGE_COLUMNS
+"""nodes.csv: a tree's decisions node by node (uncertainty.md, "Results")."""
+
+
+def node_table(outcomes: list[ScenarioOutcome], nodes: list[Any],
+               labels: list[str]) -> pd.DataFrame:
+    """Each node's decisions (orders placed in its periods, rentals, builds, openings), read
+    from the first scenario under it (every scenario under it decides the same there); a node
+    that decides nothing has one row with only its node columns."""
+    frames = []
+    for node in nodes:
+        own = outcomes[node.members[0]]
+        decided = first_stage_table(own.tables, labels[node.first_period:node.end_period])
+        head = {"node": node.name, "stage": node.stage, "parent": node.parent,
+                "probability": node.probability,
+                "scenarios": " ".join(outcomes[i].name for i in node.members)}
+        if decided.empty:
+            decided = pd.DataFrame([{}], columns=FIRST_STAGE_COLUMNS)
+        frames.append(decided.assign(**head))
+    return pd.concat(frames, ignore_index=True)[NODE_COLUMNS]

@@ -39,6 +39,7 @@ from optimizer.instance.loader import Instance
 from optimizer.options import SolveOptions
 from optimizer.output.results import Plan
 from optimizer.parallel import Runner
+from optimizer.scenarios.tree import committed_periods
 from optimizer.scenarios.assemble import (
     DEFAULT_CVAR_ALPHA, ScenarioOutcome, assemble, tail_figures,
 )
@@ -47,7 +48,7 @@ from optimizer.scenarios.evaluation import (
     run_scenario_solve,
 )
 from optimizer.scenarios.scenario_set import (
-    Future, demand_ratio, future_instance, futures, mean_future, scenario_instances,
+    Future, future_overrides, demand_ratio, future_instance, futures, mean_future, scenario_instances,
     total_demand,
 )
 from optimizer.status import Status
@@ -213,13 +214,27 @@ def _evaluate_given(instance: Instance, began: float, runner: Runner,
                      Status.OPTIMAL if gap <= options.mip_gap else Status.FEASIBLE)
 
 
+def bundle_instance(instance: Instance, scenarios: Mapping[str, Future],
+                    share: Mapping[str, float]) -> tuple[dict, dict]:
+    """The instance a bundle's extensive form reads and the overrides on it: the file with
+    its named scenarios, or for sampled futures the file with one named scenario per future
+    of the bundle (its demand, already drawn and scaled, as an override)."""
+    if instance.spec.scenarios.sample is None:
+        return dict(instance.raw), {**future_overrides(instance),
+                                    "demand_scale": instance.demand_scale}
+    first = scenarios[next(iter(share))]
+    block = {name: {"probability": p, "overrides": {"demand": scenarios[name].raw["demand"]}}
+             for name, p in share.items()}
+    return {**first.raw, "scenarios": block}, dict(first.overrides)
+
+
 def _decompose(instance: Instance, began: float, deadline: float | None, workers: int,
                runner: Runner, scenarios: Mapping[str, Future],
                probability: Mapping[str, float], alone: Mapping[str, Instance],
                demand: Mapping[str, float], common: Callable[..., dict[str, Any]],
                options: SolveOptions) -> Plan:
     """Steps (1) to (3) of the module docstring on ``runner``."""
-    commit, mip_gap = instance.spec.scenarios.committed, options.mip_gap
+    commit, mip_gap = committed_periods(instance.spec), options.mip_gap
     # (1) bundles of neighbours by total demand, and the mean-demand plan
     ordered = sorted(scenarios, key=lambda name: (demand[name], name))
     size = max(1, int(options.bundle_size))
@@ -236,9 +251,8 @@ def _decompose(instance: Instance, began: float, deadline: float | None, workers
                  else {n: 1 / len(members) for n in members})
         if guard not in members:
             share = {guard: 0.0, **share}
-        jobs.append(ScenarioSolve(key=("bundle", b), raw=dict(instance.raw),
-                                  overrides={**instance.overrides,
-                                             "demand_scale": instance.demand_scale},
+        raw, overrides = bundle_instance(instance, scenarios, share)
+        jobs.append(ScenarioSolve(key=("bundle", b), raw=raw, overrides=overrides,
                                   bundle=share, **phase))
     mean = mean_future(instance, {n: (probability[n], scenarios[n].demand_scale, alone[n])
                                   for n in scenarios})

@@ -19,6 +19,7 @@ from optimizer.options import SolveOptions
 from optimizer.output.results import Decisions
 from optimizer.errors import Interrupted
 from optimizer.parallel import Runner, worker_stop_flag
+from optimizer.scenarios.tree import committed_periods
 from optimizer.scenarios.scenario_set import Future, futures
 from optimizer.status import Status
 
@@ -72,7 +73,7 @@ def job_fields(instance: Instance, options: SolveOptions, deadline: float | None
                time_limit: float | None) -> dict[str, Any]:
     """The arguments every job of a run shares (the options of the run, its deadline)."""
     return dict(path=str(instance.path), time_limit=time_limit, mip_gap=options.mip_gap,
-                threads=options.threads, seed=options.seed, commit=instance.spec.scenarios.committed,
+                threads=options.threads, seed=options.seed, commit=committed_periods(instance.spec),
                 deadline=deadline, extra_constraints=tuple(options.extra_constraints))
 
 

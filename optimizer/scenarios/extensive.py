@@ -35,8 +35,11 @@ from optimizer.options import SolveOptions
 from optimizer.output.results import Plan
 from optimizer.pipeline import _summary, decisions_of, first_stage_values, solve_deterministic
 from optimizer.problem import ProblemData, build_problem_data
-from optimizer.problem.entries import first_stage_keys
-from optimizer.scenarios.assemble import DEFAULT_CVAR_ALPHA, ScenarioOutcome, assemble
+from optimizer.problem.entries import stage_keys
+from optimizer.scenarios.tree import Node, committed_periods, is_tree, scenario_nodes
+from optimizer.scenarios.assemble import (
+    DEFAULT_CVAR_ALPHA, ScenarioOutcome, assemble, node_table,
+)
 from optimizer.scenarios.scenario_set import demand_ratio, future_instance, futures
 from optimizer.solver.compile import StandardForm
 from optimizer.solver.highs import HighsModel
@@ -73,7 +76,7 @@ class ScenarioWithoutPlan(Exception):
 
 def commit_periods(instance: Instance) -> int:
     """Periods whose decisions every scenario shares."""
-    return instance.spec.scenarios.committed
+    return committed_periods(instance.spec)
 
 
 def build_extensive_form(instance: Instance, options: SolveOptions | None = None
@@ -137,29 +140,36 @@ def _build_extensive_form(instance: Instance, options: SolveOptions
     else:
         objective = master.expected_npv_expr
     master.objective = pyo.Objective(expr=objective, sense=pyo.minimize)
-    _add_nonanticipativity(master, scenarios, commit)
+    master.nodes = scenario_nodes(instance.spec, [sc.probability for sc in scenarios])
+    _add_nonanticipativity(master, scenarios, master.nodes)
     return master, scenarios
 
 
 def _add_nonanticipativity(master: pyo.ConcreteModel, scenarios: list[ScenarioModel],
-                           commit: int) -> None:
-    """Every first-stage decision of every scenario equals the first scenario's; a decision
-    one scenario cannot make (its variable does not exist there) is made by none."""
+                           nodes: list[Node]) -> None:
+    """At every node shared by several scenarios (the root of a two-stage plan; each inner
+    node of a tree), each decision of the node's periods in each of its scenarios equals its
+    first scenario's; a decision one of them cannot make (its variable does not exist there)
+    is made by none."""
     master.nonanticipativity = pyo.ConstraintList()
-    first = scenarios[0]
-    mine = first_stage_keys(first.data, commit)
-    for sc in scenarios[1:]:
-        theirs = first_stage_keys(sc.data, commit)
-        for variable, keys in mine.items():
-            a, b = getattr(first.block, variable), getattr(sc.block, variable)
-            own, other = set(keys), set(theirs[variable])
-            for key in sorted(own | other, key=str):
-                if key in own and key in other:
-                    master.nonanticipativity.add(b[key] - a[key] == 0)
-                elif key in own:
-                    a[key].fix(0)
-                else:
-                    b[key].fix(0)
+    for node in nodes:
+        if not node.shared or node.end_period <= node.first_period:
+            continue
+        first = scenarios[node.members[0]]
+        mine = stage_keys(first.data, node.first_period, node.end_period)
+        for index in node.members[1:]:
+            sc = scenarios[index]
+            theirs = stage_keys(sc.data, node.first_period, node.end_period)
+            for variable, keys in mine.items():
+                a, b = getattr(first.block, variable), getattr(sc.block, variable)
+                own, other = set(keys), set(theirs[variable])
+                for key in sorted(own | other, key=str):
+                    if key in own and key in other:
+                        master.nonanticipativity.add(b[key] - a[key] == 0)
+                    elif key in own:
+                        a[key].fix(0)
+                    else:
+                        b[key].fix(0)
 
 
 def _block_start(start: dict[str, float], count: int) -> dict[str, float]:
@@ -230,6 +240,11 @@ def solve_extensive(instance: Instance, options: SolveOptions | None = None,
     alpha = risk.cvar_alpha if risk is not None else DEFAULT_CVAR_ALPHA
     tables, stochastic, kpis = assemble(outcomes, scenarios[0].data.periods[:commit], alpha)
     stochastic["method"] = "extensive"
+    if is_tree(instance.spec):
+        tables["nodes"] = node_table(outcomes, master.nodes, list(scenarios[0].data.periods))
+        tree = instance.spec.scenarios.tree
+        stochastic["tree"] = {"stages": list(tree.stages), "branching": list(tree.branching),
+                              "nodes": len(master.nodes)}
     if risk is not None:
         stochastic["risk"].update(cvar_weight=risk.cvar_weight)
     expected = stochastic["expected_npv"]

@@ -37,6 +37,7 @@ from optimizer.errors import SolverError, UsageError
 from optimizer.instance.loader import Instance
 from optimizer.options import SolveOptions
 from optimizer.output.results import Decisions, Plan
+from optimizer.scenarios.tree import committed_periods, is_tree
 from optimizer.status import Status
 
 STOP_SECONDS = 3.0
@@ -46,7 +47,11 @@ EVALUATION_SHARE = 0.25
 DEFAULT_RHO = 1.0
 """PH's penalty weight where no decision's own is set (:func:`rho_setter`)."""
 RHO_SHARE = 0.1
+"""rho of a first-stage decision: this share of its cost per unit (:func:`rho_setter`)."""
 RHO_FLOOR = 1e-4
+ETA_RHO_SHARE = 1.0
+"""rho of CVaR's eta: this share of its weight w (measured on the CVaR newsvendor of the tests:
+0.1 stalls at a worse plan, 10 too, 1 reaches the optimum at w = 0.5 and w = 0.8)."""
 
 
 @dataclass(frozen=True)
@@ -66,13 +71,19 @@ class PHJob:
     extra_constraints: tuple = ()
 
 
-def cylinders(ranks: int) -> tuple[str, ...]:
+def cylinders(ranks: int, risk_averse: bool = False) -> tuple[str, ...]:
     """The spokes beside the PH hub for ``ranks`` MPI ranks (every cylinder needs a rank):
     one rank, the hub alone (its trivial bound, and the first stage its iterates agree on);
     two, the hub and a Lagrangian spoke (a bound that rises; the plan from the hub's
-    consensus); three or more, an xhat spoke too (plans of their own)."""
+    consensus); three or more, an xhat spoke too (plans of their own).
+
+    Risk-averse (CVaR): no Lagrangian spoke. Its subproblems price CVaR's eta, a free
+    variable, linearly, and are unbounded once a multiplier exceeds eta's weight (measured:
+    a "bound" of 3290 on a newsvendor whose optimum is 3000); an xhat spoke instead."""
     if ranks <= 1:
         return ()
+    if risk_averse:
+        return ("xhatshuffle",)
     if ranks == 2:
         return ("lagrangian",)
     return ("lagrangian", "xhatshuffle")
@@ -85,33 +96,45 @@ def _instance(job: PHJob) -> Instance:
     return instance_from_raw(job.raw, job.path, job.overrides, job.digest)
 
 
-def scenario_creator(name: str, job: PHJob | None = None) -> Any:
-    """One scenario's model for mpi-sppy: the plan's model with the first stage attached as
-    the root node's nonanticipative variables and the (risk-adjusted) objective scaled to
-    the reference money unit."""
+def scenario_creator(name: str, job: PHJob | None = None, cache: dict | None = None) -> Any:
+    """One scenario's model for mpi-sppy: the plan's model with its nodes' decisions as
+    their nonanticipative variables (the root's: the first stage; in a tree, each inner
+    node's: the decisions of its stage) and the (risk-adjusted) objective scaled to the
+    reference money unit. ``cache`` (one per rank) keeps the instance and its futures."""
     import pyomo.environ as pyo
-    import mpisppy.utils.sputils as sputils
+    from mpisppy.scenario_tree import ScenarioNode
 
     from formulations import build_model
     from optimizer.problem import build_problem_data
-    from optimizer.problem.entries import first_stage_keys
+    from optimizer.problem.entries import stage_keys
     from optimizer.scenarios.scenario_set import future_instance, futures
-    instance = _instance(job)
-    chosen = {f.name: f for f in futures(instance)}
-    future = chosen[name]
-    reference = build_problem_data(future_instance(instance, next(iter(chosen.values()))))
+    from optimizer.scenarios.tree import node_path, scenario_nodes
+    cache = cache if cache is not None else {}
+    if "instance" not in cache:
+        instance = _instance(job)
+        chosen = futures(instance)
+        cache.update(instance=instance, futures={f.name: (i, f) for i, f in enumerate(chosen)},
+                     reference=build_problem_data(future_instance(instance, chosen[0])),
+                     nodes=scenario_nodes(instance.spec, [f.probability for f in chosen]),
+                     most_demand=most_demand(instance, chosen))
+    instance, reference = cache["instance"], cache["reference"]
+    index, future = cache["futures"][name]
     data = build_problem_data(future_instance(instance, future))
     model = build_model(data, job.extra_constraints)
     scale = data.money_unit / reference.money_unit
     model.npv.deactivate()
     npv = scale * model.npv.expr
-    commit = instance.spec.scenarios.committed
-    keys = first_stage_keys(data, commit)
-    varlist = [getattr(model, variable)[key] for variable in sorted(keys)
-               for key in sorted(keys[variable], key=str)]
-    first_cost = sum(scale * data.objective_cost.get(variable, {}).get(key, 0.0)
-                     * getattr(model, variable)[key]
-                     for variable in keys for key in keys[variable])
+    bound_rentals(model, data, cache["most_demand"])
+    path = [node for node in node_path(cache["nodes"], index)
+            if node.shared or node.parent is None]
+    staged = []
+    for node in path:
+        keys = stage_keys(data, node.first_period, node.end_period)
+        varlist = [getattr(model, variable)[key] for variable in sorted(keys)
+                   for key in sorted(keys[variable], key=str)]
+        cost = sum(scale * data.objective_cost.get(variable, {}).get(key, 0.0)
+                   * getattr(model, variable)[key] for variable in keys for key in keys[variable])
+        staged.append((node, keys, varlist, cost))
     risk = instance.spec.scenarios.risk
     if risk is not None and risk.cvar_weight > 0:
         model.value_at_risk = pyo.Var(domain=pyo.Reals)
@@ -120,16 +143,74 @@ def scenario_creator(name: str, job: PHJob | None = None) -> Any:
         weight = risk.cvar_weight
         model.ph_objective = pyo.Objective(expr=(1 - weight) * npv + weight * (
             model.value_at_risk + model.tail_excess / (1 - risk.cvar_alpha)))
-        varlist.append(model.value_at_risk)
+        staged[0][2].append(model.value_at_risk)
+        eta_rho = ETA_RHO_SHARE * weight
     else:
         model.ph_objective = pyo.Objective(expr=npv)
-    sputils.attach_root_node(model, first_cost, varlist)
+        eta_rho = None
+    tree_nodes, parent_probability, rho = [], 1.0, []
+    for node, keys, varlist, cost in staged:
+        tree_nodes.append(ScenarioNode(node.name, node.probability / parent_probability,
+                                       node.stage + 1, cost, varlist, model,
+                                       parent_name=node.parent))
+        parent_probability = node.probability
+        costs = {id(getattr(model, variable)[key]): scale * data.objective_cost.get(
+            variable, {}).get(key, 0.0) for variable in keys for key in keys[variable]}
+        rho += [(id(var), max(RHO_SHARE * abs(costs.get(id(var), 0.0)), RHO_FLOOR))
+                for var in varlist if var is not getattr(model, "value_at_risk", None)]
+    if eta_rho is not None:
+        rho.append((id(model.value_at_risk), eta_rho))
+    model._mpisppy_node_list = tree_nodes
     model._mpisppy_probability = future.probability
-    costs = {id(getattr(model, variable)[key]): scale * data.objective_cost.get(
-        variable, {}).get(key, 0.0) for variable in keys for key in keys[variable]}
-    model._accelplan_rho = [(id(var), max(RHO_SHARE * abs(costs.get(id(var), 0.0)), RHO_FLOOR))
-                            for var in varlist]
+    model._accelplan_rho = rho
     return model
+
+
+def most_demand(instance: Instance, chosen: list[Any]) -> dict[tuple[str, str], float]:
+    """(workload, period label) -> the most tokens a day any future asks for."""
+    from optimizer.scenarios.scenario_set import future_instance
+    most: dict[tuple[str, str], float] = {}
+    for future in chosen:
+        demand = future.raw["demand"] if instance.spec.scenarios.sample is not None \
+            else future_instance(instance, future).spec.demand
+        for w, series in demand.items():
+            for label, tokens_per_day in series.items():
+                if isinstance(tokens_per_day, (int, float)):
+                    key = (w, str(label))
+                    most[key] = max(most.get(key, 0.0), float(tokens_per_day))
+    return most
+
+
+def bound_rentals(model: Any, data: Any, most: dict[tuple[str, str], float]) -> None:
+    """An upper bound on every rental's cards where the instance sets none, the same in
+    every scenario (it bounds a shared decision): the cards that would serve, on their own,
+    the most demand any future has for what its card may serve in that period (``most``:
+    :func:`most_demand`); more are never worth renting. PH's Lagrangian subproblems price
+    decisions by multipliers; a decision with no bound is then unbounded, its solve fails and
+    mpi-sppy keeps that scenario's stale bound (an outer bound above the optimum, measured);
+    a bound that differs between scenarios restricts the shared decision to the smallest
+    (also measured)."""
+    from optimizer.problem.build import SECONDS_PER_DAY
+    need: dict[tuple[str, int], float] = {}
+    for (w, r, t) in data.RENT_SERVE:
+        k = data.rental_accelerator[r]
+        peak = (most.get((w, data.periods[t]), 0.0) * data.peak_to_average[w]
+                / SECONDS_PER_DAY / data.token_unit)
+        need[r, t] = need.get((r, t), 0.0) + (peak * data.token_unit / data.throughput[k, w]
+                                              / data.availability[k])
+    for (r, t) in data.RENT:
+        cap = data.rental_max_cards.get((r, t))
+        enough = math.ceil(need.get((r, t), 0.0) * (1 + 1e-6)) + 1
+        model.cards_rented[r, t].setub(enough if cap is None else min(cap, enough))
+
+
+def node_names(spec: Any, count: int) -> list[str] | None:
+    """mpi-sppy's ``all_nodenames`` of a tree (every node, leaves included), None for two
+    stages."""
+    from optimizer.scenarios.tree import is_tree, scenario_nodes
+    if not is_tree(spec):
+        return None
+    return [node.name for node in scenario_nodes(spec, [1.0 / count] * count)]
 
 
 def rho_setter(scenario: Any) -> list[tuple[Any, float]]:
@@ -175,10 +256,14 @@ def child_main(job_path: str, out_path: str) -> None:
     import mpisppy.utils.cfg_vanilla as vanilla
     from mpisppy.spin_the_wheel import WheelSpinner
     from optimizer.scenarios.scenario_set import futures
-    names = [f.name for f in futures(_instance(job))]
+    instance = _instance(job)
+    names = [f.name for f in futures(instance)]
     cfg = _config(job, names)
+    tree = node_names(instance.spec, len(names))
+    if tree is not None:
+        cfg.quick_assign("branching_factors", list, list(instance.spec.scenarios.tree.branching))
     beans = (cfg, scenario_creator, scenario_denouement, names)
-    kwargs = {"scenario_creator_kwargs": {"job": job}}
+    kwargs = {"scenario_creator_kwargs": {"job": job, "cache": {}}, "all_nodenames": tree}
     hub = vanilla.ph_hub(*beans, rho_setter=rho_setter, **kwargs)
     spokes = []
     if "lagrangian" in job.spokes:
@@ -200,19 +285,22 @@ def child_main(job_path: str, out_path: str) -> None:
     wheel.write_first_stage_solution(first_file, first_stage_solution_writer=writer)
     if wheel.global_rank == 0:
         hub_opt = wheel.spcomm.opt
-        consensus = {}
-        for scenario in hub_opt.local_scenarios.values():     # the hub's own xbar
+        consensus, iterates = {}, {}
+        for name, scenario in hub_opt.local_scenarios.items():
             root = scenario._mpisppy_node_list[0]
-            xbars = scenario._mpisppy_model.xbars
-            for i, var in enumerate(root.nonant_vardata_list):
-                xbar = xbars[root.name, i].value
-                consensus[var.name] = float(xbar) if xbar is not None else 0.0
-            break
+            iterates[name] = {var.name: float(var.value) for var in root.nonant_vardata_list
+                              if var.value is not None}
+            if not consensus:                                  # the hub's own xbar
+                xbars = scenario._mpisppy_model.xbars
+                for i, var in enumerate(root.nonant_vardata_list):
+                    xbar = xbars[root.name, i].value
+                    consensus[var.name] = float(xbar) if xbar is not None else 0.0
         Path(out_path).write_text(json.dumps({
             "inner": _finite(wheel.BestInnerBound), "outer": _finite(wheel.BestOuterBound),
+            "trivial": _finite(getattr(hub_opt, "trivial_bound", None)),
             "iterations": int(getattr(hub_opt, "_PHIter", 0)),
             "seconds": time.perf_counter() - began, "spokes": list(job.spokes),
-            "consensus": consensus}))
+            "consensus": consensus, "iterates": iterates}))
 
 
 def _finite(value: Any) -> float | None:
@@ -282,8 +370,13 @@ def run_ph(job: PHJob, ranks: int, deadline: float | None, cancel: Any = None
         finally:
             _stop(process)
             log.close()
+        keep = os.environ.get("ACCELPLAN_PH_LOG")     # mpi-sppy's own log, to debug it
+        if keep:
+            shutil.copy(folder / "log.txt", keep)
         if out_path.exists():
             outcome = json.loads(out_path.read_text())
+            log_text = (folder / "log.txt").read_text(errors="replace")
+            outcome["failed_solves"] = log_text.count("Solve failed")
             first = Path(str(out_path) + ".first.json")
             outcome["first_stage"] = json.loads(first.read_text()) if first.exists() else None
             return outcome
@@ -329,6 +422,40 @@ def decisions_from_nonants(values: dict[str, float], data: Any) -> Decisions:
     return Decisions(purchases, builds, openings, rentals, ordered)
 
 
+MAX_CANDIDATES = 4
+"""First stages evaluated after PH, at most: the xhat spoke's best, PH's consensus rounded,
+and the hub's last iterates nearest to the consensus."""
+
+
+def candidates(outcome: dict[str, Any], reference: Any) -> list[tuple[str, Decisions]]:
+    """The first stages worth evaluating, best first, without repeats: the xhat spoke's best
+    inner bound, the consensus (xbar, integers rounded, which may leave a scenario without
+    a plan), then the hub's last iterates by their distance to the consensus (each a first
+    stage some scenario could carry out)."""
+    consensus = outcome.get("consensus") or {}
+    found: list[tuple[str, dict[str, float]]] = []
+    if outcome.get("first_stage"):
+        found.append(("the best inner bound (xhat spoke)", outcome["first_stage"]))
+    found.append(("PH's consensus (xbar), rounded", consensus))
+
+    def distance(values: dict[str, float]) -> float:
+        return sum(abs(values.get(k, 0.0) - v) for k, v in consensus.items())
+    for name, values in sorted((outcome.get("iterates") or {}).items(),
+                               key=lambda item: (distance(item[1]), item[0])):
+        found.append((f"scenario {name}'s last PH iterate", values))
+    out, seen = [], set()
+    for label, values in found:
+        decisions = decisions_from_nonants(values, reference)
+        key = repr([sorted(part.items()) for part in (
+            decisions.purchases, decisions.builds_mw, decisions.openings, decisions.rentals)])
+        if key not in seen:
+            seen.add(key)
+            out.append((label, decisions))
+        if len(out) >= MAX_CANDIDATES:
+            break
+    return out
+
+
 def solve_ph(instance: Instance, options: SolveOptions | None = None) -> Plan:
     """A scenario plan by Progressive Hedging (see the module docstring): mpi-sppy in
     ``options.workers`` ranks (default 1: the hub alone), then the best first stage it found
@@ -347,27 +474,51 @@ def solve_ph(instance: Instance, options: SolveOptions | None = None) -> Plan:
     began = options.began()
     deadline = options.deadline(began)
     ranks = options.workers or 1
+    risk = instance.spec.scenarios.risk
+    risk_averse = risk is not None and risk.cvar_weight > 0
     remaining = None if deadline is None else max(deadline - time.time(), 0.0)
     job = PHJob(raw=dict(instance.raw), path=str(instance.path),
                 overrides=dict(instance.overrides), digest=instance.input_sha256,
                 mip_gap=options.mip_gap,
                 time_limit=None if remaining is None else remaining * (1 - EVALUATION_SHARE),
-                spokes=cylinders(ranks), threads=1 if ranks > 1 else options.threads,
+                spokes=cylinders(ranks, risk_averse),
+                threads=1 if ranks > 1 else options.threads,
                 extra_constraints=tuple(options.extra_constraints))
     ph_deadline = None if remaining is None else time.time() + remaining * (1 - EVALUATION_SHARE)
     outcome = run_ph(job, ranks, ph_deadline, options.cancel)
     if "stopped" in outcome:
         return _no_plan(instance, began, f"PH found no plan before it was stopped "
                         f"({outcome['stopped']})")
-    first = outcome.get("first_stage") or outcome.get("consensus") or {}
     reference = build_problem_data(future_instance(instance, futures(instance)[0]))
-    decisions = decisions_from_nonants(first, reference)
-    commit = instance.spec.scenarios.committed
-    plan = solve_decomposed(instance, options.but(
-        fix_first_stage=(commit, decisions), stochastic_method="decomposed",
-        workers=max(ranks, 1), started_at=began, raise_on_infeasible=False))
+    commit = committed_periods(instance.spec)
+    plan, chosen, tried = None, None, 0
+    for label, decisions in candidates(outcome, reference):
+        if tried and (options.cancelled or (deadline is not None and time.time() >= deadline)):
+            break
+        tried += 1
+        given = options.but(fix_first_stage=(commit, decisions), started_at=began,
+                            raise_on_infeasible=False)
+        if is_tree(instance.spec):
+            # the later nodes' decisions stay shared per node: the tree's extensive form
+            # with the root fixed
+            from optimizer.scenarios.extensive import solve_extensive
+            evaluated = solve_extensive(instance, given.but(stochastic_method="extensive"))
+        else:
+            evaluated = solve_decomposed(instance, given.but(stochastic_method="decomposed",
+                                                             workers=max(ranks, 1)))
+        if plan is None or (evaluated.status.has_plan and (
+                not plan.status.has_plan or evaluated.objective < plan.objective - 1e-9)):
+            plan, chosen = evaluated, label
+        if chosen == label and label.startswith("the best inner bound"):
+            break                                  # a plan mpi-sppy evaluated itself
     st = plan.summary.setdefault("stochastic", {})
-    outer = outcome.get("outer")
+    outer, bound_from = outcome.get("outer"), "mpi-sppy's best outer bound"
+    if outcome.get("failed_solves"):
+        # a failed subproblem leaves its scenario's last bound in mpi-sppy's sum: only the
+        # hub's wait-and-see bound of iteration 0 (every scenario solved) is proven
+        outer = outcome.get("trivial")
+        bound_from = (f"the hub's wait-and-see bound ({outcome['failed_solves']} subproblem "
+                      "solves failed in mpi-sppy, so its later bounds are not proven)")
     money = reference.money_unit
     bound = None if outer is None else outer * money
     if plan.status.has_plan and bound is not None:
@@ -384,9 +535,9 @@ def solve_ph(instance: Instance, options: SolveOptions | None = None) -> Plan:
     st.update(method="ph", ranks=ranks, spokes=list(job.spokes),
               ph_iterations=outcome.get("iterations"), ph_seconds=outcome.get("seconds"),
               inner_bound=None if outcome.get("inner") is None else outcome["inner"] * money,
-              outer_bound=bound, lower_bound=bound, first_stage_from=(
-                  "the best inner bound (xhat spoke)" if outcome.get("first_stage")
-                  else "PH's consensus (xbar)"))
+              outer_bound=bound, lower_bound=bound, bound_from=bound_from,
+              failed_solves=outcome.get("failed_solves", 0), first_stage_from=chosen,
+              candidates_evaluated=tried)
     plan.summary["solver"] = {**plan.summary.get("solver", {}),
                               "model_status": f"Progressive Hedging (mpi-sppy), "
                                               f"{outcome.get('iterations')} iterations on "

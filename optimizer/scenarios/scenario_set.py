@@ -32,6 +32,13 @@ class Future:
     overrides: dict = field(default_factory=dict)
 
 
+def future_overrides(instance: Instance) -> dict[str, Any]:
+    """The instance's own what-ifs a future sees: all but those of the scenarios block
+    (which made the futures and is not part of any future's instance)."""
+    return {k: v for k, v in instance.overrides.items()
+            if k != "scenarios" and not k.startswith("scenarios.")}
+
+
 def futures(instance: Instance) -> list[Future]:
     """The scenarios of ``instance``, in the order of its file.
 
@@ -39,6 +46,8 @@ def futures(instance: Instance) -> list[Future]:
         InstanceError: a scenario's fragment does not lead into the instance (naming it).
     """
     block = instance.spec.scenarios
+    if block.sample is not None:
+        return sampled_futures(instance)
     out = []
     for name, scenario in block.members.items():
         try:
@@ -46,17 +55,58 @@ def futures(instance: Instance) -> list[Future]:
         except InstanceError as exc:
             raise InstanceError(instance.path, f"scenarios.{name}.overrides.{exc.field}",
                                 exc.reason) from None
-        overrides = {**instance.overrides,
+        overrides = {**future_overrides(instance),
                      DEMAND_SCALE: instance.demand_scale * scenario.demand_scale}
         out.append(Future(name, scenario.probability, scenario.demand_scale, raw, overrides))
+    return out
+
+
+def sampled_futures(instance: Instance, seed: int | None = None,
+                    count: int | None = None) -> list[Future]:
+    """The futures of ``scenarios.sample`` (:mod:`optimizer.scenarios.sampling`): the file's
+    demand (after the instance's own what-ifs) times each future's growth factors, each of
+    probability 1/count; ``seed`` and ``count`` replace the block's (an out-of-sample draw).
+    In a tree the count is the tree's leaves."""
+    from optimizer.scenarios.sampling import (
+        future_names, growth_factors, tree_growth_factors,
+    )
+    from optimizer.scenarios.tree import committed_periods, is_tree, leaf_count, stage_starts
+    spec = instance.spec
+    sample = spec.scenarios.sample
+    seed = sample.seed if seed is None else seed
+    periods = list(spec.horizon.periods)
+    workloads = list(spec.demand)
+    if is_tree(spec):
+        count = leaf_count(spec)
+        factors = tree_growth_factors(seed, workloads, len(periods), stage_starts(spec),
+                                      spec.scenarios.tree.branching, sample.demand_growth,
+                                      spec.horizon.period_years)
+    else:
+        count = sample.count if count is None else count
+        factors = growth_factors(count, seed, workloads, len(periods), committed_periods(spec),
+                                 sample.demand_growth, spec.horizon.period_years)
+    base = copy.deepcopy(dict(instance.raw))
+    base.pop("scenarios", None)
+    base.pop("demand", None)
+    overrides = {k: v for k, v in future_overrides(instance).items() if k != DEMAND_SCALE
+                 and not (k == "demand" or k.startswith("demand."))}
+    index = {label: t for t, label in enumerate(periods)}
+    out = []
+    for s, name in enumerate(future_names(count)):
+        demand = {w: {p: float(v) * float(factors[s, i, index[p]]) if p in index else v
+                      for p, v in series.items()}
+                  for i, (w, series) in enumerate(spec.demand.items())}
+        out.append(Future(name, 1.0 / count, 1.0, {**base, "demand": demand}, overrides))
     return out
 
 
 def future_instance(instance: Instance, future: Future) -> Instance:
     """The instance ``future`` sees, validated (an error names the scenario)."""
     raw = {k: v for k, v in future.raw.items() if k != "scenarios"}
+    overrides = {k: v for k, v in future.overrides.items()     # applied to the block already
+                 if k != "scenarios" and not k.startswith("scenarios.")}
     try:
-        return instance_from_raw(raw, instance.path, future.overrides,
+        return instance_from_raw(raw, instance.path, overrides,
                                  file_digest=instance.input_sha256)
     except InstanceError as exc:
         raise InstanceError(exc.path, exc.field, f"in scenario {future.name}: {exc.reason}"
