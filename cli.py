@@ -518,19 +518,24 @@ def sweep(file: str, varies: tuple[str, ...], output: str, force: bool, warm_sta
               help="Frontier directory: pareto.csv and points/NNNN/ results directories.")
 @click.option("--force", is_flag=True, help="Replace an existing frontier directory.")
 @click.option("--yes", is_flag=True, help="Run more than 100 points without asking.")
+@click.option("--risk", is_flag=True,
+              help="Expected NPV against CVaR instead of cost against carbon: the scenario "
+                   "plan at cvar_weight 0 to 1 (evenly spaced).")
 @parallel_options
 @instance_options
 @solver_options
 @guarded
-def pareto(file: str, points: int, output: str, force: bool, yes: bool, workers: int | None,
-           backend: str,
+def pareto(file: str, points: int, output: str, force: bool, yes: bool, risk: bool,
+           workers: int | None, backend: str,
            scheduler: str | None, assignments: tuple[str, ...], override_files: tuple[str, ...],
            data_dir: str | None, max_input_mb: float | None, time_limit: float | None,
            mip_gap: float, threads: int | None, seed: int | None, as_json: bool) -> None:
     """Cost against carbon: --points plans of FILE from the cheapest to the cleanest, the
     ones between under evenly spaced caps on total emissions; write pareto.csv."""
     from optimizer.studies.pareto import run_pareto
+    from optimizer.studies.risk_frontier import run_risk_frontier
     _load(file, assignments, override_files, data_dir, max_input_mb)   # valid before any work
+    run = run_risk_frontier if risk else run_pareto
     solver = {"time_limit": time_limit, "mip_gap": mip_gap, "threads": threads, "seed": seed}
     confirm_many(points, "points", time_limit, yes)
     from optimizer.cancel import Cancel
@@ -538,7 +543,7 @@ def pareto(file: str, points: int, output: str, force: bool, yes: bool, workers:
     cancel = Cancel()
     stop_on_signals(cancel, output)
     with sweep_progress(points, enabled=not as_json, label="frontier") as advance:
-        frame = run_pareto(file, points, output, overrides=parse_overrides(assignments),
+        frame = run(file, points, output, overrides=parse_overrides(assignments),
                            override_files=override_files, solver=solver, workers=workers,
                            backend=backend, scheduler=scheduler, force=force, data_dir=data_dir,
                            max_bytes=None if max_input_mb is None else int(max_input_mb * 2**20),

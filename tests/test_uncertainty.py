@@ -260,3 +260,24 @@ def test_ph_agrees_with_the_extensive_form(tmp_path, seed):
     assert ph.objective - ph.best_bound <= ph.mip_gap * abs(ph.objective) + 1e-6
     if ph.status.value == "optimal":
         assert ph.objective == pytest.approx(ef.objective, rel=2e-4)
+
+
+def test_the_risk_frontier_trades_expected_npv_for_cvar(tmp_path):
+    # the newsvendor above at w = 0, 0.5, 1: x = 20, 20, 30 (w = 1 > 11/21);
+    # (E, CVaR) = (2450, 3500), (2450, 3500), (3000, 3000)
+    import pandas as pd
+    data = newsvendor(THREE)
+    data["scenarios"]["risk"] = {"cvar_alpha": 0.7}
+    path = write_instance(tmp_path, data)
+    out = run_cli("pareto", str(path), "--risk", "--points", "3", "-o",
+                  str(tmp_path / "frontier"), "--workers", "1")
+    assert out.returncode == 0, out.stderr
+    frame = pd.read_csv(tmp_path / "frontier" / "pareto.csv")
+    assert frame["cvar_weight"].tolist() == [0.0, 0.5, 1.0]
+    assert frame["expected_npv"].tolist() == pytest.approx([2450, 2450, 3000], rel=1e-6)
+    assert frame["cvar_npv"].tolist() == pytest.approx([3500, 3500, 3000], rel=1e-6)
+    assert frame["objective"].tolist() == pytest.approx([2450, 2975, 3000], rel=1e-6)
+    assert (tmp_path / "frontier" / "points" / "0002" / "first_stage.csv").is_file()
+    report = run_cli("report", str(tmp_path / "frontier"))
+    assert report.returncode == 0, report.stderr
+    assert "Expected NPV against CVaR" in (tmp_path / "frontier" / "report.html").read_text()

@@ -560,8 +560,22 @@ def _print_stochastic(console: Console, plan: Any, currency: str) -> None:
 
 
 def print_pareto(frame: Any, output: str) -> None:
-    """The cost-against-carbon frontier, a row a point."""
+    """The cost-against-carbon frontier (or expected NPV against CVaR), a row a point."""
     console = _console()
+    if "cvar_weight" in frame:
+        table = Table(title="Expected NPV against CVaR (risk-neutral first)",
+                      title_justify="left")
+        for column in ("point", "cvar weight", "expected NPV", "CVaR", "worst NPV", "status"):
+            table.add_column(column, justify="left" if column == "status" else "right")
+
+        def shown(value: Any) -> str:
+            return "-" if value is None or value != value else money(value)
+        for row in frame.itertuples():
+            table.add_row(str(row.point), f"{row.cvar_weight:.3g}", shown(row.expected_npv),
+                          shown(row.cvar_npv), shown(row.worst_npv), str(row.status))
+        console.print(table)
+        console.print(f"results written to {output}/ (pareto.csv, points/)")
+        return
     table = Table(title="Cost against carbon (cheapest first)", title_justify="left")
     for column in ("point", "emissions cap t", "emissions t", "NPV", "cost per M tokens",
                    "status"):

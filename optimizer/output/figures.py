@@ -323,8 +323,30 @@ def scenario_figures(summary: dict[str, Any], tables: dict[str, pd.DataFrame]) -
     return figures
 
 
+def risk_frontier_figures(frame: pd.DataFrame) -> dict[str, str]:
+    """Expected NPV against CVaR, a point per cvar_weight."""
+    plt = _pyplot()
+    ok = frame[frame["status"].isin(PLAN)].sort_values("cvar_weight")
+    if ok.empty:
+        return {}
+    scale = _scale(ok["expected_npv"].tolist() + ok["cvar_npv"].tolist())
+    unit = {1e9: " (billions)", 1e6: " (millions)", 1e3: " (thousands)", 1.0: ""}[scale]
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    ax.plot(ok["cvar_npv"] / scale, ok["expected_npv"] / scale, "o-")
+    for row in ok.itertuples():
+        ax.annotate(f"w={row.cvar_weight:.2g}", (row.cvar_npv / scale, row.expected_npv / scale),
+                    textcoords="offset points", xytext=(4, 4), fontsize=8)
+    alpha = ok["cvar_alpha"].iloc[0]
+    ax.set_xlabel(f"CVaR at alpha {alpha:g} of NPV{unit}")
+    ax.set_ylabel("expected NPV" + unit)
+    ax.set_title("Expected cost against tail cost (w = cvar_weight)")
+    return {"Expected NPV against CVaR": _png(fig)}
+
+
 def pareto_figures(frame: pd.DataFrame) -> dict[str, str]:
     """The cost-against-carbon frontier: NPV against total emissions, point by point."""
+    if "cvar_weight" in frame:
+        return risk_frontier_figures(frame)
     plt = _pyplot()
     ok = frame[frame["status"].isin(PLAN)].sort_values("emissions_total_t")
     if ok.empty:

@@ -236,7 +236,9 @@ def render_pareto_report(directory: Path) -> str:
     frame = pd.read_csv(directory / "pareto.csv")
     planned = int(frame["status"].isin(["optimal", "feasible"]).sum())
     body = [f"<p>{len(frame)} points from the cheapest to the cleanest plan, {planned} with a "
-            "plan.</p>"]
+            "plan.</p>" if "cvar_weight" not in frame else
+            f"<p>{len(frame)} points from the risk-neutral plan (cvar_weight 0) to the least "
+            f"CVaR (cvar_weight 1), {planned} with a plan.</p>"]
     body += _figures_html(pareto_figures(frame))
     body.append("<h2>Points</h2>" + table_html(frame, "", limit=500))
     return _page(f"accelplan cost against carbon: {directory.name}", body)
