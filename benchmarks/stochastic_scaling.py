@@ -1,7 +1,8 @@
-"""How the extensive form grows with the scenario count (medium instance, same seed).
+"""How the extensive form, the bundle decomposition and Progressive Hedging (mpi-sppy) grow
+with the scenario count (medium instance, same seed), side by side in one run.
 
     python benchmarks/stochastic_scaling.py --scenarios 3 10 30 --time-limit 120
-    python benchmarks/stochastic_scaling.py --method decomposed --time-limit 60
+    python benchmarks/stochastic_scaling.py --methods extensive decomposed ph --workers 2
 
 Scenario demand scales are spread evenly over 0.5..1.5 with equal probabilities; the first
 period is committed. Each count runs in a fresh process; value-of-information solves are off
@@ -24,24 +25,20 @@ REPO = Path(__file__).resolve().parent.parent
 CHILD = r"""
 import json, resource, sys, time
 sys.path.insert(0, {repo!r})
-from optimizer import load_instance
+from optimizer import load_instance, solve
 began = time.perf_counter()
-if {method!r} == "decomposed":
-    from optimizer.scenarios.decomposition import solve_decomposed
-    plan = solve_decomposed(load_instance({path!r}), time_limit={limit}, mip_gap={gap},
-                            raise_on_infeasible=False)
-else:
-    from optimizer.scenarios.stochastic import solve_stochastic
-    plan = solve_stochastic(load_instance({path!r}), time_limit={limit}, mip_gap={gap},
-                            raise_on_infeasible=False, value_of_information=False)
+plan = solve(load_instance({path!r}), time_limit={limit}, mip_gap={gap},
+             raise_on_infeasible=False, value_of_information=False, out_of_sample=False,
+             stochastic_method={method!r}, workers={workers}, started_at=began)
 s = plan.summary
 st = s.get("stochastic", {{}})
+children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 print(json.dumps({{"status": s["status"], "model": s.get("model", {{}}),
-                   "build_seconds": s.get("build_seconds", 0.0), "objective": s["objective"],
-                   "solves": st.get("solves", 1), "method": {method!r},
-                   "transfer_seconds": s.get("transfer_seconds", 0.0), "solve_seconds": s.get("solve_seconds", s.get("solve_seconds_total", 0.0)),
+                   "objective": s["objective"], "best_bound": s.get("best_bound"),
+                   "solves": st.get("solves", st.get("ph_iterations", 1)), "method": {method!r},
                    "mip_gap": s["mip_gap"], "total_seconds": time.perf_counter() - began,
-                   "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+                   "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                   "child_peak_mb": children}}))
 """
 
 
@@ -52,7 +49,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--time-limit", type=float, default=120.0)
     parser.add_argument("--mip-gap", type=float, default=0.01)
-    parser.add_argument("--method", choices=["extensive", "decomposed"], default="extensive")
+    parser.add_argument("--methods", nargs="+", choices=["extensive", "decomposed", "ph"],
+                        default=["extensive", "decomposed", "ph"])
+    parser.add_argument("--workers", type=int, default=2,
+                        help="worker processes (decomposed) or MPI ranks (ph)")
     args = parser.parse_args()
     sys.path.insert(0, str(REPO))
     from optimizer.instance.generator import generate_instance
@@ -68,16 +68,18 @@ def main() -> None:
             instance["scenarios"] = {**members, "commit_periods": 1}
             path = Path(tmp) / f"s{count}.yaml"
             path.write_text(yaml.safe_dump(instance, sort_keys=False))
-            code = CHILD.format(repo=str(REPO), path=str(path), limit=args.time_limit,
-                                gap=args.mip_gap, method=args.method)
-            out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                                 check=True)
-            row = json.loads(out.stdout.strip().splitlines()[-1])
-            row["scenarios"] = count
-            rows.append(row)
-            print(f"{count} scenarios: done", file=sys.stderr)
+            for method in args.methods:
+                code = CHILD.format(repo=str(REPO), path=str(path), limit=args.time_limit,
+                                    gap=args.mip_gap, method=method, workers=args.workers)
+                out = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                                     text=True, check=True)
+                row = json.loads(out.stdout.strip().splitlines()[-1])
+                row["scenarios"] = count
+                rows.append(row)
+                print(f"{count} scenarios, {method}: {row['status']} "
+                      f"{row['total_seconds']:.0f} s", file=sys.stderr)
     print("| method | scenarios | rows | columns | integers | solves | total s | status | "
-          "E[NPV] | gap | peak MB |")
+          "E[NPV] | gap | peak MB (self + children) |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         gap = "-" if r["mip_gap"] is None else f"{r['mip_gap']:.2%}"
@@ -86,7 +88,7 @@ def main() -> None:
         print(f"| {r['method']} | {r['scenarios']} | {model.get('rows', 0):,} | "
               f"{model.get('columns', 0):,} | {model.get('integers', 0):,} | {r['solves']} | "
               f"{r['total_seconds']:.1f} | {r['status']} | {npv} | {gap} | "
-              f"{r['peak_mb']:.0f} |")
+              f"{r['peak_mb']:.0f} + {r['child_peak_mb']:.0f} |")
     print(json.dumps(rows), file=sys.stderr)
 
 

@@ -99,7 +99,7 @@ def test_scenario_report_never_adds_scenarios_together(tmp_path):
     assert result.exit_code == 0, result.stderr
     text = (out / "report.html").read_text()
     assert "Decided now (shared by every scenario)" in text
-    assert "value of the stochastic solution" in text and "NPV in each scenario" in text
+    assert "value of the stochastic solution" in text and "NPV distribution with VaR and CVaR" in text
     assert "Installed cards by vendor per period" not in text   # would sum the scenarios
     no_remote_resources(text)
 

@@ -518,6 +518,23 @@ def _print_stochastic(console: Console, plan: Any, currency: str) -> None:
             table.add_row(label, _money(st[key], currency))
     if st.get("vss_note"):
         table.add_row("VSS", st["vss_note"])
+    risk = st.get("risk") or {}
+    if risk.get("cvar_npv") is not None:
+        alpha = risk.get("alpha", 0.9)
+        table.add_row(f"VaR / CVaR at alpha {alpha:g} (NPV)",
+                      f"{_money(risk['var_npv'], currency)} / {_money(risk['cvar_npv'], currency)}")
+        table.add_row("worst / best NPV", f"{_money(risk['worst_npv'], currency)} / "
+                      f"{_money(risk['best_npv'], currency)}")
+    out = st.get("out_of_sample") or {}
+    if out:
+        table.add_row(f"out of sample ({out['count']} futures, seed {out['seed']})",
+                      f"{_money(out['mean'], currency)} (95 % CI {_money(out['ci95_low'], currency)}"
+                      f" to {_money(out['ci95_high'], currency)})" if "mean" in out
+                      else out.get("note", "not computed"))
+    if st.get("tree"):
+        tree = st["tree"]
+        table.add_row("scenario tree", f"stages {', '.join(tree['stages'])}; branching "
+                      f"{tree['branching']}; {tree['nodes']} nodes (nodes.csv)")
     console.print(table)
     first = plan.tables["first_stage"]
     table = Table(title="Decided now (shared by every scenario): orders placed, rentals, "

@@ -285,6 +285,10 @@ def sweep_figures(frame: pd.DataFrame) -> dict[str, str]:
 
 
 
+FEW_SCENARIOS = 12
+"""Up to this many scenarios are drawn one by one; more as a distribution and a fan."""
+
+
 def scenario_figures(summary: dict[str, Any], tables: dict[str, pd.DataFrame]) -> dict[str, str]:
     """A scenario plan: each scenario's NPV against the expected one, and each scenario's
     installed cards per period (scenarios are never added together)."""
@@ -293,33 +297,61 @@ def scenario_figures(summary: dict[str, Any], tables: dict[str, pd.DataFrame]) -
     currency = summary.get("instance", {}).get("currency", "")
     figures: dict[str, str] = {}
     rows = pd.DataFrame(stochastic["scenarios"])
+    risk = stochastic.get("risk") or {}
     if len(rows):
         scale = _scale(rows["npv"].dropna().tolist())
         fig, ax = plt.subplots(figsize=(7, 3.2))
-        labels = [f"{r.scenario}\n(p = {r.probability:.2f})" for r in rows.itertuples()]
-        ax.bar(labels, rows["npv"] / scale, color="#9ecae1")
-        ax.axhline(stochastic["expected_npv"] / scale, ls="--", color="#d62728",
-                   label="expected NPV")
-        _money_axis(ax, currency, scale, "NPV")
-        ax.set_title("NPV in each scenario (the first stage shared)")
+        if len(rows) <= FEW_SCENARIOS:
+            labels = [f"{r.scenario}\n(p = {r.probability:.2f})" for r in rows.itertuples()]
+            ax.bar(labels, rows["npv"] / scale, color="#9ecae1")
+            marks = ax.axhline
+        else:        # the distribution: a histogram weighted by probability
+            ax.hist(rows["npv"] / scale, bins=min(30, max(10, len(rows) // 5)),
+                    weights=rows["probability"], color="#9ecae1")
+            ax.set_ylabel("probability")
+            marks = ax.axvline
+        marks(stochastic["expected_npv"] / scale, ls="--", color="#2ca02c",
+              label="expected NPV")
+        if risk.get("var_npv") is not None:
+            marks(risk["var_npv"] / scale, ls=":", color="#ff7f0e",
+                  label=f"VaR {risk.get('alpha', 0.9):g}")
+            marks(risk["cvar_npv"] / scale, ls="-.", color="#d62728",
+                  label=f"CVaR {risk.get('alpha', 0.9):g}")
+        if len(rows) <= FEW_SCENARIOS:
+            _money_axis(ax, currency, scale, "NPV")
+        else:
+            unit = {1e9: " (billions)", 1e6: " (millions)", 1e3: " (thousands)",
+                    1.0: ""}[scale]
+            ax.set_xlabel(f"NPV {currency}{unit}")
+        ax.set_title("NPV across the futures (the first stage shared)")
         ax.legend()
-        figures["NPV in each scenario"] = _png(fig)
+        figures["NPV distribution with VaR and CVaR"] = _png(fig)
     fleet = tables.get("fleet", pd.DataFrame())
     if not fleet.empty and "scenario" in fleet:
         pivot = fleet.pivot_table(index="period", columns="scenario", values="cards",
                                   aggfunc="sum", fill_value=0)
         fig, ax = plt.subplots(figsize=(7, 3.2))
         periods = [str(p) for p in pivot.index]
-        for scenario in pivot.columns:
-            ax.plot(periods, pivot[scenario], "o-", ms=3, label=str(scenario))
+        if pivot.shape[1] <= FEW_SCENARIOS:
+            for scenario in pivot.columns:
+                ax.plot(periods, pivot[scenario], "o-", ms=3, label=str(scenario))
+            title = "Installed cards in each scenario"
+        else:        # the fan: quantiles across the futures, period by period
+            q = pivot.quantile([0.0, 0.1, 0.5, 0.9, 1.0], axis=1).T
+            x = range(len(periods))
+            ax.fill_between(x, q[0.0], q[1.0], color="#c6dbef", label="min to max")
+            ax.fill_between(x, q[0.1], q[0.9], color="#6baed6", label="10 % to 90 %")
+            ax.plot(x, q[0.5], "o-", ms=3, color="#08519c", label="median")
+            ax.set_xticks(list(x))
+            title = f"Installed cards across {pivot.shape[1]} futures (fan)"
         commit = stochastic.get("commit_periods", 0)
         if 0 < commit < len(periods):
             ax.axvline(commit - 0.5, color="#7f7f7f", ls=":", label="end of the shared first stage")
         ax.set_ylabel("installed cards")
-        ax.set_title("Installed cards in each scenario")
+        ax.set_title(title)
         ax.legend(ncols=2)
         period_axis(ax, periods)
-        figures["Installed cards in each scenario"] = _png(fig)
+        figures[title.split(" (")[0] if "fan" in title else title] = _png(fig)
     return figures
 
 

@@ -215,6 +215,17 @@ def render_scenario_report(summary: dict[str, Any], tables: dict[str, pd.DataFra
     shown = first.dropna(axis=1, how="all") if len(first) else first
     body.append(table_html(shown, currency) if len(first) else
                 "<p>nothing is decided now</p>")
+    out = (summary.get("kpis") or {}).get("out_of_sample") or {}
+    if out:
+        text = (f"out of sample ({out['count']} futures of an independent draw, seed "
+                f"{out['seed']}): mean NPV {out['mean']:,.0f} {currency}, 95 % confidence "
+                f"interval {out['ci95_low']:,.0f} to {out['ci95_high']:,.0f}"
+                if "mean" in out else f"out of sample: {out.get('note', 'not computed')}")
+        body.append(f"<p class=note>{html.escape(text)}</p>")
+    nodes = tables.get("nodes", pd.DataFrame())
+    if len(nodes):
+        body.append("<h2>Decisions per node of the tree</h2>"
+                    + table_html(nodes.dropna(axis=1, how="all"), currency, limit=500))
     body.append("<h2>Scenarios</h2>" + table_html(pd.DataFrame(stochastic["scenarios"]),
                                                   currency))
     body += _figures_html(scenario_figures(summary, tables))

@@ -16,9 +16,11 @@ DEFAULT_CVAR_ALPHA = 0.9
 
 FIRST_STAGE_COLUMNS = ["decision", "period", "order_period", "delivery_period", "accelerator",
                        "vendor", "site", "cooling", "rental", "units", "cards", "it_mw",
-                       "capex", "deposit", "balance", "cost"]
+                       "capex", "deposit", "balance", "cost", "used_in_share"]
 """first_stage.csv: one row per order, rental, build and opening decided in the committed
-periods. ``period`` is the period the decision is taken in (an order's order period)."""
+periods. ``period`` is the period the decision is taken in (an order's order period);
+``used_in_share`` is, for an order, the probability of the scenarios in which its card serves
+tokens at its site in its delivery period (1: every future uses it; low: a hedge)."""
 
 
 @dataclass
@@ -103,6 +105,29 @@ def first_stage_table(tables: dict[str, pd.DataFrame], commit_labels: list[str])
     return pd.DataFrame(rows, columns=FIRST_STAGE_COLUMNS)
 
 
+def used_in_share(first: pd.DataFrame, outcomes: list[ScenarioOutcome]) -> list[float | None]:
+    """For each order of ``first``: the probability of the scenarios whose serving table has
+    its accelerator serving at its site in its delivery period; None for other decisions."""
+    served: list[tuple[float, set[tuple[str, str, str]]]] = []
+    for outcome in outcomes:
+        serving = outcome.tables.get("serving", pd.DataFrame())
+        keys: set[tuple[str, str, str]] = set()
+        if len(serving):
+            own = serving[(serving.get("source", "site") == "site")
+                          & (serving["peak_tokens_per_s"] > 0)]
+            keys = {(str(a), str(s), str(p)) for a, s, p in
+                    zip(own["accelerator"], own["site"], own["period"])}
+        served.append((outcome.probability, keys))
+    shares: list[float | None] = []
+    for row in first.to_dict("records"):
+        if row["decision"] != "order":
+            shares.append(None)
+            continue
+        key = (str(row["accelerator"]), str(row["site"]), str(row["delivery_period"]))
+        shares.append(float(sum(p for p, keys in served if key in keys)))
+    return shares
+
+
 def assemble(outcomes: list[ScenarioOutcome], commit_labels: list[str],
              alpha: float = DEFAULT_CVAR_ALPHA) -> tuple[dict[str, pd.DataFrame], dict[str, Any],
                                                          dict[str, Any]]:
@@ -128,6 +153,7 @@ def assemble(outcomes: list[ScenarioOutcome], commit_labels: list[str],
             merged.setdefault(name, []).append(frame.assign(scenario=outcome.name))
     tables = {name: pd.concat(frames, ignore_index=True) for name, frames in merged.items()}
     first = first_stage_table(outcomes[0].tables, commit_labels)
+    first["used_in_share"] = used_in_share(first, outcomes)
     tables["first_stage"] = first
     tables["scenarios"] = pd.DataFrame(rows)
     figures = {k: v for k, v in risk.items() if k not in ("in_tail", "tail_rank")}
