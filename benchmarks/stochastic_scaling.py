@@ -72,7 +72,11 @@ def main() -> None:
                 code = CHILD.format(repo=str(REPO), path=str(path), limit=args.time_limit,
                                     gap=args.mip_gap, method=method, workers=args.workers)
                 out = subprocess.run([sys.executable, "-c", code], capture_output=True,
-                                     text=True, check=True)
+                                     text=True)
+                if out.returncode != 0:
+                    print(f"{count} scenarios, {method}: failed: {out.stderr[-1500:]}",
+                          file=sys.stderr)
+                    continue
                 row = json.loads(out.stdout.strip().splitlines()[-1])
                 row["scenarios"] = count
                 rows.append(row)

@@ -162,7 +162,7 @@ def print_plan(plan: Any, output: str | None) -> None:
     against their caps, marginal costs and what makes them jump, binding caps, the solver."""
     console = _console()
     summary = plan.summary
-    currency = summary["instance"]["currency"]
+    currency = summary.get("instance", {}).get("currency", "")
     status = summary["status"]
     gap = summary.get("mip_gap")
     name = summary["instance"]["name"] or summary["instance"]["file"]
@@ -173,7 +173,9 @@ def print_plan(plan: Any, output: str | None) -> None:
         headline += " [bold red](interrupted: the best plan found so far)[/bold red]"
     console.print(headline)
     if not plan.status.has_plan:
-        console.print("no plan was found within the limits")
+        reason = (summary.get("stochastic") or {}).get("reason")
+        console.print(f"no plan was found: {reason}" if reason
+                      else "no plan was found within the limits")
         return
     if "stochastic" in summary:
         _print_stochastic(console, plan, currency)

@@ -43,6 +43,9 @@ from optimizer.status import Status
 STOP_SECONDS = 3.0
 """How long the ranks may take to end once asked (SIGTERM), before they are killed."""
 EVALUATION_SHARE = 0.25
+CHILD_SHARE = 0.8
+"""Share of PH's time mpi-sppy is told it has: it stops after the iteration that crosses its
+limit and then writes what it found, before the caller ends it at the full share."""
 """Share of a time limit kept to evaluate the chosen first stage in every scenario."""
 DEFAULT_RHO = 1.0
 """PH's penalty weight where no decision's own is set (:func:`rho_setter`)."""
@@ -223,6 +226,18 @@ def scenario_denouement(rank: int, name: str, scenario: Any) -> None:
     """Nothing to do per scenario at the end (the parent evaluates the plan)."""
 
 
+SUBPROBLEM_SOLVES = 4
+"""A subproblem's time limit is the PH time over this many solves of every scenario, so that
+iteration 0 (the wait-and-see bound) and a few more fit the time limit; a subproblem stopped
+by it still reports HiGHS's proven bound (the wait-and-see bound stays a bound)."""
+
+
+def subproblem_seconds(seconds: float, scenarios: int) -> float:
+    """The time limit of one subproblem solve: ``seconds`` of PH over ``SUBPROBLEM_SOLVES``
+    solves of each of ``scenarios`` (at least 1 s)."""
+    return round(max(seconds / (SUBPROBLEM_SOLVES * max(scenarios, 1)), 1.0), 3)
+
+
 def _config(job: PHJob, names: list[str]) -> Any:
     from mpisppy.utils import config
     cfg = config.Config()
@@ -241,7 +256,9 @@ def _config(job: PHJob, names: list[str]) -> Any:
     cfg.abs_gap = 0.0
     cfg.num_scens = len(names)
     cfg.solver_options = f"mip_rel_gap={max(job.mip_gap / 10, 1e-9)}" + (
-        f" threads={job.threads}" if job.threads else "")
+        f" threads={job.threads}" if job.threads else "") + (
+        f" time_limit={subproblem_seconds(job.time_limit, len(names))}"
+        if job.time_limit is not None else "")
     cfg.lagrangian = "lagrangian" in job.spokes
     cfg.xhatshuffle = "xhatshuffle" in job.spokes
     return cfg
@@ -480,15 +497,19 @@ def solve_ph(instance: Instance, options: SolveOptions | None = None) -> Plan:
     job = PHJob(raw=dict(instance.raw), path=str(instance.path),
                 overrides=dict(instance.overrides), digest=instance.input_sha256,
                 mip_gap=options.mip_gap,
-                time_limit=None if remaining is None else remaining * (1 - EVALUATION_SHARE),
+                time_limit=None if remaining is None
+                else remaining * (1 - EVALUATION_SHARE) * CHILD_SHARE,
                 spokes=cylinders(ranks, risk_averse),
                 threads=1 if ranks > 1 else options.threads,
                 extra_constraints=tuple(options.extra_constraints))
     ph_deadline = None if remaining is None else time.time() + remaining * (1 - EVALUATION_SHARE)
     outcome = run_ph(job, ranks, ph_deadline, options.cancel)
     if "stopped" in outcome:
+        each = "" if job.time_limit is None else (
+            f"; each scenario's subproblem had {subproblem_seconds(job.time_limit, len(futures(instance)))} s"
+            ", too little to find its own plan: give more time, or use the extensive form")
         return _no_plan(instance, began, f"PH found no plan before it was stopped "
-                        f"({outcome['stopped']})")
+                        f"({outcome['stopped']}){each}")
     reference = build_problem_data(future_instance(instance, futures(instance)[0]))
     commit = committed_periods(instance.spec)
     plan, chosen, tried = None, None, 0
@@ -548,7 +569,8 @@ def solve_ph(instance: Instance, options: SolveOptions | None = None) -> Plan:
 def _no_plan(instance: Instance, began: float, reason: str) -> Plan:
     summary = {"status": Status.NO_SOLUTION.value, "objective": None, "best_bound": None,
                "mip_gap": None, "input_sha256": instance.input_sha256,
-               "instance": {"name": instance.spec.name, "file": str(instance.path)},
+               "instance": {"name": instance.spec.name, "file": str(instance.path),
+                            "currency": instance.spec.currency},
                "stochastic": {"method": "ph", "reason": reason},
                "solve_seconds_total": time.perf_counter() - began, "kpis": {}}
     return Plan(status=Status.NO_SOLUTION, objective=None, best_bound=None, mip_gap=None,
