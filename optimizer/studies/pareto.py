@@ -139,8 +139,7 @@ def run_pareto(instance_path: str | Path, points: int, output_dir: str | Path | 
     import os
 
     from optimizer.instance.loader import instance_from_raw, read_raw_instance
-    from optimizer.output.directories import check_destination, promote, staging_directory
-    from optimizer.output.results import write_results
+    from optimizer.output.directories import check_destination
     from optimizer.parallel import Runner
     if points < 2:
         raise UsageError("--points must be at least 2 (the cheapest and the cleanest plans)")
@@ -195,17 +194,26 @@ def run_pareto(instance_path: str | Path, points: int, output_dir: str | Path | 
             frame[column] = None
     frame = denoised(frame[PARETO_COLUMNS + [c for c in frame.columns if c not in PARETO_COLUMNS]])
     if target is not None:
-        staging = staging_directory(target)
-        try:
-            for row, plan_data in results:
-                if plan_data is not None:
-                    write_results(staging / POINTS_DIR / f"{row['point']:04d}", *plan_data)
-            frame.to_csv(staging / PARETO_FILE, index=False, float_format="%.10g")
-            promote(staging, target)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
+        write_frontier(target, results, frame)
     return frame
+
+
+def write_frontier(target: Path, results: list[tuple[dict[str, Any], Any]],
+                   frame: pd.DataFrame) -> None:
+    """A frontier directory, staged then promoted whole: ``points/NNNN/`` for each point with
+    a plan ((row, (summary, tables)) of ``results``) and ``pareto.csv`` (``frame``)."""
+    from optimizer.output.directories import promote, staging_directory
+    from optimizer.output.results import write_results
+    staging = staging_directory(target)
+    try:
+        for row, plan_data in results:
+            if plan_data is not None:
+                write_results(staging / POINTS_DIR / f"{row['point']:04d}", *plan_data)
+        frame.to_csv(staging / PARETO_FILE, index=False, float_format="%.10g")
+        promote(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
 
 
 def frontier_is_monotone(frame: pd.DataFrame, tolerance: float = 1e-6) -> bool:

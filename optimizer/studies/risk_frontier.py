@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -18,7 +17,7 @@ from typing import Any, Callable, Mapping
 import pandas as pd
 
 from optimizer.errors import Interrupted, UsageError
-from optimizer.studies.pareto import PARETO_FILE, POINTS_DIR
+from optimizer.studies.pareto import POINTS_DIR, write_frontier
 from optimizer.studies.sweep import NOT_RUN, one_line
 
 RISK_COLUMNS = ["point", "cvar_weight", "cvar_alpha", "objective", "expected_npv", "cvar_npv",
@@ -89,8 +88,7 @@ def run_risk_frontier(instance_path: str | Path, points: int,
     import os
 
     from optimizer.instance.loader import instance_from_raw, read_raw_instance
-    from optimizer.output.directories import check_destination, promote, staging_directory
-    from optimizer.output.results import write_results
+    from optimizer.output.directories import check_destination
     from optimizer.parallel import Runner
     if points < 2:
         raise UsageError("--points must be at least 2 (w = 0 and w = 1)")
@@ -126,14 +124,5 @@ def run_risk_frontier(instance_path: str | Path, points: int,
             frame[column] = None
     frame = frame[RISK_COLUMNS]
     if target is not None:
-        staging = staging_directory(target)
-        try:
-            for row, plan_data in results:
-                if plan_data is not None:
-                    write_results(staging / POINTS_DIR / f"{row['point']:04d}", *plan_data)
-            frame.to_csv(staging / PARETO_FILE, index=False, float_format="%.10g")
-            promote(staging, target)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
+        write_frontier(target, results, frame)
     return frame
