@@ -135,3 +135,84 @@ def test_compare_downloads_and_restart(studio):
     with TestClient(again) as other:
         ids = {r["id"] for r in other.get("/api/runs").json()}
     assert {a, b} <= ids
+
+
+def test_the_cvar_lever_and_the_distribution_of_a_scenario_plan(tmp_path):
+    # the newsvendor of test_uncertainty (solved there by hand): at CVaR_0.7 weight 0 the plan
+    # orders 20 cards now (the middle future), expected NPV 2450, CVaR 3500 (the high future
+    # alone is the tail); the lever at w = 0.8 moves the order to 30 cards, every NPV 3000
+    from conftest import write_instance
+    from test_uncertainty import THREE, newsvendor
+    data = newsvendor(THREE)
+    data["scenarios"]["risk"] = {"cvar_alpha": 0.7}
+    path = write_instance(tmp_path, data)
+    app = create_app([path], tmp_path / "studio")
+    with TestClient(app) as client:
+        key = client.get("/api/instances").json()[0]["id"]
+        levers = client.get(f"/api/instances/{key}").json()["levers"]
+        assert levers["scenarios"] is True and levers["cvar_weight"] == 0.0
+        plans = {}
+        for weight in (0.0, 0.8):
+            made = client.post("/api/runs", json={"instance": key, "levers": (
+                {"cvar_weight": weight} if weight else {})})
+            assert made.status_code == 200, made.text
+            plans[weight] = _wait(client, made.json()["id"])
+        assert plans[0.8]["changes"] == ["scenarios.risk.cvar_weight: 0 -> 0.8 (CVaR at alpha "
+                                         "0.7)"]
+        assert plans[0.8]["overrides"] == {"scenarios.risk.cvar_weight": 0.8}
+        for weight, cards, objective, cvar in ((0.0, 20, 2450, 3500), (0.8, 30, 3000, 3000)):
+            run_id = plans[weight]["id"]
+            assert plans[weight]["summary"]["objective"] == pytest.approx(objective, rel=1e-6)
+            first = client.get(f"/api/runs/{run_id}/first").json()
+            assert first["scenario_plan"] and first["period"] == "2026"
+            orders = [r for r in first["rows"] if r["decision"] == "order"]
+            assert sum(r["cards"] for r in orders) == cards
+            assert {r["delivery_period"] for r in orders} == {"2027"}
+            shown = client.get(f"/api/runs/{run_id}/distribution").json()
+            npv = {f["scenario"]: f["npv"] for f in shown["futures"]}
+            # NPV(x, d) = 100 x + 150 (d - x)+
+            expected = {n: 100 * cards + 150 * max(d - cards, 0) for n, (_, d) in THREE.items()}
+            assert npv == pytest.approx(expected, rel=1e-6)
+            assert shown["cvar_npv"] == pytest.approx(cvar, rel=1e-6)
+            assert shown["cvar_alpha"] == 0.7
+        # a plan of one future has no distribution, and the lever needs futures
+        quick = create_app([INSTANCES / "quickstart.yaml"], tmp_path / "studio2")
+    with TestClient(quick) as client:
+        key = client.get("/api/instances").json()[0]["id"]
+        refused = client.post("/api/runs", json={"instance": key, "levers": {"cvar_weight": 0.5}})
+        assert refused.status_code == 400 and refused.json()["field"] == "cvar_weight"
+        assert "no scenarios" in refused.json()["error"]
+        too_much = client.post("/api/runs", json={"instance": key,
+                                                  "levers": {"cvar_weight": 1.5}})
+        assert too_much.status_code == 400
+
+
+def test_what_to_do_first_lists_orders_rentals_and_builds_with_money_due(tmp_path):
+    # zhengzhou-30k-procurement: the library's plan decides, in 2026H1, an order of H200s
+    # delivered 2026H2 (a deposit now, the balance on delivery) and a rental; the studio's
+    # "first" view holds exactly the plan's rows of that period, builds included
+    from optimizer import load_instance, solve
+    path = INSTANCES / "zhengzhou-30k-procurement.yaml"
+    plan = solve(load_instance(path), time_limit=60)
+    app = create_app([path], tmp_path / "studio")
+    with TestClient(app) as client:
+        key = client.get("/api/instances").json()[0]["id"]
+        run = _wait(client, client.post("/api/runs", json={"instance": key,
+                                                           "time_limit": 60}).json()["id"])
+        assert run["summary"]["objective"] == pytest.approx(plan.objective, rel=1e-3)
+        first = client.get(f"/api/runs/{run['id']}/first").json()
+    tables = plan.tables
+    period = min(str(p) for p in list(tables["purchases"]["order_period"])
+                 + list(tables["rentals"]["period"]) + list(tables["builds"]["period"]))
+    assert first["period"] == period == "2026H1" and not first["scenario_plan"]
+    kinds = {}
+    for row in first["rows"]:
+        kinds.setdefault(row["decision"], []).append(row)
+    ordered = tables["purchases"][tables["purchases"]["order_period"] == period]
+    assert sum(r["cards"] for r in kinds["order"]) == ordered["cards"].sum()
+    assert sum(r["deposit"] for r in kinds["order"]) == pytest.approx(ordered["deposit"].sum())
+    assert sum(r["balance"] for r in kinds["order"]) == pytest.approx(ordered["balance"].sum())
+    rented = tables["rentals"][tables["rentals"]["period"] == period]
+    assert sum(r["cards"] for r in kinds["rental"]) == rented["cards"].sum() > 0
+    built = tables["builds"][tables["builds"]["period"] == period]
+    assert len(kinds.get("build", [])) == len(built)

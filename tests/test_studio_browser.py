@@ -88,7 +88,10 @@ def test_a_what_if_in_the_browser_shows_the_library_npv(served, browser):
     assert "every demand figure x 1.5" in browser.find_element(By.ID, "runs").text
     # the plan's charts and tables are on the page
     wait.until(ready.presence_of_element_located((By.CSS_SELECTOR, "#c-purchases .main-svg")))
-    assert "orders placed in" in browser.find_element(By.ID, "orders").text
+    wait.until(ready.presence_of_element_located((By.ID, "first-decisions")))
+    assert browser.find_element(By.ID, "first-title").text.startswith("What to do in 2026")
+    first_order = browser.find_element(By.CSS_SELECTOR, "#first-decisions tr:nth-child(2)").text
+    assert first_order.startswith("order 2026")
     assert not [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
 
 

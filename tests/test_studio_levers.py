@@ -124,3 +124,20 @@ def test_a_hostile_name_reaches_the_page_as_data(tmp_path):
         assert listed[0]["name"] == "<img src=x onerror=alert(1)>"
         info = client.get(f"/api/instances/{listed[0]['id']}").json()
         assert "<b>A</b>" in [a["accelerator"] for a in info["levers"]["accelerators"]]
+
+
+def test_the_cvar_lever_changes_the_weight_only():
+    from optimizer import load_instance
+    from optimizer.instance.loader import read_raw_instance
+    from optimizer.studio.levers import lever_overrides
+    path = INSTANCES / "zhengzhou-30k-scenarios.yaml"
+    overrides, changes = lever_overrides(read_raw_instance(path).raw, {"cvar_weight": 0.4})
+    before = _flat(load_instance(path).spec.model_dump(by_alias=True))
+    after = _flat(load_instance(path, overrides=overrides).spec.model_dump(by_alias=True))
+    changed = {k: (before.get(k), after.get(k)) for k in set(before) | set(after)
+               if before.get(k) != after.get(k)}
+    # the file has no risk block: the weight comes with the schema's default alpha, 0.9
+    assert changed == {"scenarios.risk.cvar_weight": (None, 0.4),
+                       "scenarios.risk.cvar_alpha": (None, 0.9)}
+    assert overrides == {"scenarios.risk": {"cvar_weight": 0.4}}
+    assert changes == ["scenarios.risk.cvar_weight: 0 -> 0.4 (CVaR at alpha 0.9)"]

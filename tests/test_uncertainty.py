@@ -281,3 +281,25 @@ def test_the_risk_frontier_trades_expected_npv_for_cvar(tmp_path):
     report = run_cli("report", str(tmp_path / "frontier"))
     assert report.returncode == 0, report.stderr
     assert "Expected NPV against CVaR" in (tmp_path / "frontier" / "report.html").read_text()
+
+
+@pytest.mark.parametrize("method", ["extensive", "decomposed"])
+def test_what_ifs_on_the_scenarios_block_reach_every_solve(tmp_path, method):
+    # --set on the block itself (as the studio's CVaR lever does) must reach each future,
+    # the value-of-information solves and the decomposition's bundles alike.
+    # The high future at demand_scale 2.0 needs 40 cards: risk-neutral, P(d > 20) = 0.3 still
+    # does not pay 150 P > 100, so x = 20 and E = 0.3*2000 + 0.4*2000 + 0.3*(2000 + 150*20)
+    # = 2900.
+    from optimizer import load_instance, solve
+    data = newsvendor(THREE)
+    data["scenarios"]["risk"] = {"cvar_alpha": 0.7}
+    path = write_instance(tmp_path, data)
+    plan = solve(load_instance(path, overrides={"scenarios.high.demand_scale": 2.0}),
+                 stochastic_method=method)
+    assert ordered_now(plan) == 20
+    assert plan.objective == pytest.approx(2900, rel=1e-6)
+    if method == "extensive":
+        # the CVaR weight set as a what-if: w = 0.8 covers the highest future (30 cards, 3000)
+        plan = solve(load_instance(path, overrides={"scenarios.risk.cvar_weight": 0.8}))
+        assert ordered_now(plan) == 30
+        assert plan.objective == pytest.approx(3000, rel=1e-6)

@@ -1,5 +1,6 @@
-"""What a plan asks a planner to do first: the orders to sign, the cooling to build and the
-sites to open, in the first period that has any (read from the plan's tables)."""
+"""What a plan asks a planner to do first: the orders to sign, the cards to rent, the cooling
+to build and the sites to open, in the first period that has any (read from the plan's
+tables)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ class FirstActions:
             delivery_period, deposit (due at order) and balance (due at delivery).
         builds: site, cooling, it_mw, capex.
         openings: site, open_cost.
+        rentals: rental, accelerator, vendor, region, cards, cost (money of the period).
     """
 
     period: str | None
@@ -26,6 +28,7 @@ class FirstActions:
     orders: list[dict[str, Any]] = field(default_factory=list)
     builds: list[dict[str, Any]] = field(default_factory=list)
     openings: list[dict[str, Any]] = field(default_factory=list)
+    rentals: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def now(self) -> bool:
@@ -34,13 +37,15 @@ class FirstActions:
 
 
 def first_actions(tables: dict[str, pd.DataFrame], periods: list[str]) -> FirstActions:
-    """The decisions of the first period in which the plan orders, builds or opens."""
+    """The decisions of the first period in which the plan orders, rents, builds or opens."""
     purchases = tables.get("purchases", pd.DataFrame())
     builds = tables.get("builds", pd.DataFrame())
     openings = tables.get("openings", pd.DataFrame())
+    rentals = tables.get("rentals", pd.DataFrame())
     when = "order_period" if "order_period" in purchases else "period"
     busy = set()
-    for frame, column in ((purchases, when), (builds, "period"), (openings, "period")):
+    for frame, column in ((purchases, when), (builds, "period"), (openings, "period"),
+                          (rentals, "period")):
         if len(frame):
             busy.update(str(p) for p in frame[column])
     first = periods[0] if periods else None
@@ -60,6 +65,9 @@ def first_actions(tables: dict[str, pd.DataFrame], periods: list[str]) -> FirstA
         actions.builds = rows.sort_values("capex", ascending=False).to_dict("records")
     if len(openings):
         actions.openings = openings[openings["period"].astype(str) == period].to_dict("records")
+    if len(rentals):
+        rows = rentals[rentals["period"].astype(str) == period]
+        actions.rentals = rows.sort_values("cost", ascending=False).to_dict("records")
     return actions
 
 

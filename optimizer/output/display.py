@@ -238,7 +238,7 @@ def _print_replan(console: Console, replan: dict) -> None:
 def _print_actions(console: Console, tables: dict, periods: list[str], currency: str) -> None:
     actions = first_actions(tables, periods)
     if actions.period is None:
-        console.print("[bold]What to do[/bold]: nothing to order, build or open over "
+        console.print("[bold]What to do[/bold]: nothing to order, rent, build or open over "
                       f"{_span(periods)}")
         return
     title = f"What to do in {actions.period}" if actions.now else (
@@ -270,6 +270,11 @@ def _print_actions(console: Console, tables: dict, periods: list[str], currency:
     _more(console, len(actions.builds) - SHOWN_ROWS, "cooling builds", "builds.csv")
     for opening in actions.openings:
         console.print(f"  open {opening['site']} ({money(opening['open_cost'], currency)})")
+    for rental in actions.rentals[:SHOWN_ROWS]:
+        console.print(f"  rent {int(round(rental['cards'])):,} {rental['accelerator']} cards "
+                      f"({rental['rental']}, {money(rental['cost'], currency)} in "
+                      f"{actions.period})")
+    _more(console, len(actions.rentals) - SHOWN_ROWS, "rentals", "rentals.csv")
     rented = rented_against_owned(tables)
     if len(rented):
         table = Table(title="Rented against owned cards", title_justify="left")

@@ -149,7 +149,7 @@ def _actions_html(tables: dict[str, pd.DataFrame], currency: str) -> list[str]:
     periods = [str(p) for p in tables["costs"]["period"]] if "costs" in tables else []
     actions = first_actions(tables, periods)
     if actions.period is None:
-        return ["<h2>What to do</h2><p>nothing to order, build or open</p>"]
+        return ["<h2>What to do</h2><p>nothing to order, rent, build or open</p>"]
     title = (f"What to do in {actions.period}" if actions.now else
              f"Nothing to do in {actions.first_period}; first actions in {actions.period}")
     parts = [f"<h2>{html.escape(title)}</h2>"]
@@ -158,6 +158,8 @@ def _actions_html(tables: dict[str, pd.DataFrame], currency: str) -> list[str]:
     items = [f"build {b['it_mw']:,.2f} MW of {b['cooling']} cooling at {b['site']} "
              f"({money(b['capex'], currency)})" for b in actions.builds]
     items += [f"open {o['site']} ({money(o['open_cost'], currency)})" for o in actions.openings]
+    items += [f"rent {int(round(r['cards'])):,} {r['accelerator']} cards ({r['rental']}, "
+              f"{money(r['cost'], currency)} in {actions.period})" for r in actions.rentals]
     if items:
         parts.append("<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in items) + "</ul>")
     rented = rented_against_owned(tables)

@@ -36,6 +36,7 @@ from typing import Any, Callable, Mapping
 
 from optimizer.errors import InfeasibleError, UsageError
 from optimizer.instance.loader import Instance
+from optimizer.instance.overrides import apply_overrides
 from optimizer.options import SolveOptions
 from optimizer.output.results import Plan
 from optimizer.parallel import Runner
@@ -220,8 +221,13 @@ def bundle_instance(instance: Instance, scenarios: Mapping[str, Future],
     its named scenarios, or for sampled futures the file with one named scenario per future
     of the bundle (its demand, already drawn and scaled, as an override)."""
     if instance.spec.scenarios.sample is None:
-        return dict(instance.raw), {**future_overrides(instance),
-                                    "demand_scale": instance.demand_scale}
+        # the block as the instance's what-ifs left it (--set scenarios.high.demand_scale=2)
+        block_overrides = {k: v for k, v in instance.overrides.items()
+                           if k == "scenarios" or k.startswith("scenarios.")}
+        raw = dict(instance.raw)
+        if block_overrides:
+            raw, _ = apply_overrides(raw, block_overrides)
+        return raw, {**future_overrides(instance), "demand_scale": instance.demand_scale}
     first = scenarios[next(iter(share))]
     block = {name: {"probability": p, "overrides": {"demand": scenarios[name].raw["demand"]}}
              for name, p in share.items()}

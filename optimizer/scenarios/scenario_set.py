@@ -145,7 +145,7 @@ def mean_future(instance: Instance,
     raw = copy.deepcopy(dict(instance.raw))
     raw.pop("scenarios", None)
     raw["demand"] = mean
-    overrides = {k: v for k, v in instance.overrides.items() if k != DEMAND_SCALE
+    overrides = {k: v for k, v in future_overrides(instance).items() if k != DEMAND_SCALE
                  and not (k == "demand" or k.startswith("demand."))}
     return Future("mean", 1.0, 1.0, raw, overrides)
 

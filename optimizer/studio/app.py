@@ -182,6 +182,19 @@ def create_app(files: list[str | Path], folder: str | Path, workers: int = 2) ->
         frame = read_table(path)
         return _clean(frame.head(TABLE_ROWS_MAX).to_dict(orient="records"))
 
+    @app.get("/api/runs/{run_id}/first")
+    def run_first_decisions(run_id: str) -> Any:
+        from optimizer.studio.views import first_decisions
+        return _clean(first_decisions(results(run_id)))
+
+    @app.get("/api/runs/{run_id}/distribution")
+    def run_distribution(run_id: str) -> Any:
+        from optimizer.studio.views import distribution
+        found = distribution(results(run_id), runs.get(run_id).summary or {})
+        if found is None:
+            raise HTTPException(404, f"run {run_id} is a plan of one future")
+        return _clean(found)
+
     @app.get("/api/runs/{a}/compare/{b}")
     def compare_runs(a: str, b: str) -> Any:
         from optimizer.studies.compare import compare_results
@@ -236,6 +249,9 @@ def _levers(spec: Any) -> dict[str, Any]:
         "tags": sorted({t for a in spec.accelerators.values() for t in a.tags}),
         "budget_per_period": max((b for b in budget if b is not None), default=None),
         "domestic_share": domestic[0] if domestic else None,
+        "scenarios": spec.scenarios is not None,
+        "cvar_weight": (spec.scenarios.risk.cvar_weight if spec.scenarios is not None
+                        and spec.scenarios.risk is not None else 0.0),
     }
 
 

@@ -13,6 +13,10 @@ change exactly what it says, relative to the file, and a sentence saying what ch
   and ``by`` kept); a rule from the first period when the file has none.
 - ``ban_imported_from``: a ban on ``imported`` cards from that period, added to the file's bans
   (installed cards kept).
+- ``cvar_weight``: the weight w of CVaR in a scenario plan's objective (uncertainty.md),
+  ``scenarios.risk.cvar_weight``; the file's ``cvar_alpha`` kept (the default 0.9 when it
+  has none).
+  Only for instances with scenarios.
 """
 from __future__ import annotations
 
@@ -22,9 +26,10 @@ from typing import Any, Mapping
 
 from optimizer.errors import InstanceError
 from optimizer.instance.overrides import OVERRIDE_SOURCE
+from optimizer.scenarios.assemble import DEFAULT_CVAR_ALPHA
 
 LEVERS = ("demand_scale", "grid_mw", "max_cards", "price_per_card", "budget_per_period",
-          "domestic_share", "ban_imported_from")
+          "domestic_share", "ban_imported_from", "cvar_weight")
 
 
 def _number(name: str, value: Any, low: float = 0.0, integer: bool = False) -> float:
@@ -144,4 +149,22 @@ def lever_overrides(raw: Mapping[str, Any], levers: Mapping[str, Any]
             changes.append(f"policies.ban: no imported cards delivered or rented from {value} "
                            f"(installed ones kept), added to the file's "
                            f"{len(bans) - 1} ban(s)")
+        elif kind == "cvar_weight":
+            weight = _number(name, value)
+            if weight > 1:
+                raise InstanceError(OVERRIDE_SOURCE, name, f"found {value!r}; expected a "
+                                    "weight in [0, 1]")
+            scenarios = raw.get("scenarios") or {}
+            if not scenarios:
+                raise InstanceError(OVERRIDE_SOURCE, name, "this instance has no scenarios; "
+                                    "a CVaR weight needs futures to weigh")
+            risk = scenarios.get("risk") or {}
+            old = risk.get("cvar_weight", 0.0)
+            if weight != old:
+                if "risk" in scenarios:
+                    overrides["scenarios.risk.cvar_weight"] = weight
+                else:                 # an override may not add a key below a missing one
+                    overrides["scenarios.risk"] = {"cvar_weight": weight}
+                changes.append(f"scenarios.risk.cvar_weight: {_show(old)} -> {_show(weight)} "
+                               f"(CVaR at alpha {risk.get('cvar_alpha', DEFAULT_CVAR_ALPHA):g})")
     return overrides, changes

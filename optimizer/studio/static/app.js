@@ -122,6 +122,10 @@ async function showInstance(id) {
       el("select", { id: "lever-ban" }, el("option", { value: "" }, "never"),
         lv.periods.map((p) => el("option", { value: p }, p)))));
   }
+  if (lv.scenarios) {
+    policy.push(el("label", {}, "CVaR weight w (0: expected NPV only, 1: the worst tail only) ",
+      leverInput("cvar_weight", lv.cvar_weight, { id: "lever-cvar", step: 0.1, min: 0, max: 1 })));
+  }
   fill($("policy-levers"), policy);
 }
 
@@ -243,6 +247,72 @@ function stacked(div, rows, x, group, value, title) {
     margin: { t: 30, l: 60, r: 10, b: 30 } }, { displayModeBar: false });
 }
 
+function currency(summary) { return ((summary || {}).instance || {}).currency || ""; }
+
+// One decision of the first period (a row of first_stage.csv) as a planner reads it.
+function decisionCells(r, cur) {
+  const due = (v) => (v === null || v === undefined ? "" : `${money(v)} ${cur}`);
+  const cards = (v) => `${Math.round(v).toLocaleString("en")} cards`;
+  if (r.decision === "order") {
+    const now = r.deposit === null || r.deposit === undefined ? r.capex : r.deposit;
+    return ["order", r.period, r.accelerator, `${r.site} (${r.cooling})`, cards(r.cards), due(now),
+      r.balance ? due(r.balance) : "", r.delivery_period || ""];
+  }
+  if (r.decision === "rental") return ["rent", r.period, r.accelerator, r.rental, cards(r.cards), due(r.cost), "", ""];
+  if (r.decision === "build") return ["build", r.period, `${r.cooling} cooling`, r.site,
+    `${(+r.it_mw).toLocaleString("en", { maximumFractionDigits: 3 })} MW`, due(r.capex), "", ""];
+  return ["open", r.period, "site", r.site, "", due(r.capex), "", ""];
+}
+
+async function showFirstDecisions(id, cur) {
+  let first;
+  try { first = await api(`/api/runs/${id}/first`); } catch (e) { return; }
+  const head = ["decision", "period", "what", "where", "amount", "due then", "due on delivery", "delivered"];
+  if (first.scenario_plan) head.push("used in (share of futures)");
+  if (!first.rows.length) { fill($("orders"), el("p", {}, "nothing to order, rent, build or open")); return; }
+  $("first-title").textContent = first.scenario_plan ? "First stage: the same in every future" :
+    (first.period === first.first_period ? `What to do in ${first.period}` :
+      `Nothing to do in ${first.first_period}; first decisions in ${first.period}`);
+  fill($("orders"), el("table", { id: "first-decisions" }, el("tr", {}, head.map((c) => el("th", {}, c))),
+    first.rows.map((r) => el("tr", {}, decisionCells(r, cur).concat(first.scenario_plan ?
+      [r.used_in_share === null || r.used_in_share === undefined ? "" : `${(100 * r.used_in_share).toFixed(0)} %`] : [])
+      .map((c) => el("td", {}, c))))));
+}
+
+// A scenario plan: the NPV of each future, the CVaR tail marked, with expected NPV, VaR and CVaR.
+async function showDistribution(id, cur) {
+  let d;
+  try { d = await api(`/api/runs/${id}/distribution`); } catch (e) { return; }
+  const alpha = d.cvar_alpha === null || d.cvar_alpha === undefined ? "" : ` at alpha ${d.cvar_alpha}`;
+  fill($("distribution"), el("h3", {}, "NPV across futures"),
+    el("p", { id: "risk-figures" }, `expected ${money(d.expected_npv)} ${cur}; VaR${alpha} ${money(d.var_npv)}; ` +
+      `CVaR${alpha} ${money(d.cvar_npv)}; worst ${money(d.worst_npv)}; best ${money(d.best_npv)}`,
+      d.out_of_sample && d.out_of_sample.mean !== undefined ? `; out of sample ${money(d.out_of_sample.mean)} ` +
+        `(95 % CI ${money(d.out_of_sample.ci95_low)} to ${money(d.out_of_sample.ci95_high)}, ${d.out_of_sample.count} futures)` : ""),
+    el("div", { id: "c-distribution", class: "chart" }));
+  const marks = [["expected", d.expected_npv, "#333"], ["VaR", d.var_npv, "#d62728"], ["CVaR", d.cvar_npv, "#9467bd"]]
+    .filter((m) => m[1] !== null && m[1] !== undefined);
+  const tail = (f) => f.in_cvar_tail === "yes";
+  let traces, layout;
+  if (d.futures.length > 12) {
+    traces = [false, true].map((inTail) => ({ type: "histogram", name: inTail ? "in the CVaR tail" : "other futures",
+      x: d.futures.filter((f) => tail(f) === inTail).map((f) => f.npv), nbinsx: 30 }));
+    layout = { barmode: "stack", xaxis: { title: { text: `NPV (${cur})` } }, yaxis: { title: { text: "futures" } },
+      shapes: marks.map((m) => ({ type: "line", x0: m[1], x1: m[1], yref: "paper", y0: 0, y1: 1, line: { color: m[2], dash: "dash" } })),
+      annotations: marks.map((m) => ({ x: m[1], yref: "paper", y: 1, text: m[0], showarrow: false, yanchor: "bottom" })) };
+  } else {
+    const futures = d.futures.slice().sort((a, b) => a.npv - b.npv);
+    traces = [{ type: "bar", name: "NPV", x: futures.map((f) => String(f.scenario)), y: futures.map((f) => f.npv),
+      marker: { color: futures.map((f) => (tail(f) ? "#d62728" : "#1f77b4")) },
+      text: futures.map((f) => `p ${(+f.probability).toFixed(2)}`), hovertemplate: "%{x}: %{y:,.0f}<extra></extra>" }];
+    layout = { xaxis: { type: "category", title: { text: "future (red: in the CVaR tail)" } }, yaxis: { title: { text: `NPV (${cur})` } },
+      shapes: marks.map((m) => ({ type: "line", xref: "paper", x0: 0, x1: 1, y0: m[1], y1: m[1], line: { color: m[2], dash: "dash" } })),
+      annotations: marks.map((m) => ({ xref: "paper", x: 1, y: m[1], text: m[0], showarrow: false, xanchor: "left" })) };
+  }
+  Plotly.react("c-distribution", traces, { ...layout, title: { text: "NPV of each future" },
+    margin: { t: 30, l: 70, r: 60, b: 50 } }, { displayModeBar: false });
+}
+
 async function showPlan(id) {
   const run = await api(`/api/runs/${id}`);
   if (!DONE.includes(run.status)) { showProgress(run); poll(id); return; }
@@ -257,16 +327,17 @@ async function showPlan(id) {
   }
   const hasPlan = s.objective !== null && s.objective !== undefined;
   if (hasPlan) {
-    const currency = (s.instance || {}).currency || "";
+    const cur = currency(s);
     parts.push(
       el("p", {}, "NPV ", el("span", { class: "kpi", id: "npv", dataset: { value: s.objective } },
-        `${money(s.objective)} ${currency}`),
+        `${money(s.objective)} ${cur}`),
         s.mip_gap !== null && s.mip_gap !== undefined ? ` within ${(100 * s.mip_gap).toFixed(3)} % of the proven bound` : "",
         "; cost per million tokens ", el("b", {}, k.cost_per_million_tokens ? k.cost_per_million_tokens.toFixed(4) : "-")),
       el("p", {}, el("a", { href: `/api/runs/${id}/download/report`, target: "_blank" }, "report"), " · ",
         el("a", { href: `/api/runs/${id}/download/xlsx` }, "spreadsheet"), " · ",
         el("a", { href: `/api/runs/${id}/download/zip` }, "results (zip)")),
-      el("h3", {}, "What to order now"), el("div", { id: "orders" }),
+      el("h3", { id: "first-title" }, "What to do first"), el("div", { id: "orders" }),
+      el("div", { id: "distribution" }),
       el("div", { id: "c-purchases", class: "chart" }), el("div", { id: "c-fleet", class: "chart" }),
       el("div", { id: "c-power", class: "chart" }), el("div", { id: "c-costs", class: "chart" }),
       el("h3", {}, "Marginal cost per million tokens"), el("div", { id: "marginal" }),
@@ -274,27 +345,30 @@ async function showPlan(id) {
   }
   fill($("plan"), parts);
   if (!hasPlan) return;
-  const [purchases, fleet, sites, costs, marginal, binding] = await Promise.all(
-    ["purchases", "fleet", "sites", "costs", "marginal_costs", "binding"].map((n) => tableOf(id, n)));
-  const orderPeriod = (r) => String(r.order_period || r.period);
-  const first = purchases.length ? purchases.map(orderPeriod).sort()[0] : null;
-  fill($("orders"), first ? [el("p", {}, `orders placed in ${first}:`), table(purchases.filter((r) => orderPeriod(r) === first),
-    ["accelerator", "vendor", "site", "cooling", "cards", "delivery_period", "capex"].filter((c) => c in purchases[0]))]
-    : el("p", {}, "nothing to order"));
-  stacked("c-purchases", purchases, "period", "vendor", "cards", "cards delivered by period and vendor");
-  stacked("c-fleet", fleet.map((r) => ({ ...r, where: r.site + " " + r.cooling })), "period", "where", "cards", "installed cards by site and cooling");
+  const loaded = await Promise.all(
+    ["purchases", "fleet", "sites", "costs", "marginal_costs", "binding", "scenarios"].map((n) => tableOf(id, n)));
+  showFirstDecisions(id, currency(s));
+  showDistribution(id, currency(s));
+  // a scenario plan's tables hold every future: the charts show the most probable one, named
+  const futures = loaded[6];
+  const shown = futures.length ? futures.reduce((a, b) => (b.probability > a.probability ? b : a)).scenario : null;
+  const [purchases, fleet, sites, costs, marginal, binding] = loaded.slice(0, 6).map((rows) =>
+    shown === null ? rows : rows.filter((r) => r.scenario === undefined || r.scenario === null || String(r.scenario) === String(shown)));
+  const of = shown === null ? "" : ` (future ${shown}, the most probable)`;
+  stacked("c-purchases", purchases, "period", "vendor", "cards", "cards delivered by period and vendor" + of);
+  stacked("c-fleet", fleet.map((r) => ({ ...r, where: r.site + " " + r.cooling })), "period", "where", "cards", "installed cards by site and cooling" + of);
   const power = [...new Set(sites.map((r) => r.site))].flatMap((site) => {
     const rows = sites.filter((r) => r.site === site);
     const xs = [...new Set(rows.map((r) => String(r.period)))];
     return [{ type: "bar", name: `${site} provisioned`, x: xs, y: xs.map((p) => rows.filter((r) => String(r.period) === p).reduce((a, r) => a + r.facility_mw, 0)) },
       { type: "scatter", name: `${site} grid cap`, x: xs, y: xs.map((p) => rows.find((r) => String(r.period) === p).grid_mw) }];
   });
-  Plotly.react("c-power", power, { title: { text: "site power (MW at the meter) against its cap" }, xaxis: { type: "category" },
+  Plotly.react("c-power", power, { title: { text: "site power (MW at the meter) against its cap" + of }, xaxis: { type: "category" },
     margin: { t: 30, l: 60, r: 10, b: 30 } }, { displayModeBar: false });
   const kinds = ["capex_cards", "capex_cooling", "capex_sites", "on_order_balance", "energy", "maintenance", "fixed", "unmet", "rental", "carbon", "water"];
   Plotly.react("c-costs", kinds.filter((kind) => costs.some((r) => r[kind])).map((kind) => ({
     type: "bar", name: kind, x: costs.map((r) => String(r.period)), y: costs.map((r) => r[kind]) })),
-    { barmode: "stack", title: { text: "cost by kind and period (undiscounted)" }, xaxis: { type: "category" },
+    { barmode: "stack", title: { text: "cost by kind and period (undiscounted)" + of }, xaxis: { type: "category" },
       margin: { t: 30, l: 60, r: 10, b: 30 } }, { displayModeBar: false });
   fill($("marginal"), table(marginal));
   fill($("binding"), table(binding, ["message", "shadow_price", "shadow_price_unit", "basis"]));
