@@ -37,6 +37,9 @@ def _interrupted_at_once(signum: int, frame: object) -> None:
 
 signal.signal(signal.SIGINT, _interrupted_at_once)      # from the very start of the command
 signal.signal(signal.SIGTERM, _interrupted_at_once)
+import faulthandler  # noqa: E402
+
+faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1`: every thread's stack
 
 import functools  # noqa: E402
 import json  # noqa: E402
