@@ -616,8 +616,12 @@ def studio(files: tuple[str, ...], host: str, port: int, folder: str, workers: i
     chosen = list(files) or sorted(str(p) for p in (Path(__file__).resolve().parent
                                                    / "instances").glob("*.yaml"))
     app = create_app(chosen, folder, workers=workers)
-    click.echo(f"accelplan studio on http://{host}:{port}/ ({len(chosen)} instances; runs in "
-               f"{folder}/)")
+    entries = app.state.catalog.all()
+    uploaded = len(entries) - len(chosen)
+    invalid = sum(1 for entry in entries if entry.error)
+    click.echo(f"accelplan studio on http://{host}:{port}/ ({len(entries)} instances: "
+               f"{len(chosen)} given, {uploaded} uploaded before"
+               + (f", {invalid} invalid" if invalid else "") + f"; runs in {folder}/)")
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 

@@ -45,7 +45,7 @@ def main() -> None:
     parser.add_argument("--step-limit", type=float, default=60.0,
                         help="seconds per solve of a rolling re-plan")
     parser.add_argument("--unmet-cost", type=float, default=5.0,
-                        help="price of a million tokens not served, every workload, in both "
+                        help="price of a million tokens not served (policies.unmet_demand_cost_per_million_tokens), in both "
                              "plans (a surprise no order can meet in time is then priced, "
                              "not fatal); 0: demand stays hard")
     parser.add_argument("--json", type=Path, help="write the figures here too")
@@ -56,8 +56,8 @@ def main() -> None:
     from optimizer.instance.loader import read_raw_instance
     raw = dict(read_raw_instance(args.file).raw)
     if args.unmet_cost > 0:
-        for workload in raw["workloads"].values():
-            workload["unmet_demand_cost_per_million_tokens"] = args.unmet_cost
+        raw["policies"] = {**(raw.get("policies") or {}),
+                           "unmet_demand_cost_per_million_tokens": args.unmet_cost}
     leaves = 1
     for children in args.branching:
         leaves *= children

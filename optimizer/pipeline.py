@@ -90,7 +90,7 @@ def solve_deterministic(instance: Any, options: SolveOptions | None = None) -> P
     def report(at: float, objective: float, bound: float | None) -> None:
         if progress is not None:
             progress({"seconds": at - began, "objective": objective * money,
-                      "bound": None if bound is None else bound * money})
+                      "bound": None if bound is None else bound * money, "stage": "plan"})
     highs.watch.listener = report
     with solver_running(cancel):          # a signal now stops HiGHS, keeping its best plan
         result = solve_arrays(highs, solving,
@@ -115,6 +115,13 @@ def solve_deterministic(instance: Any, options: SolveOptions | None = None) -> P
         explanation: list[Relaxation] = []
         alternatives: list[list[Relaxation]] = []
         if result.status is Status.INFEASIBLE and explain:
+            def explaining(at: float, objective: float, bound: float | None) -> None:
+                if progress is not None:     # the cost of the least relaxation, not an NPV
+                    progress({"seconds": at - began, "objective": None, "bound": None,
+                              "stage": "explaining: no plan exists; finding what would "
+                                       "have to give"})
+            highs.watch.listener = explaining
+
             def elastic(weights: dict[int, float]) -> tuple[Any, dict[int, float]] | None:
                 again = HighsModel(form.arrays, highs.watch)
                 outcome, values, slack = again.elastic_solve(weights, solver_options)

@@ -45,8 +45,9 @@ def solve(instance: Any, options: SolveOptions | None = None, **fields: Any) -> 
             best plan found so far is returned.
         extra_constraints: a user's constraint families, built after the registered ones (see
             :mod:`formulations.registry`); in a scenario plan, in every scenario.
-        progress: called from the solving thread with ``{"seconds", "objective", "bound"}``
-            (currency) each time a better plan is found.
+        progress: called from the solving thread with ``{"seconds", "objective", "bound",
+            "stage"}`` (currency) each time a better plan is found; ``stage`` "plan", or what
+            is being solved when it is not the plan (objective and bound then None).
         value_of_information: a scenario plan also computes VSS and EVPI (2 S + 1 solves).
 
     Returns:

@@ -125,11 +125,26 @@ def test_compare_downloads_and_restart(studio):
     compared = client.get(f"/api/runs/{a}/compare/{b}").json()
     npv = next(k for k in compared["kpis"] if k["kpi"] == "npv_total")
     assert npv["b"] > npv["a"]
-    report = client.get(f"/api/runs/{a}/download/report")
+    folder = tmp_path / "studio" / "runs" / b / "results"
+    before = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+    digest = app.state.catalog.get(key).digest
+    report = client.get(f"/api/runs/{b}/download/report")
     assert report.status_code == 200 and "<html" in report.text
-    archive = zipfile.ZipFile(io.BytesIO(client.get(f"/api/runs/{a}/download/zip").content))
-    assert f"{a}/summary.json" in archive.namelist()
-    assert client.get(f"/api/runs/{a}/download/xlsx").status_code == 200
+    # what made it: the instance, its file's SHA-256 in full, the lever, the run
+    assert digest in report.text and "every demand figure" not in report.text
+    assert "demand_scale = 1.3" in report.text and b in report.text
+    archive = zipfile.ZipFile(io.BytesIO(client.get(f"/api/runs/{b}/download/zip").content))
+    assert f"{b}/summary.json" in archive.namelist()
+    import json
+    made = json.loads(archive.read(f"{b}/summary.json"))["provenance"]
+    assert made["run"] == b and made["changes"] == ["demand_scale = 1.3 (as set)"]
+    workbook = client.get(f"/api/runs/{b}/download/xlsx")
+    assert workbook.status_code == 200
+    import openpyxl
+    sheet = openpyxl.load_workbook(io.BytesIO(workbook.content))["made_from"]
+    assert ("file SHA-256", digest) in [tuple(r) for r in sheet.iter_rows(values_only=True)]
+    # downloading wrote nothing into the run's results folder
+    assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == before
     # a new studio on the same folder lists the same runs
     again = create_app([INSTANCES / "quickstart.yaml"], tmp_path / "studio")
     with TestClient(again) as other:
@@ -216,3 +231,108 @@ def test_what_to_do_first_lists_orders_rentals_and_builds_with_money_due(tmp_pat
     assert sum(r["cards"] for r in kinds["rental"]) == rented["cards"].sum() > 0
     built = tables["builds"][tables["builds"]["period"] == period]
     assert len(kinds.get("build", [])) == len(built)
+
+
+def test_an_invalid_upload_is_refused_and_nothing_is_kept(studio):
+    # random bytes, HTML, an empty file and a YAML with a bad field: each refused (HTTP 400)
+    # with its one-line error naming the uploaded file; nothing saved, nothing listed
+    client, _, tmp_path = studio
+    before = client.get("/api/instances").json()
+    uploads = tmp_path / "studio" / "uploads"
+    bad_field = (INSTANCES / "quickstart.yaml").read_text().replace("grid_mw: 10",
+                                                                      "grid_mw: -5", 1)
+    assert bad_field != (INSTANCES / "quickstart.yaml").read_text()
+    for name, content, words in (
+            ("noise.yaml", bytes(range(256)) * 8, "noise.yaml"),
+            ("page.yaml", b"<html><script>alert(1)</script></html>", "page.yaml"),
+            ("empty.yaml", b"", "empty"),
+            ("bad.yaml", bad_field.encode(), "grid_mw")):
+        answer = client.post("/api/instances", files={"file": (name, content)})
+        assert answer.status_code == 400, (name, answer.text)
+        error = answer.json()["error"]
+        assert "\n" not in error and words in error and "Traceback" not in error
+    assert client.get("/api/instances").json() == before
+    assert not [p for p in uploads.rglob("*") if p.is_file()]
+
+
+def test_a_zip_upload_brings_its_csv_tables_confined(studio):
+    # quickstart with its demand moved into demand.csv, zipped together: listed with the
+    # file's demand; a zip with a path out of its folder, a second YAML or a script is refused
+    client, _, tmp_path = studio
+    text = (INSTANCES / "quickstart.yaml").read_text()
+    start, end = text.index("demand:"), text.index("accelerators:")
+    text = text[:start] + "demand: demand.csv\n\n" + text[end:]
+    table = ("workload,period,tokens_per_day\nchat,2026,2.0e10\nchat,2027,4.0e10\n"
+             "chat,2028,7.0e10\nreasoning,2026,5.0e9\nreasoning,2027,1.5e10\n"
+             "reasoning,2028,3.0e10\n")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("quick.yaml", text)
+        archive.writestr("demand.csv", table)
+    answer = client.post("/api/instances", files={"file": ("quick.zip", buffer.getvalue())})
+    assert answer.status_code == 200, answer.text
+    entry = answer.json()
+    assert "error" not in entry
+    info = client.get(f"/api/instances/{entry['id']}").json()
+    assert info["demand"]["chat"] == {"2026": 2.0e10, "2027": 4.0e10, "2028": 7.0e10}
+    # kept across a restart, with its table
+    again = create_app([], tmp_path / "studio")
+    with TestClient(again) as other:
+        listed = {i["id"]: i for i in other.get("/api/instances").json()}
+        assert entry["id"] in listed and "error" not in listed[entry["id"]]
+    for members in ({"a.yaml": text, "../b.csv": table}, {"a.yaml": text, "b.yml": "y: 1"},
+                    {"a.yaml": text, "run.sh": "rm -rf /"}, {"sub/a.yaml": text}):
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            for name, body in members.items():
+                archive.writestr(name, body)
+        refused = client.post("/api/instances", files={"file": ("x.zip", buffer.getvalue())})
+        assert refused.status_code == 400, (members.keys(), refused.text)
+
+
+def test_small_things_a_planner_trips_over(studio):
+    # a NaN or null time limit is refused naming the field (never a 500); the run list can be
+    # cleared of finished runs; the API docs are served with their assets, offline
+    client, app, _ = studio
+    key = _instance(client, "quickstart")
+    for body in ('{"instance": "%s", "time_limit": NaN}' % key,
+                 '{"instance": "%s", "time_limit": null}' % key,
+                 '{"instance": "%s", "time_limit": 1e9}' % key):
+        answer = client.post("/api/runs", content=body,
+                             headers={"Content-Type": "application/json"})
+        assert answer.status_code == 422, (body, answer.text)
+        assert answer.json()["detail"][0]["loc"][-1] == "time_limit"
+    done = _wait(client, client.post("/api/runs", json={"instance": key}).json()["id"])
+    assert done["status"] == "optimal" and done["phase"] == "done"
+    assert done["elapsed_seconds"] == pytest.approx(done["seconds"])
+    assert client.delete("/api/runs").json()["cleared"] == [done["id"]]
+    assert client.get("/api/runs").json() == []
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "/docs-assets/swagger-ui-bundle.js" in docs.text
+    assert "cdn" not in docs.text.lower()
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
+        assert client.get(f"/docs-assets/{asset}").status_code == 200
+    assert client.get("/docs-assets/..%2F..%2F__init__.py").status_code == 404
+
+
+def test_an_interrupted_run_is_marked_with_its_gap(studio, tmp_path):
+    # a long medium solve cancelled once it has a plan: its status keeps the plan's
+    # (feasible), it is marked interrupted, and its analysis files are absent (not "none")
+    from optimizer.instance.generator import generate_instance, instance_yaml
+    client, _, _ = studio
+    text = instance_yaml(generate_instance(10, 12, 8, 4, seed=1))
+    key = client.post("/api/instances", files={"file": ("medium.yaml", text.encode())}).json()["id"]
+    run_id = client.post("/api/runs", json={"instance": key, "time_limit": 120}).json()["id"]
+    end = time.time() + 120
+    while time.time() < end:
+        run = client.get(f"/api/runs/{run_id}").json()
+        if any(event[1] is not None for event in run["progress"]) or run["status"] in DONE:
+            break
+        time.sleep(0.1)
+    client.post(f"/api/runs/{run_id}/cancel")
+    run = _wait(client, run_id)
+    if run["status"] == "optimal" and not run["interrupted"]:
+        pytest.skip("the solve proved its optimum before the cancel reached it")
+    assert run["interrupted"] is True and run["status"] == "feasible", (run["status"], run["error"], run["phase"])
+    assert run["summary"]["interrupted"] is True        # the report says so as well
+    assert client.get(f"/api/runs/{run_id}/tables/marginal_costs").status_code == 404

@@ -8,6 +8,7 @@ currency, and no scientific notation; wide tables scroll inside the page.
 from __future__ import annotations
 
 import html
+import json
 import math
 import os
 from pathlib import Path
@@ -168,6 +169,35 @@ def _actions_html(tables: dict[str, pd.DataFrame], currency: str) -> list[str]:
     return parts
 
 
+def provenance(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    """What made a plan, as (what, value) lines: the instance, its file and the file's
+    SHA-256, the what-ifs applied (overrides), and, for a studio run, the run and its levers
+    (``summary["provenance"]``)."""
+    instance = summary.get("instance", {}) or {}
+    lines = [("instance", str(instance.get("name", ""))), ("file", str(instance.get("file", ""))),
+             ("input SHA-256", str(summary.get("input_sha256", "")))]
+    overrides = instance.get("overrides") or {}
+    lines.append(("overrides", "; ".join(f"{k} = {json.dumps(v, default=str)}"
+                                         for k, v in overrides.items()) or "none"))
+    if instance.get("override_files"):
+        lines.append(("override files", ", ".join(map(str, instance["override_files"]))))
+    studio = summary.get("provenance") or {}
+    if studio:
+        if studio.get("file_sha256"):
+            lines.append(("file SHA-256", str(studio["file_sha256"])))
+        lines.append(("studio run", str(studio.get("run", ""))))
+        lines.append(("levers", "; ".join(studio.get("changes") or []) or "as in the file"))
+        if studio.get("created"):
+            lines.append(("run created", str(studio["created"])))
+    return lines
+
+
+def _provenance_html(summary: dict[str, Any]) -> str:
+    rows = "".join(f"<tr><th>{html.escape(k)}</th><td><code>{html.escape(v)}</code></td></tr>"
+                   for k, v in provenance(summary))      # names, paths and hashes as written
+    return f"<h2>Made from</h2><table class=provenance>{rows}</table>"
+
+
 def render_plan_report(directory: Path) -> str:
     """The HTML text of a results directory's report (a plan or a scenario plan)."""
     summary, tables = _read(directory)
@@ -195,6 +225,7 @@ def render_plan_report(directory: Path) -> str:
     for name in ("purchases", "builds", "fleet", "marginal_costs", "binding", "costs"):
         if name in tables and not tables[name].empty:
             body.append(f"<h2>Table: {name}</h2>" + table_html(tables[name], currency))
+    body.append(_provenance_html(summary))
     return _page(f"accelplan plan: {instance.get('name') or directory.name}", body)
 
 
@@ -231,6 +262,7 @@ def render_scenario_report(summary: dict[str, Any], tables: dict[str, pd.DataFra
     body.append("<h2>Scenarios</h2>" + table_html(pd.DataFrame(stochastic["scenarios"]),
                                                   currency))
     body += _figures_html(scenario_figures(summary, tables))
+    body.append(_provenance_html(summary))
     return _page(f"accelplan scenario plan: {instance.get('name') or directory.name}", body)
 
 
@@ -284,11 +316,13 @@ def write_workbook(directory: str | Path) -> Path:
     else:
         summary, tables = _read(directory)
         kpis = pd.DataFrame(kpi_figures(summary), columns=["figure", "value", "unit"])
+        made_from = pd.DataFrame(provenance(summary), columns=["what", "value"])
     target = directory / WORKBOOK_FILE
     staging = target.with_name(f".{target.name}.tmp.xlsx")
     with pd.ExcelWriter(staging, engine="openpyxl") as writer:
         if not kpis.empty:
             kpis.to_excel(writer, sheet_name="kpis", index=False)
+            made_from.to_excel(writer, sheet_name="made_from", index=False)
         for name, frame in tables.items():
             frame.to_excel(writer, sheet_name=name[:31], index=False)
     os.replace(staging, target)

@@ -214,6 +214,14 @@ def solve_arrays(model: HighsModel, options: SolverOptions,
                           0.0, FULL_ROOT_LP_FACTOR_UNPRICED)
     else:
         result = model.run()
+        if not result.status.has_plan and result.status is not Status.INFEASIBLE and \
+                start_found and model.first_plan_values is not None:
+            # stopped (a cancel, the deadline) before HiGHS took up the first plan offered
+            # as its start: that plan is the best so far, never discarded
+            how = f"{_first_plan_name(model)}; HiGHS stopped before improving it " \
+                  f"({result.highs_status})"
+            result = model.plan_result(model.first_plan_values, options, result.solve_seconds,
+                                       how)
     result.start_seconds = start_seconds
     result.start_found = start_found
     return result

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from optimizer.errors import InstanceError, UsageError
-from optimizer.studio.catalog import Catalog
+from optimizer.studio.catalog import MAX_UPLOAD_BYTES, Catalog
 from optimizer.studio.runs import RunStore
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -36,7 +36,8 @@ try:
         instance: str
         levers: dict[str, Any] = {}
         overrides: dict[str, Any] = {}
-        time_limit: float | None = Field(default=120.0, gt=0, le=3600)
+        time_limit: float = Field(default=120.0, gt=0, le=3600, allow_inf_nan=False,
+                                  description="seconds; every run has one (at most an hour)")
 except ImportError:  # pragma: no cover - pydantic is a base dependency
     RunRequest = None  # type: ignore[assignment,misc]
 TABLE_ROWS_MAX = 5000
@@ -69,9 +70,11 @@ def create_app(files: list[str | Path], folder: str | Path, workers: int = 2) ->
 
     @asynccontextmanager
     async def lifespan(_: Any):
+        runs.warm()
         yield
         runs.shutdown()
-    app = FastAPI(title="accelplan studio", version="1", lifespan=lifespan)
+    app = FastAPI(title="accelplan studio", version="1", lifespan=lifespan, docs_url=None,
+                  redoc_url=None)
     app.state.catalog, app.state.runs = catalog, runs
 
     @app.middleware("http")
@@ -82,6 +85,18 @@ def create_app(files: list[str | Path], folder: str | Path, workers: int = 2) ->
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "no-referrer"
         return response
+
+    from fastapi.exceptions import RequestValidationError
+
+    @app.exception_handler(RequestValidationError)
+    async def refused(request: Any, exc: RequestValidationError) -> JSONResponse:
+        """A request that does not fit its schema: 422 naming the field; the value found is
+        left out (a NaN cannot be written as JSON)."""
+        detail = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""),
+                   "type": e.get("type", "")} for e in exc.errors()]
+        return JSONResponse({"detail": detail, "error": "; ".join(
+            f"{'.'.join(map(str, d['loc'][1:]))}: {d['msg']}" for d in detail)},
+            status_code=422)
 
     def bad(error: Exception, status: int = 400) -> JSONResponse:
         body: dict[str, Any] = {"error": str(error)}
@@ -106,6 +121,29 @@ def create_app(files: list[str | Path], folder: str | Path, workers: int = 2) ->
                 raise HTTPException(404, "no such file")
         return FileResponse(path)
 
+    # ---- the API's documentation, served offline (Swagger UI from its Python package) -----
+
+    @app.get("/docs", include_in_schema=False)
+    def api_docs() -> Any:
+        from fastapi.openapi.docs import get_swagger_ui_html
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="accelplan studio API",
+                                   swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs-assets/swagger-ui.css",
+                                   swagger_favicon_url="data:,")
+
+    @app.get("/docs-assets/{name}", include_in_schema=False)
+    def api_docs_asset(name: str) -> Any:
+        try:
+            from swagger_ui_bundle import swagger_ui_path
+        except ImportError:
+            raise HTTPException(404, "the API docs need swagger-ui-bundle (pip install -e "
+                                ".[studio])")
+        folder = Path(str(swagger_ui_path))
+        path = folder / name
+        if path.parent != folder or not path.is_file():
+            raise HTTPException(404, "no such file")
+        return FileResponse(path)
+
     # ---- instances ---------------------------------------------------------------------------
 
     @app.get("/api/instances")
@@ -128,11 +166,13 @@ def create_app(files: list[str | Path], folder: str | Path, workers: int = 2) ->
 
     @app.post("/api/instances")
     async def upload_instance(file: UploadFile = File(...)) -> Any:
-        content = await file.read()
+        content = await file.read(MAX_UPLOAD_BYTES + 1)
         try:
             entry = catalog.upload(file.filename or "upload.yaml", content)
+        except InstanceError as exc:
+            return bad(exc, 400)
         except UsageError as exc:
-            return bad(exc, 413)
+            return bad(exc, 413 if len(content) > MAX_UPLOAD_BYTES else 400)
         return entry.public()
 
     # ---- runs ---------------------------------------------------------------------------------
@@ -152,12 +192,22 @@ def create_app(files: list[str | Path], folder: str | Path, workers: int = 2) ->
     def list_runs() -> Any:
         return [_brief(run) for run in runs.all()]
 
+    @app.delete("/api/runs")
+    def clear_runs() -> Any:
+        """Forget every finished run (running and queued ones stay)."""
+        return {"cleared": runs.clear()}
+
     @app.get("/api/runs/{run_id}")
     def show_run(run_id: str) -> Any:
         try:
-            return _clean(runs.get(run_id).public())
+            run = runs.get(run_id).public()
         except KeyError:
             raise HTTPException(404, f"no run {run_id}")
+        try:             # the tables it wrote (the page asks for no table that is not there)
+            run["tables"] = sorted(p.stem for p in runs.results(run_id).glob("*.csv"))
+        except KeyError:
+            run["tables"] = []
+        return _clean(run)
 
     @app.post("/api/runs/{run_id}/cancel")
     def cancel_run(run_id: str) -> Any:
@@ -202,24 +252,56 @@ def create_app(files: list[str | Path], folder: str | Path, workers: int = 2) ->
 
     @app.get("/api/runs/{run_id}/download/{kind}")
     def download(run_id: str, kind: str) -> Any:
+        """The run's report, spreadsheet or results as a zip, each saying what made it (the
+        instance, its file's SHA-256, the levers). Made in a temporary copy: the run's own
+        results folder is never written to."""
+        import json
+        import tempfile
+
         from optimizer.output.report import write_report, write_workbook
+        if kind not in ("report", "xlsx", "zip"):
+            raise HTTPException(404, f"no download {kind}")
         directory = results(run_id)
-        if kind == "report":
-            return FileResponse(write_report(directory), media_type="text/html",
-                                filename=f"accelplan-{run_id}.html")
-        if kind == "xlsx":
-            return FileResponse(write_workbook(directory), filename=f"accelplan-{run_id}.xlsx")
-        if kind == "zip":
+        run = runs.get(run_id)
+        with tempfile.TemporaryDirectory(prefix="accelplan-download-") as tmp:
+            copy = Path(tmp) / run_id
+            shutil.copytree(directory, copy)
+            summary = json.loads((copy / "summary.json").read_text())
+            entry = catalog.get(run.instance) if run.instance in {
+                e.id for e in catalog.all()} else None
+            summary["provenance"] = {"run": run.id, "changes": list(run.changes),
+                                     "file_sha256": entry.digest if entry else None,
+                                     "levers": run.levers, "created": _iso(run.created)}
+            (copy / "summary.json").write_text(json.dumps(summary, default=str, indent=1))
+            if kind == "report":
+                return Response(write_report(copy).read_bytes(), media_type="text/html",
+                                headers=_attachment(f"accelplan-{run_id}.html", inline=True))
+            if kind == "xlsx":
+                return Response(write_workbook(copy).read_bytes(), media_type=XLSX,
+                                headers=_attachment(f"accelplan-{run_id}.xlsx"))
             buffer = io.BytesIO()
             with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-                for path in sorted(directory.iterdir()):
+                for path in sorted(copy.iterdir()):
                     if path.is_file():
                         archive.write(path, f"{run_id}/{path.name}")
-            return Response(buffer.getvalue(), media_type="application/zip", headers={
-                "Content-Disposition": f'attachment; filename="accelplan-{run_id}.zip"'})
-        raise HTTPException(404, f"no download {kind}")
+            return Response(buffer.getvalue(), media_type="application/zip",
+                            headers=_attachment(f"accelplan-{run_id}.zip"))
 
     return app
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _attachment(filename: str, inline: bool = False) -> dict[str, str]:
+    return {"Content-Disposition": f'{"inline" if inline else "attachment"}; '
+                                   f'filename="{filename}"'}
+
+
+def _iso(stamp: float) -> str:
+    import datetime
+    return datetime.datetime.fromtimestamp(stamp, datetime.timezone.utc).isoformat(
+        timespec="seconds")
 
 
 def _brief(run: Any) -> dict[str, Any]:
@@ -227,7 +309,8 @@ def _brief(run: Any) -> dict[str, Any]:
     return _clean({"id": run.id, "instance": run.instance, "name": run.name,
                    "status": run.status, "overrides": run.overrides, "changes": run.changes,
                    "objective": summary.get("objective"), "mip_gap": summary.get("mip_gap"),
-                   "created": run.created, "seconds": run.seconds})
+                   "created": run.created, "seconds": run.seconds, "phase": run.phase,
+                   "interrupted": run.interrupted, "time_limit": run.time_limit})
 
 
 def _levers(spec: Any) -> dict[str, Any]:

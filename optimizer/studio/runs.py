@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import shutil
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -36,7 +37,12 @@ class Run:
         levers: the form's levers as set (:mod:`optimizer.studio.levers`).
         changes: one sentence a change, relative to the file.
         time_limit: seconds; status: one of ``STATUSES``.
-        progress: (seconds, best plan's NPV or None, proven bound or None) as HiGHS finds them.
+        progress: (seconds, best plan's NPV or None, proven bound or None, what is being
+            solved: "plan" or a sentence) as HiGHS finds them.
+        phase: what the run is doing now ("queued", "starting the solver", "solving", ...).
+        interrupted: the run was cancelled (or the studio shut down) after a plan was found:
+            its plan is the best so far, within its gap, and its analysis was not run.
+        started: UNIX time the run left the queue.
         summary: the plan's summary (as summary.json) once done; explanation: what would have
             to give when no plan exists; error: why a run failed.
         created: UNIX time of the request; seconds: wall time of the solve.
@@ -56,9 +62,19 @@ class Run:
     seconds: float | None = None
     levers: dict[str, Any] = field(default_factory=dict)
     changes: list[str] = field(default_factory=list)
+    phase: str = "queued"
+    interrupted: bool = False
+    started: float | None = None
 
     def public(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        out["elapsed_seconds"] = (None if self.started is None else
+                                  self.seconds if self.seconds is not None else
+                                  time.time() - self.started)
+        return out
+
+
+RUN_FIELDS = set(Run.__dataclass_fields__)
 
 
 class RunStore:
@@ -83,11 +99,12 @@ class RunStore:
         for record in sorted(self.folder.glob(f"*/{RECORD_FILE}")):
             try:
                 data = json.loads(record.read_text())
-                run = Run(**data)
+                run = Run(**{k: v for k, v in data.items() if k in RUN_FIELDS})
             except (ValueError, TypeError):
                 continue
             if run.status in ("queued", "running"):
                 run.status, run.error = "cancelled", "the studio stopped before the run ended"
+                run.phase = "done"
             self._runs[run.id] = run
 
     def _save(self, run: Run) -> None:
@@ -128,13 +145,15 @@ class RunStore:
         cancel = self._cancel[run.id]
         if cancel.is_set():
             return
-        run.status = "running"
+        run.status, run.phase, run.started = "running", "starting the solver", time.time()
         self._save(run)
         began = time.perf_counter()
 
         def progress(event: Mapping[str, Any]) -> None:
+            stage = event.get("stage", "plan")
+            run.phase = "solving" if stage == "plan" else stage
             run.progress.append([event.get("seconds"), event.get("objective"),
-                                 event.get("bound")])
+                                 event.get("bound"), stage])
         try:
             start = self._starts.get(run.instance) if self.start_from_previous else None
             plan = solve(instance, time_limit=run.time_limit, raise_on_infeasible=False,
@@ -142,17 +161,42 @@ class RunStore:
                          started_at=began)
             if plan.status.has_plan:
                 self._starts[run.instance] = plan.start_values
+            if cancel.is_set() and plan.status.has_plan:
+                plan.summary["interrupted"] = True      # the report says so too
             plan.write(self.folder / run.id / "results", force=True)
             run.summary = plan.summary
             run.explanation = list(plan.summary.get("explanation") or [])
             run.status = "cancelled" if cancel.is_set() and not plan.status.has_plan \
                 else plan.status.value
+            run.interrupted = cancel.is_set() and plan.status.has_plan
         except Interrupted:
             run.status, run.error = "cancelled", "cancelled before a plan was found"
         except Exception as exc:  # noqa: BLE001 - a run reports its failure, never raises
             run.status, run.error = "error", f"{type(exc).__name__}: {exc}"
         run.seconds = time.perf_counter() - began
+        run.phase = "done"
         self._save(run)
+
+    def warm(self) -> None:
+        """Load the solver's modules in the background now, so that the first run does not
+        wait for them ("starting the solver" for seconds)."""
+        def load() -> None:
+            import highspy  # noqa: F401
+            import pyomo.environ  # noqa: F401
+
+            import optimizer.planning  # noqa: F401
+        self._pool.submit(load)
+
+    def clear(self) -> list[str]:
+        """Forget every finished run (and delete its folder); returns their ids."""
+        with self._lock:
+            gone = [r.id for r in self._runs.values() if r.status not in ("queued", "running")]
+            for run_id in gone:
+                del self._runs[run_id]
+                self._cancel.pop(run_id, None)
+        for run_id in gone:
+            shutil.rmtree(self.folder / run_id, ignore_errors=True)
+        return gone
 
     def cancel(self, run_id: str) -> Run:
         run = self.get(run_id)

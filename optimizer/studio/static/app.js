@@ -52,21 +52,53 @@ async function api(path, options) {
   return body;
 }
 
-function cell(value) {
-  if (typeof value === "number") return Math.abs(value) >= 1e4 ? money(value) : String(+value.toFixed(4));
-  return value === null || value === undefined ? "" : String(value);
+// Every chart's colours: 24 distinct ones, so a dozen sites never share a colour.
+const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+  "#bcbd22", "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d",
+  "#31a354", "#756bb1", "#636363", "#fd8d3c", "#74c476", "#9e9ac8", "#e7969c"];
+
+const count = (v) => Math.round(v).toLocaleString("en");
+const plural = (n, one, many) => `${count(n)} ${n === 1 ? one : (many || one + "s")}`;
+const MONEY_COLUMN = /capex|cost|npv|price|balance|deposit|money|salvage|objective|delta|due|opex|bound/;
+const COUNT_COLUMN = /cards|units|count/;
+
+// A value as its column means it: counts as counts, money as money, MW and shares as numbers.
+function cell(value, column) {
+  if (typeof value !== "number") return value === null || value === undefined ? "" : String(value);
+  const name = String(column || "");
+  if (COUNT_COLUMN.test(name) && !MONEY_COLUMN.test(name)) return count(value);
+  if (MONEY_COLUMN.test(name)) return money(value);
+  if (Math.abs(value) >= 1e6) return value.toExponential(3);
+  return String(+value.toFixed(4));
 }
 
-function table(rows, columns) {
+// A column's name as a planner reads it: grid_mw -> grid MW, cost_per_card -> cost per card.
+function label(column) {
+  return String(column).replace(/_mw$/, " MW").replace(/_mwh$/, " MWh").replace(/_usd$/, " USD")
+    .replace(/_/g, " ");
+}
+
+function table(rows, columns, attrs) {
   if (!rows || !rows.length) return el("p", {}, "none");
   columns = columns || Object.keys(rows[0]);
-  return el("table", {},
-    el("tr", {}, columns.map((c) => el("th", {}, c))),
-    rows.map((r) => el("tr", {}, columns.map((c) => el("td", {}, cell(r[c]))))));
+  return el("div", { class: "scroll" }, el("table", attrs || {},
+    el("tr", {}, columns.map((c) => el("th", {}, label(c)))),
+    rows.map((r) => el("tr", {}, columns.map((c) => el("td", {}, cell(r[c], c)))))));
 }
 
+// The layout every chart shares: a title, axis titles with units, periods as categories.
+function layoutOf(title, xTitle, yTitle, extra) {
+  return { title: { text: title, font: { size: 14 } }, colorway: PALETTE,
+    xaxis: { type: "category", title: { text: xTitle }, automargin: true },
+    yaxis: { title: { text: yTitle }, automargin: true, separatethousands: true },
+    margin: { t: 36, l: 70, r: 10, b: 40 }, legend: { font: { size: 10 } }, ...(extra || {}) };
+}
+
+// The server's one-line error (it names the file and the field already).
 function errorText(error) {
-  return (error.field ? error.field + ": " : "") + (error.error || JSON.stringify(error));
+  if (error.error) return error.error;
+  if (Array.isArray(error.detail)) return error.detail.map((d) => `${(d.loc || []).slice(1).join(".")}: ${d.msg}`).join("; ");
+  return typeof error.detail === "string" ? error.detail : "the request failed";
 }
 
 // ---- instances ---------------------------------------------------------------------------
@@ -92,15 +124,16 @@ async function showInstance(id) {
   const d = data.description;
   state.levers = data.levers;
   fill($("instance-info"),
-    el("p", {}, `${d.periods.length} periods (${d.periods[0]}-${d.periods[d.periods.length - 1]}), ` +
-      `${d.workloads.length} workloads, ${Object.values(d.accelerators_by_vendor).flat().length} accelerators, ` +
-      `${d.sites.length} sites`),
+    el("p", {}, `${plural(d.periods.length, "period")} (${d.periods[0]}-${d.periods[d.periods.length - 1]}), ` +
+      `${plural(d.workloads.length, "workload")}, ${plural(Object.values(d.accelerators_by_vendor).flat().length, "accelerator")}, ` +
+      `${plural(d.sites.length, "site")}`),
     table(d.sites.map((s) => ({ site: s.site, region: s.region, grid_mw: s.grid_mw_max, max_cards: s.max_cards,
       existing_cards: s.existing_cards }))));
   const traces = Object.entries(data.demand).map(([w, series]) => ({
     x: Object.keys(series), y: Object.values(series), name: w, type: "scatter" }));
-  Plotly.react("demand-chart", traces, { title: { text: "demand (tokens per day)" }, margin: { t: 30, l: 50, r: 10, b: 30 },
-    xaxis: { type: "category" }, yaxis: { type: "log" } }, { displayModeBar: false });
+  const demandLayout = layoutOf("demand forecast", "period", "tokens per day (log)");
+  demandLayout.yaxis.type = "log";
+  Plotly.react("demand-chart", traces, demandLayout, { displayModeBar: false });
   const lv = data.levers;
   fill($("site-levers"), el("div", { class: "grid2" }, el("b", {}, "site"), el("b", {}, "grid MW"),
     el("b", {}, "max cards"),
@@ -182,24 +215,52 @@ function leverText(run) {
   return changes.length ? changes.join("; ") : "as in the file";
 }
 
+// A run's status as a planner should read it: an interrupted run's plan is the best so far.
+function statusText(r) {
+  if (r.interrupted) return `interrupted (best plan so far${r.mip_gap !== null && r.mip_gap !== undefined ? `, gap ${(100 * r.mip_gap).toFixed(2)} %` : ""})`;
+  if (r.status === "running" && r.phase && r.phase !== "solving") return `running: ${r.phase}`;
+  return r.status;
+}
+
+const RUNS_PAGE = 15;
+
 async function refreshRuns() {
   const runs = await api("/api/runs");
-  fill($("runs").querySelector("tbody"), runs.slice().reverse().map((r) =>
+  state.runs = runs;
+  const words = ($("runs-filter").value || "").toLowerCase().trim();
+  const matching = runs.slice().reverse().filter((r) => !words ||
+    [r.id, r.name, leverText(r), statusText(r)].join(" ").toLowerCase().includes(words));
+  const shown = state.allRuns ? matching : matching.slice(0, RUNS_PAGE);
+  fill($("runs").querySelector("tbody"), shown.map((r) =>
     el("tr", { dataset: { run: r.id }, class: r.id === state.selected ? "selected" : null },
       el("td", {}, el("a", { href: "#", on: { click: (e) => { e.preventDefault(); select(r.id); } } }, r.id)),
       el("td", {}, r.name), el("td", {}, leverText(r)),
-      el("td", { class: `status-${r.status}` }, r.status),
+      el("td", { class: r.interrupted ? "status-interrupted" : `status-${r.status}` }, statusText(r)),
       el("td", { class: "npv" }, money(r.objective)), el("td", {}, r.seconds ? r.seconds.toFixed(1) : ""),
       el("td", {}, DONE.includes(r.status) ? null :
         el("button", { class: "small", on: { click: () => cancelRun(r.id) } }, "cancel")))));
-  const done = runs.filter((r) => ["optimal", "feasible", "infeasible"].includes(r.status));
-  for (const id of ["compare-a", "compare-b"]) {
+  fill($("runs-count"), matching.length > shown.length ?
+    el("a", { href: "#", on: { click: (e) => { e.preventDefault(); state.allRuns = true; refreshRuns(); } } },
+      `showing ${shown.length} of ${matching.length} runs: show all`) :
+    `${plural(matching.length, "run")}${words ? " matching" : ""}`);
+  const done = runs.filter((r) => ["optimal", "feasible", "infeasible"].includes(r.status)).reverse();
+  ["compare-a", "compare-b"].forEach((id, i) => {
     const keep = $(id).value;
     fill($(id), done.map((r) => el("option", { value: r.id }, `${r.id} ${r.name} (${leverText(r)})`)));
-    if (keep) $(id).value = keep;
-  }
+    if (keep && done.some((r) => r.id === keep)) $(id).value = keep;
+    else if (done.length > i) $(id).value = done[i].id;   // a: the latest, b: the one before
+  });
   runs.filter((r) => !DONE.includes(r.status)).forEach((r) => poll(r.id));
   return runs;
+}
+
+async function clearRuns() {
+  await api("/api/runs", { method: "DELETE" });
+  state.allRuns = false;
+  if (state.selected && !(await refreshRuns()).some((r) => r.id === state.selected)) {
+    state.selected = null;
+    fill($("plan"), el("p", { class: "prompt" }, "Runs cleared. Choose an instance, set the levers and press Solve."));
+  }
 }
 
 function poll(id) {
@@ -227,24 +288,35 @@ function select(id) {
   showPlan(id);
 }
 
+// A live clock against the time limit, what is being solved, and (while the plan is being
+// solved) the best plan's NPV and the proven bound.
 function showProgress(run) {
   const last = run.progress.length ? run.progress[run.progress.length - 1] : null;
+  const clock = run.elapsed_seconds === null || run.elapsed_seconds === undefined ? "waiting for a free solver" :
+    `${run.elapsed_seconds.toFixed(0)} s of ${run.time_limit ? run.time_limit.toFixed(0) + " s" : "no limit"}`;
+  const stage = last && last[3] && last[3] !== "plan" ? last[3] : null;
+  let text;
+  if (run.status === "queued") text = "queued behind other runs";
+  else if (!last) text = run.phase === "starting the solver" ? "starting the solver (building the model)" : run.phase;
+  else if (stage) text = stage;
+  else text = `best plan so far: NPV ${money(last[1])}; proven bound ${last[2] === null || last[2] === undefined ? "none yet" : money(last[2])}`;
   fill($("plan"), el("h2", {}, `Run ${run.id}: ${run.status}`),
-    el("p", { id: "progress" }, last ? `after ${last[0].toFixed(1)} s: best plan ${money(last[1])}, ` +
-      `proven bound ${money(last[2])}` : "starting"));
+    el("p", { id: "progress" }, el("span", { id: "clock" }, clock), " · ", text));
 }
 
-async function tableOf(id, name) {
-  try { return await api(`/api/runs/${id}/tables/${name}`); } catch (e) { return []; }
+// A table of the run's results; null when the run did not write it (not computed).
+async function tableOf(id, name, written) {
+  if (written && !written.includes(name)) return null;
+  try { return await api(`/api/runs/${id}/tables/${name}`); } catch (e) { return null; }
 }
 
-function stacked(div, rows, x, group, value, title) {
+function stacked(div, rows, x, group, value, title, yTitle, periods) {
   const groups = [...new Set(rows.map((r) => r[group]))];
-  const xs = [...new Set(rows.map((r) => String(r[x])))];
+  const xs = periods && periods.length ? periods : [...new Set(rows.map((r) => String(r[x])))];
   const traces = groups.map((g) => ({ type: "bar", name: String(g), x: xs, y: xs.map((v) =>
-    rows.filter((r) => String(r[x]) === v && r[group] === g).reduce((s, r) => s + r[value], 0)) }));
-  Plotly.react(div, traces, { barmode: "stack", title: { text: title }, xaxis: { type: "category" },
-    margin: { t: 30, l: 60, r: 10, b: 30 } }, { displayModeBar: false });
+    rows.filter((r) => String(r[x]) === v && r[group] === g).reduce((s, r) => s + r[value], 0)),
+    hovertemplate: `${g} %{x}: %{y:,.0f}<extra></extra>` }));
+  Plotly.react(div, traces, layoutOf(title, "period", yTitle, { barmode: "stack" }), { displayModeBar: false });
 }
 
 function currency(summary) { return ((summary || {}).instance || {}).currency || ""; }
@@ -318,12 +390,26 @@ async function showPlan(id) {
   if (!DONE.includes(run.status)) { showProgress(run); poll(id); return; }
   const s = run.summary || {};
   const k = s.kpis || {};
-  const parts = [el("h2", {}, `Run ${run.id}: `, el("span", { class: `status-${run.status}` }, run.status)),
+  const parts = [el("h2", {}, `Run ${run.id}: `, el("span", { class: run.interrupted ? "status-interrupted" : `status-${run.status}` },
+    statusText({ ...run, mip_gap: s.mip_gap }))),
     el("p", {}, "levers: " + leverText(run))];
   if (run.error) parts.push(el("p", { class: "error" }, run.error));
-  if (run.explanation && run.explanation.length) {
+  if (run.interrupted) {
+    parts.push(el("p", { class: "warning", id: "interrupted-note" }, "This run was interrupted: its plan is the best found " +
+      "before it stopped" + (s.mip_gap !== null && s.mip_gap !== undefined ? `, within ${(100 * s.mip_gap).toFixed(2)} % of the proven bound` : "") +
+      ", and its analysis (marginal costs, binding caps) was not run."));
+  }
+  const relaxations = run.explanation || [];
+  if (relaxations.length) {
+    // every way out, as the CLI lists them: each relaxation of the least-cost explanation,
+    // then the other ways out found (each would give a plan alone)
     parts.push(el("h3", {}, "No plan: what would have to give"),
-      el("ul", {}, run.explanation.map((r) => el("li", {}, r.message))));
+      el("ul", { id: "explanation" }, relaxations.map((r) => el("li", {}, r.message))));
+    const others = (s.alternatives || []).filter((alt) => alt && alt.length);
+    if (others.length) {
+      parts.push(el("p", {}, "or, instead:"), el("ul", { id: "alternatives" },
+        others.map((alt) => el("li", {}, alt.map((r) => r.message).join("; and ")))));
+    }
   }
   const hasPlan = s.objective !== null && s.objective !== undefined;
   if (hasPlan) {
@@ -346,32 +432,53 @@ async function showPlan(id) {
   fill($("plan"), parts);
   if (!hasPlan) return;
   const loaded = await Promise.all(
-    ["purchases", "fleet", "sites", "costs", "marginal_costs", "binding", "scenarios"].map((n) => tableOf(id, n)));
+    ["purchases", "fleet", "sites", "costs", "marginal_costs", "binding", "scenarios"].map((n) => tableOf(id, n, run.tables)));
   showFirstDecisions(id, currency(s));
-  showDistribution(id, currency(s));
+  if ((run.tables || []).includes("scenarios")) showDistribution(id, currency(s));
   // a scenario plan's tables hold every future: the charts show the most probable one, named
-  const futures = loaded[6];
+  const futures = loaded[6] || [];
   const shown = futures.length ? futures.reduce((a, b) => (b.probability > a.probability ? b : a)).scenario : null;
   const [purchases, fleet, sites, costs, marginal, binding] = loaded.slice(0, 6).map((rows) =>
-    shown === null ? rows : rows.filter((r) => r.scenario === undefined || r.scenario === null || String(r.scenario) === String(shown)));
+    rows === null || shown === null ? rows : rows.filter((r) => r.scenario === undefined || r.scenario === null || String(r.scenario) === String(shown)))
+    .map((rows, i) => (rows === null && i < 4 ? [] : rows));
   const of = shown === null ? "" : ` (future ${shown}, the most probable)`;
-  stacked("c-purchases", purchases, "period", "vendor", "cards", "cards delivered by period and vendor" + of);
-  stacked("c-fleet", fleet.map((r) => ({ ...r, where: r.site + " " + r.cooling })), "period", "where", "cards", "installed cards by site and cooling" + of);
-  const power = [...new Set(sites.map((r) => r.site))].flatMap((site) => {
-    const rows = sites.filter((r) => r.site === site);
-    const xs = [...new Set(rows.map((r) => String(r.period)))];
-    return [{ type: "bar", name: `${site} provisioned`, x: xs, y: xs.map((p) => rows.filter((r) => String(r.period) === p).reduce((a, r) => a + r.facility_mw, 0)) },
-      { type: "scatter", name: `${site} grid cap`, x: xs, y: xs.map((p) => rows.find((r) => String(r.period) === p).grid_mw) }];
-  });
-  Plotly.react("c-power", power, { title: { text: "site power (MW at the meter) against its cap" + of }, xaxis: { type: "category" },
-    margin: { t: 30, l: 60, r: 10, b: 30 } }, { displayModeBar: false });
+  const periods = [...new Set(costs.map((r) => String(r.period)))];
+  const cur = currency(s);
+  stacked("c-purchases", purchases, "period", "vendor", "cards", "cards delivered by period and vendor" + of, "cards", periods);
+  stacked("c-fleet", fleet.map((r) => ({ ...r, where: r.site + " " + r.cooling })), "period", "where", "cards",
+    "installed cards by site and cooling" + of, "cards", periods);
+  // each site's provisioned MW as a bar and its grid cap as a mark on that very bar: the
+  // x axis is (period, site), so a dozen sites never put a cap line beside another's bar
+  const siteNames = [...new Set(sites.map((r) => r.site))];
+  const at = [[], []], mw = [], cap = [];
+  for (const period of periods) {
+    for (const site of siteNames) {
+      const rows = sites.filter((r) => r.site === site && String(r.period) === period);
+      if (!rows.length) continue;
+      at[0].push(period); at[1].push(site);
+      mw.push(rows.reduce((a, r) => a + r.facility_mw, 0));
+      cap.push(rows[0].grid_mw);
+    }
+  }
+  const powerLayout = layoutOf("site power at the meter against its grid cap" + of, "period and site", "MW");
+  powerLayout.xaxis = { type: "multicategory", title: { text: "period and site" }, automargin: true };
+  Plotly.react("c-power", [
+    { type: "bar", name: "provisioned (MW)", x: at, y: mw, marker: { color: PALETTE[0] },
+      hovertemplate: "%{x}: %{y:,.2f} MW<extra></extra>" },
+    { type: "scatter", mode: "markers", name: "grid cap (MW)", x: at, y: cap,
+      marker: { symbol: "line-ew-open", size: 18, line: { width: 3, color: PALETTE[3] } },
+      hovertemplate: "cap %{x}: %{y:,.2f} MW<extra></extra>" }], powerLayout, { displayModeBar: false });
   const kinds = ["capex_cards", "capex_cooling", "capex_sites", "on_order_balance", "energy", "maintenance", "fixed", "unmet", "rental", "carbon", "water"];
   Plotly.react("c-costs", kinds.filter((kind) => costs.some((r) => r[kind])).map((kind) => ({
-    type: "bar", name: kind, x: costs.map((r) => String(r.period)), y: costs.map((r) => r[kind]) })),
-    { barmode: "stack", title: { text: "cost by kind and period (undiscounted)" + of }, xaxis: { type: "category" },
-      margin: { t: 30, l: 60, r: 10, b: 30 } }, { displayModeBar: false });
-  fill($("marginal"), table(marginal));
-  fill($("binding"), table(binding, ["message", "shadow_price", "shadow_price_unit", "basis"]));
+    type: "bar", name: label(kind), x: costs.map((r) => String(r.period)), y: costs.map((r) => r[kind]),
+    hovertemplate: `${label(kind)} %{x}: %{y:,.0f} ${cur}<extra></extra>` })),
+    layoutOf("cost by kind and period (undiscounted)" + of, "period", cur || "money", { barmode: "stack" }),
+    { displayModeBar: false });
+  const notRun = run.interrupted ? "not run: the run was interrupted" : "not computed for this plan";
+  fill($("marginal"), marginal === null ? el("p", { class: "note" }, notRun) : table(marginal));
+  fill($("binding"), binding === null ? el("p", { class: "note" }, notRun) :
+    binding.length ? table(binding, ["message", "shadow_price", "shadow_price_unit", "basis"]) :
+      el("p", {}, "no cap binds"));
 }
 
 // ---- compare and sweep -------------------------------------------------------------------
@@ -380,11 +487,18 @@ async function compare() {
   const a = $("compare-a").value, b = $("compare-b").value;
   if (!a || !b) return;
   const out = await api(`/api/runs/${a}/compare/${b}`);
+  const missing = Object.entries(out.no_plan || {});
+  if (missing.length) {   // a side without a plan has nothing to compare line by line
+    fill($("compare-out"), el("h3", {}, `${a} against ${b}`), el("ul", { class: "error", id: "compare-no-plan" },
+      missing.map(([side, why]) => el("li", {}, `run ${side === "a" ? a : b} has no plan: ${Array.isArray(why) ? why.join("; ") : String(why)}`))));
+    return;
+  }
   fill($("compare-out"), el("h3", {}, `${a} against ${b}`), table(out.kpis, ["kpi", "a", "b", "delta", "relative"]),
-    el("h4", {}, "purchases that changed (cards)"), table(out.purchases),
-    Object.keys(out.no_plan || {}).length ? el("p", { class: "error" }, JSON.stringify(out.no_plan)) : null);
+    el("h4", {}, "purchases that changed (cards)"), table(out.purchases));
 }
 
+// One run per value; the chart draws each value with a plan as its NPV and each without one
+// as a red x on the axis, listed below with a link to its run (the reason one click away).
 async function sweep() {
   const path = $("sweep-path").value.trim();
   const values = $("sweep-values").value.split(",").map((v) => parseValue(v.trim()));
@@ -393,14 +507,26 @@ async function sweep() {
     const id = await submit(collectLevers(), { ...collectOverrides(), [path]: value });
     if (id) ids.push([value, id]);
   }
-  const timer = setInterval(async () => {
+  const draw = async () => {
     const runs = await Promise.all(ids.map(([, id]) => api(`/api/runs/${id}`)));
-    const done = runs.every((r) => DONE.includes(r.status));
-    const points = runs.map((r, i) => [ids[i][0], r.summary ? r.summary.objective : null]).filter((p) => p[1] !== null);
-    Plotly.react("sweep-chart", [{ type: "scatter", x: points.map((p) => p[0]), y: points.map((p) => p[1]) }],
-      { title: { text: `NPV against ${path}` }, margin: { t: 30, l: 60, r: 10, b: 30 } }, { displayModeBar: false });
-    if (done) clearInterval(timer);
-  }, 700);
+    const has = (r) => r.summary && r.summary.objective !== null && r.summary.objective !== undefined;
+    const planned = runs.map((r, i) => [ids[i][0], r]).filter(([, r]) => has(r));
+    const without = runs.map((r, i) => [ids[i][0], r]).filter(([, r]) => DONE.includes(r.status) && !has(r));
+    const cur = currency((planned[0] || [null, {}])[1].summary);
+    const floor = planned.length ? Math.min(...planned.map(([, r]) => r.summary.objective)) : 0;
+    const layout = layoutOf(`NPV against ${path}`, path, `NPV (${cur || "money"})`);
+    layout.xaxis = { title: { text: path }, automargin: true, type: values.every((v) => typeof v === "number") ? "linear" : "category" };
+    Plotly.react("sweep-chart", [
+      { type: "scatter", mode: "lines+markers", name: "NPV", x: planned.map(([v]) => v), y: planned.map(([, r]) => r.summary.objective),
+        hovertemplate: `${path} = %{x}: NPV %{y:,.0f} ${cur}<extra></extra>` },
+      { type: "scatter", mode: "markers", name: "no plan", x: without.map(([v]) => v), y: without.map(() => floor),
+        marker: { symbol: "x", size: 12, color: "#d62728" }, hovertemplate: `${path} = %{x}: no plan<extra></extra>` }],
+      layout, { displayModeBar: false });
+    fill($("sweep-no-plan"), without.map(([v, r]) => el("li", {}, `${path} = ${v}: ${r.status === "infeasible" ? "no plan exists" : "no plan found"} (`,
+      el("a", { href: "#", on: { click: (e) => { e.preventDefault(); select(r.id); } } }, `why: run ${r.id}`), ")")));
+    return runs.every((r) => DONE.includes(r.status));
+  };
+  const timer = setInterval(async () => { if (await draw()) clearInterval(timer); }, 700);
 }
 
 // ---- wiring ---------------------------------------------------------------------------------
@@ -409,6 +535,8 @@ $("instance-select").addEventListener("change", (e) => showInstance(e.target.val
 $("solve").addEventListener("click", () => submit(collectLevers(), collectOverrides()));
 $("compare").addEventListener("click", compare);
 $("sweep").addEventListener("click", sweep);
+$("runs-filter").addEventListener("input", () => { state.allRuns = false; refreshRuns(); });
+$("clear-runs").addEventListener("click", clearRuns);
 $("upload").addEventListener("change", async (e) => {
   const file = e.target.files[0];
   if (!file) return;
@@ -417,6 +545,14 @@ $("upload").addEventListener("change", async (e) => {
   try {
     const entry = await api("/api/instances", { method: "POST", body: form });
     await loadInstances(entry.id);
-  } catch (error) { $("instance-error").textContent = errorText(error); }
+  } catch (error) {
+    // nothing was kept: say why, and show no instance's levers or chart under the error
+    state.instance = null;
+    $("instance-select").value = "";
+    for (const id of ["instance-info", "site-levers", "acc-levers", "policy-levers"]) fill($(id));
+    Plotly.purge("demand-chart");
+    $("instance-error").textContent = "upload refused: " + errorText(error);
+  }
+  e.target.value = "";
 });
 loadInstances().then(refreshRuns);
