@@ -53,12 +53,21 @@ def main() -> None:
     parser.add_argument("--method", choices=["extensive", "decomposed", "ph"],
                         default="extensive")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--unmet-cost", type=float, default=5.0,
+                        help="price of a million tokens not served "
+                             "(policies.unmet_demand_cost_per_million_tokens): a high future "
+                             "beyond the node's caps is then priced, not infeasible; 0: hard")
     args = parser.parse_args()
-    base = yaml.safe_load(Path(args.instance).read_text())
+    sys.path.insert(0, str(REPO))
+    from optimizer.instance.loader import read_raw_instance
+    base = dict(read_raw_instance(args.instance).raw)
     rows = []
     with tempfile.TemporaryDirectory(dir=Path(args.instance).parent) as tmp:
         for count in args.counts:
             data = dict(base)
+            if args.unmet_cost > 0:
+                data["policies"] = {**(data.get("policies") or {}),
+                                    "unmet_demand_cost_per_million_tokens": args.unmet_cost}
             data["scenarios"] = {"sample": {"count": count, "seed": args.seed,
                                             "demand_growth": {"sigma": args.sigma}},
                                  "commit_periods": 1}

@@ -336,3 +336,39 @@ def test_an_interrupted_run_is_marked_with_its_gap(studio, tmp_path):
     assert run["interrupted"] is True and run["status"] == "feasible", (run["status"], run["error"], run["phase"])
     assert run["summary"]["interrupted"] is True        # the report says so as well
     assert client.get(f"/api/runs/{run_id}/tables/marginal_costs").status_code == 404
+
+
+def test_tables_edited_in_the_page_become_overrides_and_a_yaml(studio):
+    # every cell shows the file's value; an edited demand row and a catalogue cell, sent as the
+    # page sends them, give the library's plan with the same overrides; the edited instance
+    # downloads as YAML that loads to the same instance
+    import yaml
+
+    from optimizer import instance_from_mapping, load_instance, solve
+    client, app, _ = studio
+    key = _instance(client, "quickstart")
+    tables = {t["name"]: t for t in client.get(f"/api/instances/{key}").json()["tables"]}
+    assert set(tables) == {"demand", "prices", "grid", "sites", "catalogue"}
+    spec = load_instance(INSTANCES / "quickstart.yaml").spec
+    chat = next(r for r in tables["demand"]["rows"] if r["label"] == "chat")
+    assert chat["row_path"] == "demand.chat"
+    assert {p: c["value"] for p, c in chat["cells"].items()} == dict(spec.demand["chat"])
+    site = tables["sites"]["rows"][0]
+    assert site["cells"]["max_cards"] == {"value": spec.sites[site["label"]].max_cards,
+                                          "path": f"sites.{site['label']}.max_cards"}
+    edits = {"demand.chat": {"2026": 2.0e10, "2027": 6.0e10, "2028": 9.0e10},
+             tables["catalogue"]["rows"][0]["cells"]["power_kw_per_card"]["path"]: 0.9}
+    run = _wait(client, client.post("/api/runs", json={"instance": key,
+                                                       "overrides": edits}).json()["id"])
+    expected = solve(load_instance(INSTANCES / "quickstart.yaml", overrides=edits))
+    assert run["summary"]["objective"] == pytest.approx(expected.objective, rel=1e-4)
+    answer = client.post(f"/api/instances/{key}/yaml", json={"overrides": edits})
+    assert answer.status_code == 200
+    assert answer.headers["content-disposition"].endswith('quickstart-edited.yaml"')
+    data = yaml.safe_load(answer.text)
+    assert data["demand"]["chat"] == edits["demand.chat"]
+    again = instance_from_mapping(data, base_dir=INSTANCES)
+    assert dict(again.spec.demand["chat"]) == edits["demand.chat"]
+    refused = client.post(f"/api/instances/{key}/yaml", json={"overrides": {
+        "demand.chat": {"2026": -1, "2027": 1, "2028": 1}}})
+    assert refused.status_code == 400 and "demand.chat" in refused.json()["error"]

@@ -38,6 +38,12 @@ try:
         overrides: dict[str, Any] = {}
         time_limit: float = Field(default=120.0, gt=0, le=3600, allow_inf_nan=False,
                                   description="seconds; every run has one (at most an hour)")
+
+    class EditRequest(BaseModel):
+        """POST /api/instances/{key}/yaml: the page's edits (dotted path -> value)."""
+
+        model_config = ConfigDict(extra="forbid")
+        overrides: dict[str, Any] = {}
 except ImportError:  # pragma: no cover - pydantic is a base dependency
     RunRequest = None  # type: ignore[assignment,misc]
 TABLE_ROWS_MAX = 5000
@@ -160,9 +166,27 @@ def create_app(files: list[str | Path], folder: str | Path, workers: int = 2) ->
             return {**entry.public(), "description": None}
         instance = catalog.instance(key)
         spec = instance.spec
+        from optimizer.studio.tables import edit_tables
         return _clean({**entry.public(), "description": describe_instance(instance),
                        "demand": {w: dict(series) for w, series in spec.demand.items()},
-                       "levers": _levers(spec)})
+                       "levers": _levers(spec), "tables": edit_tables(entry.raw)})
+
+    @app.post("/api/instances/{key}/yaml")
+    def edited_instance(key: str, request: EditRequest) -> Any:
+        """The instance with the page's edits (overrides) applied, as a YAML file."""
+        from optimizer.studio.tables import edited_yaml
+        try:
+            entry = catalog.get(key)
+        except KeyError:
+            raise HTTPException(404, f"no instance {key}")
+        try:
+            catalog.instance(key, request.overrides)          # the edits must validate
+            text = edited_yaml(entry.raw, request.overrides)
+        except (InstanceError, UsageError) as exc:
+            return bad(exc)
+        stem = "".join(ch for ch in entry.name if ch.isalnum() or ch in "-_") or "instance"
+        return Response(text, media_type="application/yaml",
+                        headers=_attachment(f"{stem}-edited.yaml"))
 
     @app.post("/api/instances")
     async def upload_instance(file: UploadFile = File(...)) -> Any:

@@ -160,6 +160,84 @@ async function showInstance(id) {
       leverInput("cvar_weight", lv.cvar_weight, { id: "lever-cvar", step: 0.1, min: 0, max: 1 })));
   }
   fill($("policy-levers"), policy);
+  state.tables = data.tables || [];
+  state.edits = {};
+  fill($("table-select"), state.tables.map((t) => el("option", { value: t.name }, t.title)));
+  showEditTable();
+}
+
+// ---- tables edited in the page ---------------------------------------------------------------
+// Each edited cell becomes an override: a row by period is sent whole (path = {period: v}), a
+// single value as path = value. Pasting a block from a spreadsheet fills down and across.
+
+function rowValue(row, input) {
+  return input.value === "" ? null : Number(input.value);
+}
+
+function recordEdit(t, row, column, input) {
+  const file = row.cells[column].value;
+  input.classList.toggle("edited", input.value !== "" && Number(input.value) !== Number(file));
+  if (row.row_path) {
+    const inputs = [...document.querySelectorAll(`#edit-table input[data-row="${CSS.escape(row.label)}"]`)];
+    const whole = {};
+    inputs.forEach((i) => { whole[i.dataset.column] = rowValue(row, i); });
+    const same = inputs.every((i) => Number(i.value) === Number(row.cells[i.dataset.column].value));
+    if (same) delete state.edits[row.row_path]; else state.edits[row.row_path] = whole;
+  } else {
+    const path = row.cells[column].path;
+    if (input.value === "" || Number(input.value) === Number(file)) delete state.edits[path];
+    else state.edits[path] = Number(input.value);
+  }
+  fill($("edit-count"), Object.keys(state.edits).length ? plural(Object.keys(state.edits).length, "edit") + " (sent with the next solve)" : "");
+}
+
+function showEditTable() {
+  const t = (state.tables || []).find((x) => x.name === $("table-select").value) || (state.tables || [])[0];
+  if (!t) { fill($("edit-grid")); return; }
+  const shown = (row, c) => {
+    if (row.row_path && state.edits[row.row_path]) return state.edits[row.row_path][c];
+    const path = row.cells[c].path;
+    return path && path in state.edits ? state.edits[path] : row.cells[c].value;
+  };
+  fill($("edit-grid"), el("div", { class: "scroll" }, el("table", { id: "edit-table", dataset: { table: t.name } },
+    el("tr", {}, el("th", {}, ""), t.columns.map((c) => el("th", {}, label(c)))),
+    t.rows.map((row, r) => el("tr", {}, el("th", {}, row.label), t.columns.map((c, ci) => {
+      const input = el("input", { type: "number", step: "any", value: shown(row, c) ?? "", dataset: { row: row.label, column: c, r, c: ci },
+        on: { change: (e) => recordEdit(t, row, c, e.target), paste: (e) => pasteBlock(e, t) } });
+      if (shown(row, c) !== row.cells[c].value) input.classList.add("edited");
+      return el("td", {}, input);
+    }))))));
+}
+
+// A block pasted from a spreadsheet (rows by newlines, columns by tabs) fills from the cell.
+function pasteBlock(event, t) {
+  const text = (event.clipboardData || window.clipboardData).getData("text");
+  if (!/[\t\n]/.test(text.trim())) return;          // one value: the browser pastes it
+  event.preventDefault();
+  const r0 = Number(event.target.dataset.r), c0 = Number(event.target.dataset.c);
+  text.replace(/\r/g, "").split("\n").filter((line, i, all) => line !== "" || i < all.length - 1).forEach((line, dr) => {
+    line.split("\t").forEach((value, dc) => {
+      const input = document.querySelector(`#edit-table input[data-r="${r0 + dr}"][data-c="${c0 + dc}"]`);
+      if (!input) return;
+      input.value = value.trim().replace(/,/g, "");
+      recordEdit(t, t.rows[r0 + dr], t.columns[c0 + dc], input);
+    });
+  });
+}
+
+async function downloadEdited() {
+  const overrides = collectOverrides();
+  try {
+    const response = await fetch(`/api/instances/${encodeURIComponent(state.instance)}/yaml`, {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ overrides }) });
+    if (!response.ok) throw await response.json();
+    const url = URL.createObjectURL(await response.blob());
+    const link = el("a", { href: url, download: (response.headers.get("Content-Disposition") || "").split('filename="')[1]?.replace('"', "") || "instance.yaml" });
+    document.body.appendChild(link);
+    link.click();
+    link.remove();
+    $("edit-error").textContent = "";
+  } catch (error) { $("edit-error").textContent = errorText(error); }
 }
 
 function parseValue(text) {
@@ -183,7 +261,7 @@ function collectLevers() {
 }
 
 function collectOverrides() {
-  const overrides = {};
+  const overrides = { ...(state.edits || {}) };
   $("lever-custom").value.split("\n").map((l) => l.trim()).filter(Boolean).forEach((line) => {
     const at = line.indexOf("=");
     if (at > 0) overrides[line.slice(0, at).trim()] = parseValue(line.slice(at + 1).trim());
@@ -537,6 +615,9 @@ $("compare").addEventListener("click", compare);
 $("sweep").addEventListener("click", sweep);
 $("runs-filter").addEventListener("input", () => { state.allRuns = false; refreshRuns(); });
 $("clear-runs").addEventListener("click", clearRuns);
+$("table-select").addEventListener("change", showEditTable);
+$("download-edited").addEventListener("click", downloadEdited);
+$("reset-edits").addEventListener("click", () => { state.edits = {}; fill($("edit-count")); showEditTable(); });
 $("upload").addEventListener("change", async (e) => {
   const file = e.target.files[0];
   if (!file) return;
