@@ -271,3 +271,55 @@ def test_a_marginal_cost_jump_names_the_ban_that_causes_it(tmp_path):
     assert plan.objective == pytest.approx(1000 + 3000, rel=1e-6)
     jumps = plan.summary["marginal_cost_jumps"]
     assert jumps and "the ban on A starts" in jumps[0] and "prices" not in jumps[0]
+
+
+def _grid_case(demand: float, sites: dict) -> dict:
+    # card A: 10 tokens/s, 2 kW; sites at PUE 1.25 with ample cooling halls: one MW of grid
+    # powers 1000 / (2 * 1.25) = 400 cards = 4000 tokens/s
+    from conftest import accelerator, instance
+    return instance({"A": accelerator(price=100, power_kw=2.0, throughput=10.0, lifetime=5)},
+                    demand_tokens_per_s=demand, sites=sites)
+
+
+def _site(max_cards: int, grid_mw: float) -> dict:
+    from conftest import site
+    return site(max_cards=max_cards, grid_mw=grid_mw,
+                modes={"air": {"pue": 1.25, "build_cost_per_mw": 0.0}})
+
+
+def test_the_grid_is_named_beside_the_slots_when_both_fall_short(tmp_path):
+    # one site, 1 MW at PUE 1.25 (halls built at no cost): at most 400 cards of 2 kW = 4000
+    # tokens/s. With 10,000 slots, 3990 has a plan (399 cards, 997.5 kW at the meter) and
+    # 4010 has none: the elastic re-solve names the site's grid, 0.0025 MW short (401 cards
+    # need 1.0025 MW). With 300 slots (3000 tokens/s) and 5000 demanded, the slots fall short
+    # by 2000 and the grid by 1000 / 4000 = 0.25 MW: both are said (raising the slots alone
+    # would not do)
+    from conftest import solve_data
+    plan = solve_data(tmp_path, _grid_case(3990.0, {"s1": _site(10000, 1.0)}))
+    assert plan.status.has_plan
+    assert plan.tables["purchases"]["cards"].sum() == 399
+    plan = solve_data(tmp_path, _grid_case(4010.0, {"s1": _site(10000, 1.0)}),
+                      raise_on_infeasible=False)
+    (grid,) = plan.explanation
+    assert grid.constraint == "grid" and grid.index == ("s1", "2026")
+    assert grid.amount == pytest.approx(0.0025, rel=1e-6)
+    plan = solve_data(tmp_path, _grid_case(5000.0, {"s1": _site(300, 1.0)}),
+                      raise_on_infeasible=False)
+    slots, power = plan.explanation
+    assert slots.unit == "tokens/s" and slots.amount == pytest.approx(2000)
+    assert power.unit == "MW" and power.amount == pytest.approx(0.25)
+    assert "grid of its sites (1.0 MW in 2026) powers at most 4,000 tokens/s" in power.message
+
+
+def test_slots_at_one_site_and_grid_at_another_are_named_together(tmp_path):
+    # s1: 100 slots (1000 tokens/s) under 10 MW; s2: 1,000 slots under 0.5 MW (2000 tokens/s):
+    # each site gives the lesser, 3000 in all. 2990 has a plan (100 + 199 cards; s2 at 497.5
+    # kW). 12,000 exceeds the slots (11,000 tokens/s) and the two together (3000): both said
+    from conftest import solve_data
+    sites = {"s1": _site(100, 10.0), "s2": _site(1000, 0.5)}
+    assert solve_data(tmp_path, _grid_case(2990.0, sites)).status.has_plan
+    plan = solve_data(tmp_path, _grid_case(12000.0, sites), raise_on_infeasible=False)
+    messages = [r.message for r in plan.explanation]
+    assert any("serves 11,000" in m for m in messages), messages
+    assert any("lesser of its card slots and what its grid powers: 3,000 tokens/s" in m
+               for m in messages), messages

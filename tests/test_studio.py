@@ -372,3 +372,16 @@ def test_tables_edited_in_the_page_become_overrides_and_a_yaml(studio):
     refused = client.post(f"/api/instances/{key}/yaml", json={"overrides": {
         "demand.chat": {"2026": -1, "2027": 1, "2028": 1}}})
     assert refused.status_code == 400 and "demand.chat" in refused.json()["error"]
+
+
+def test_an_infeasible_what_if_names_every_cap_that_must_give(studio):
+    # zhengzhou-30k at demand x 5 with a 20 MW grid: the card slots fall short in 2029-30,
+    # and the grid as well (from 2027): both are named, not the slots alone
+    client, _, _ = studio
+    key = _instance(client, "zhengzhou-30k")
+    run = _wait(client, client.post("/api/runs", json={
+        "instance": key, "levers": {"demand_scale": 5, "grid_mw:zhengzhou": 20}}).json()["id"])
+    assert run["status"] == "infeasible"
+    messages = [r["message"] for r in run["explanation"]]
+    assert any("card slot" in m for m in messages), messages
+    assert any("grid of its sites (20.0 MW" in m for m in messages), messages
