@@ -227,3 +227,53 @@ def test_an_invalid_upload_leaves_no_levers_of_another_instance(served, browser,
     assert "upload refused" in browser.find_element(By.ID, "instance-error").text
     assert not browser.find_elements(By.CSS_SELECTOR, "#site-levers input")
     assert "junk" not in browser.find_element(By.ID, "instance-select").text
+
+
+def test_sweeps_compare_and_first_screen_read_right(served, browser):
+    # the first screen prompts; "1 site" (never "1 sites"); slots as counts ("30,000", never
+    # "30.00 k"); a sweep over demand x 1 and x 50 marks x 50 as "no plan" with a link to its
+    # reason; the compare boxes start on two different runs; a run with no plan compares as
+    # a sentence, not raw JSON
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+    browser.get(served)
+    assert "press Solve" in _wait_for(browser, "#plan .prompt").text
+    _wait_for(browser, "#instance-info table")
+    info = browser.find_element(By.ID, "instance-info").text
+    assert "1 sites" not in info and " k\n" not in info + "\n"
+    sweep_values = browser.find_element(By.ID, "sweep-values")
+    sweep_values.clear()
+    sweep_values.send_keys("1,50")
+    browser.find_element(By.ID, "sweep").click()
+    _wait_for(browser, "#sweep-no-plan li a", 120)
+    assert "demand_scale = 50: no plan exists" in browser.find_element(By.ID, "sweep-no-plan").text
+    for _ in range(200):
+        traces = browser.execute_script(
+            "const d = document.getElementById('sweep-chart'); return d.data ? d.data.map((t) => t.x.length) : null")
+        if traces == [1, 1]:
+            break
+        time.sleep(0.2)
+    assert traces == [1, 1]      # one value with its NPV, one marked "no plan"
+    layout = browser.execute_script("return document.getElementById('sweep-chart').layout")
+    assert layout["xaxis"]["title"]["text"] == "demand_scale" and "NPV" in layout["yaxis"]["title"]["text"]
+    time.sleep(1)                 # the sweep's last redraw (every 0.7 s until all are done)
+    browser.find_element(By.CSS_SELECTOR, "#sweep-no-plan li a").click()
+    _wait_for(browser, "#explanation")
+    for _ in range(50):
+        try:
+            if "what would have to give" in browser.find_element(By.ID, "plan").text:
+                break
+        except Exception:       # the plan re-rendered under us
+            pass
+        time.sleep(0.2)
+    assert "what would have to give" in browser.find_element(By.ID, "plan").text
+    for _ in range(100):
+        if len(Select(browser.find_element(By.ID, "compare-a")).options) >= 2:
+            break
+        time.sleep(0.2)
+    a = browser.find_element(By.ID, "compare-a").get_attribute("value")
+    b = browser.find_element(By.ID, "compare-b").get_attribute("value")
+    assert a and b and a != b
+    browser.find_element(By.ID, "compare").click()
+    text = _wait_for(browser, "#compare-no-plan").text
+    assert "has no plan:" in text and "{" not in text

@@ -303,3 +303,78 @@ def test_what_ifs_on_the_scenarios_block_reach_every_solve(tmp_path, method):
         plan = solve(load_instance(path, overrides={"scenarios.risk.cvar_weight": 0.8}))
         assert ordered_now(plan) == 30
         assert plan.objective == pytest.approx(3000, rel=1e-6)
+
+
+@pytest.mark.parametrize("block, field", [
+    ({"sample": {"count": 10**9, "seed": 1}}, "scenarios.sample.count"),
+    ({"sample": {"count": 10**6, "seed": 1}}, "scenarios.sample.count"),
+    ({"sample": {"count": 2 * 10**5, "seed": 1},
+      "tree": {"stages": ["2026", "2027"], "branching": [2 * 10**5]}}, "scenarios.tree.branching"),
+])
+def test_a_sample_too_large_to_draw_is_refused_by_validate(tmp_path, block, field):
+    # a billion futures would allocate gigabytes of growth factors before any message: refused
+    # at once, naming the field, exit 2
+    from conftest import assert_field_refused
+    data = newsvendor(THREE)
+    data["scenarios"] = {"commit_periods": 1, **block}
+    if "tree" in block:
+        del data["scenarios"]["commit_periods"]
+    assert_field_refused(tmp_path, data, ("name",), "big", field)
+
+
+def _descendants(pid: int) -> set[int]:
+    import subprocess
+    found, frontier = set(), [pid]
+    while frontier:
+        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(frontier.pop())],
+                             capture_output=True, text=True).stdout.split()
+        for child in map(int, out):
+            if child not in found:
+                found.add(child)
+                frontier.append(child)
+    return found
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_every_rank_of_ph(tmp_path):
+    # PH on 2 ranks over 20 sampled futures of a medium instance (minutes of work): SIGINT
+    # once the ranks run; the command exits 130 and no rank, mpiexec or solver process it
+    # started outlives it
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import yaml
+
+    from conftest import REPO
+    from optimizer.instance.generator import generate_instance
+    data = generate_instance(10, 12, 8, 4, seed=1)
+    data["scenarios"] = {"sample": {"count": 20, "seed": 1}, "commit_periods": 1}
+    path = tmp_path / "medium-sampled.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
+    process = subprocess.Popen([sys.executable, "-m", "cli", "solve", str(path), "--stochastic",
+                                "ph", "--workers", "2", "--time-limit", "300", "-o",
+                                str(tmp_path / "out")], cwd=REPO, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    children: set[int] = set()
+    end = time.time() + 90
+    while time.time() < end and process.poll() is None:
+        children |= _descendants(process.pid)
+        if len(children) >= 3:           # mpiexec and its ranks are up
+            break
+        time.sleep(0.5)
+    assert process.poll() is None, process.communicate()[1][-2000:]
+    time.sleep(3)
+    children |= _descendants(process.pid)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)     # a hang guard; the stress benchmark times it
+    assert process.returncode == 130, stderr[-2000:]
+    time.sleep(1)
+    alive = [pid for pid in children if os.path.exists(f"/proc/{pid}")
+             and "zombie" not in open(f"/proc/{pid}/status").read().lower()]
+    assert not alive, (alive, stderr[-1000:])

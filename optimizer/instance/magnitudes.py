@@ -89,3 +89,38 @@ def check_magnitudes(spec: Any, path: Path) -> None:
                                     f"{paid:.4g} a card ordered in {period} (price {price:.4g} "
                                     f"x (1 + {sum(r for _, r in rates):.4g})); above "
                                     f"{MONEY_MAX:.0e}: a rate is a fraction (0.25 for 25 %)")
+    _check_futures(spec, path)
+
+
+FUTURE_CELLS_MAX = 5e7
+"""Most demand figures the sampled futures may hold (futures x workloads x periods): 400 MB
+of growth factors, and far more futures than any solve here could plan against."""
+
+FUTURES_MAX = 100_000
+"""Most futures a sample (or a tree's leaves) may hold."""
+
+
+def _check_futures(spec: Any, path: Path) -> None:
+    """A sample or a tree small enough to draw: its futures (``sample.count``, or a tree's
+    leaves) within ``FUTURES_MAX`` and their demand figures within ``FUTURE_CELLS_MAX``.
+
+    Raises:
+        InstanceError: naming ``scenarios.sample.count`` or ``scenarios.tree.branching``.
+    """
+    block = spec.scenarios
+    if block is None:
+        return
+    field, count = None, 0
+    if block.tree is not None:
+        count = math.prod(block.tree.branching)
+        field = "scenarios.tree.branching"
+    elif block.sample is not None:
+        count, field = block.sample.count, "scenarios.sample.count"
+    if field is None:
+        return
+    cells = count * max(len(spec.demand), 1) * len(spec.horizon.periods)
+    if count > FUTURES_MAX or cells > FUTURE_CELLS_MAX:
+        raise InstanceError(path, field, f"{count:,} futures ({cells:,.0f} demand figures); "
+                            f"at most {FUTURES_MAX:,} futures and {FUTURE_CELLS_MAX:,.0f} "
+                            "figures can be drawn (a few hundred futures settle a first "
+                            "stage: benchmarks/how_many_futures.py)")

@@ -322,11 +322,12 @@ async function refreshRuns() {
       `showing ${shown.length} of ${matching.length} runs: show all`) :
     `${plural(matching.length, "run")}${words ? " matching" : ""}`);
   const done = runs.filter((r) => ["optimal", "feasible", "infeasible"].includes(r.status)).reverse();
+  state.compareChosen = state.compareChosen || {};
   ["compare-a", "compare-b"].forEach((id, i) => {
-    const keep = $(id).value;
+    const keep = state.compareChosen[id];               // what the planner picked, if anything
     fill($(id), done.map((r) => el("option", { value: r.id }, `${r.id} ${r.name} (${leverText(r)})`)));
     if (keep && done.some((r) => r.id === keep)) $(id).value = keep;
-    else if (done.length > i) $(id).value = done[i].id;   // a: the latest, b: the one before
+    else if (done.length) $(id).value = done[Math.min(i, done.length - 1)].id;   // a: the latest, b: the one before
   });
   runs.filter((r) => !DONE.includes(r.status)).forEach((r) => poll(r.id));
   return runs;
@@ -612,6 +613,9 @@ async function sweep() {
 $("instance-select").addEventListener("change", (e) => showInstance(e.target.value));
 $("solve").addEventListener("click", () => submit(collectLevers(), collectOverrides()));
 $("compare").addEventListener("click", compare);
+for (const id of ["compare-a", "compare-b"]) {
+  $(id).addEventListener("change", (e) => { state.compareChosen = { ...(state.compareChosen || {}), [id]: e.target.value }; });
+}
 $("sweep").addEventListener("click", sweep);
 $("runs-filter").addEventListener("input", () => { state.allRuns = false; refreshRuns(); });
 $("clear-runs").addEventListener("click", clearRuns);
