@@ -559,6 +559,64 @@ def pareto(file: str, points: int, output: str, force: bool, yes: bool, risk: bo
     finish_many(frame, "point", cancel.is_set(), output)
 
 
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--slack", "slacks", default="0.01,0.02,0.05", show_default=True,
+              help="Slacks above the optimum's NPV, as fractions, comma-separated.")
+@click.option("--by", "groups", default="vendor", show_default=True,
+              help="Groups to range, comma-separated: vendor, site, cooling, accelerator.")
+@click.option("--period", default=None, help="Period whose installed cards are ranged "
+              "(default: the last).")
+@click.option("-o", "--output", "output", type=click.Path(file_okay=False), required=True,
+              help="Ranges directory: ranges.csv, optimum/ and ends/<end>/ results.")
+@click.option("--force", is_flag=True, help="Replace an existing ranges directory.")
+@click.option("--yes", is_flag=True, help="Run more than 100 range ends without asking.")
+@parallel_options
+@instance_options
+@solver_options
+@guarded
+def alternatives(file: str, slacks: str, groups: str, period: str | None, output: str,
+                 force: bool, yes: bool, workers: int | None, backend: str,
+                 scheduler: str | None, assignments: tuple[str, ...],
+                 override_files: tuple[str, ...], data_dir: str | None,
+                 max_input_mb: float | None, time_limit: float | None, mip_gap: float,
+                 threads: int | None, seed: int | None, as_json: bool) -> None:
+    """What else costs almost the same: for each slack and each member of each group, the
+    least and the most cards installed in --period over every plan whose NPV is within the
+    slack of the optimum's; write ranges.csv."""
+    from optimizer.cancel import Cancel
+    from optimizer.output.display import print_ranges, sweep_progress
+    from optimizer.studies.alternatives import GROUPS, members, run_alternatives
+    instance = _load(file, assignments, override_files, data_dir, max_input_mb)
+    try:
+        fractions = [float(x) for x in slacks.split(",") if x.strip()]
+    except ValueError:
+        raise UsageError(f"--slack {slacks}: fractions, comma-separated (0.01,0.02)") from None
+    chosen = [g.strip() for g in groups.split(",") if g.strip()]
+    unknown = [g for g in chosen if g not in GROUPS]
+    if unknown or not chosen:
+        raise UsageError(f"--by {groups}: groups are {', '.join(GROUPS)}")
+    ends = 2 * len(fractions) * sum(len(members(instance.spec, g)) for g in chosen)
+    confirm_many(ends, "range ends", time_limit, yes)
+    solver = {"time_limit": time_limit, "mip_gap": mip_gap, "threads": threads, "seed": seed}
+    cancel = Cancel()
+    stop_on_signals(cancel, output)
+    with sweep_progress(ends + 1, enabled=not as_json, label="range ends") as advance:
+        frame = run_alternatives(file, fractions, chosen, output, period=period,
+                                 overrides=parse_overrides(assignments),
+                                 override_files=override_files, solver=solver,
+                                 workers=workers, backend=backend, scheduler=scheduler,
+                                 force=force, data_dir=data_dir,
+                                 max_bytes=None if max_input_mb is None
+                                 else int(max_input_mb * 2**20), progress=advance,
+                                 cancel=cancel)
+    if as_json:
+        click.echo(frame.to_json(orient="records"))
+    else:
+        print_ranges(frame, output)
+    finish_many(frame, "member", cancel.is_set(), output)
+
+
 MANY_SOLVES = 100
 """More solves than this in one sweep or frontier are confirmed first (or need --yes)."""
 

@@ -613,3 +613,39 @@ def print_pareto(frame: Any, output: str) -> None:
                       else f"{row.cost_per_million_tokens:.4f}", str(row.status))
     console.print(table)
     console.print(f"results written to {output}/ (pareto.csv, points/)")
+
+
+def print_ranges(frame: Any, output: str) -> None:
+    """Near-optimal ranges: a row per slack and member, min and max cards with their NPVs;
+    an unproven end shows its proven bound beside it."""
+    console = _console()
+    table = Table(title="Near-optimal ranges: cards installed within each slack of the optimum",
+                  title_justify="left")
+    for column in ("slack", "group", "member", "optimum", "least", "most", "NPV at least",
+                   "NPV at most", "status"):
+        table.add_column(column, justify="left" if column in ("group", "member", "status")
+                         else "right")
+
+    def cards(value: Any, bound: Any, proven: bool) -> str:
+        if value is None or value != value:
+            return "-"
+        if proven or bound is None or bound != bound:
+            return count(value)
+        return f"{count(value)} (bound {count(bound)})"
+    unproven = 0
+    for row in frame.to_dict("records"):
+        low_ok, high_ok = row["min_status"] == "optimal", row["max_status"] == "optimal"
+        unproven += (not low_ok) + (not high_ok)
+        status = str(row["status"]) + ("" if row["status"] == "optimal" or row["gap"] is None
+                                       or row["gap"] != row["gap"]
+                                       else f" (gap {percent(row['gap'])})")
+        table.add_row(f"{row['slack']:.3g}", str(row["group"]), _text(row["member"]),
+                      count(row["optimum_cards"]),
+                      cards(row["min_cards"], row["min_cards_bound"], low_ok),
+                      cards(row["max_cards"], row["max_cards_bound"], high_ok),
+                      money(row["npv_at_min"]), money(row["npv_at_max"]), status)
+    console.print(table)
+    if unproven:
+        console.print(f"  {unproven} range end(s) not proven: their cards are where the search "
+                      "stopped, the bound is as far as the truth can lie")
+    console.print(f"results written to {output}/ (ranges.csv, optimum/, ends/)")

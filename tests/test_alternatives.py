@@ -1,0 +1,64 @@
+"""What else costs almost the same: near-optimal ranges, solved by hand.
+
+Three vendors sell a card of 1 token/s that lasts one year (no salvage), at 100 (VA), 101 (VB)
+and 102 (VC); one year, no discounting, 10 tokens/s of demand, no power cost. The optimum buys
+10 VA cards: NPV 1000. A plan with x_B VB and x_C VC cards and the rest VA costs
+1000 + x_B + 2 x_C (extra cards only add cost), so within a slack e (NPV <= 1000 (1 + e)):
+
+- VB: at most 1000 e cards (e = 0.005: 5; e = 0.01: 10), at least 0;
+- VC: at most 500 e (e = 0.005: 2; e = 0.01: 5), at least 0;
+- VA: at least 10 - 1000 e (e = 0.005: 5; e = 0.01: 0), at most 10 (an 11th card costs 100,
+  more than 1000 e at either slack).
+"""
+from __future__ import annotations
+
+import pytest
+
+from conftest import accelerator, instance, run_cli, write_instance
+
+
+def three_vendors() -> dict:
+    return instance({"A": accelerator("VA", price=100.0), "B": accelerator("VB", price=101.0),
+                     "C": accelerator("VC", price=102.0)}, demand_tokens_per_s=10.0)
+
+
+EXPECTED = {  # (slack, vendor) -> (least, most, NPV at least, NPV at most)
+    (0.005, "VA"): (5, 10, 1005, 1000), (0.005, "VB"): (0, 5, 1000, 1005),
+    (0.005, "VC"): (0, 2, 1000, 1004),
+    (0.01, "VA"): (0, 10, 1010, 1000), (0.01, "VB"): (0, 10, 1000, 1010),
+    (0.01, "VC"): (0, 5, 1000, 1010),
+}
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_vendor_ranges_follow_from_one_line_of_arithmetic(tmp_path, workers):
+    import pandas as pd
+    path = write_instance(tmp_path, three_vendors())
+    out = run_cli("alternatives", str(path), "--slack", "0.005,0.01", "--by", "vendor",
+                  "--workers", workers, "-o", str(tmp_path / "ranges"))
+    assert out.returncode == 0, out.stderr
+    frame = pd.read_csv(tmp_path / "ranges" / "ranges.csv")
+    assert len(frame) == 6 and set(frame["status"]) == {"optimal"}
+    for row in frame.to_dict("records"):
+        least, most, npv_least, npv_most = EXPECTED[row["slack"], row["member"]]
+        assert (row["min_cards"], row["max_cards"]) == (least, most), row
+        assert row["optimum_cards"] == (10 if row["member"] == "VA" else 0)
+        # the NPV of each end's plan, costed as it stands: never above the ceiling
+        assert row["npv_at_min"] <= 1000 * (1 + row["slack"]) + 1e-6
+        assert row["npv_at_max"] <= 1000 * (1 + row["slack"]) + 1e-6
+        assert row["npv_at_min"] == pytest.approx(npv_least, abs=1e-6)
+        assert row["npv_at_max"] == pytest.approx(npv_most, abs=1e-6)
+        # each end's plan is a results directory of its own
+        for side in ("min", "max"):
+            assert (tmp_path / "ranges" / row[f"{side}_dir"] / "summary.json").is_file()
+    assert (tmp_path / "ranges" / "optimum" / "summary.json").is_file()
+    assert "Near-optimal ranges" in out.stdout
+
+
+def test_bad_requests_are_refused_in_one_line(tmp_path):
+    path = write_instance(tmp_path, three_vendors())
+    for args, words in ((["--slack", "-0.1"], "--slack"), (["--by", "colour"], "--by"),
+                        (["--period", "1999"], "--period")):
+        out = run_cli("alternatives", str(path), *args, "-o", str(tmp_path / "r"))
+        assert out.returncode == 2 and words in out.stderr and "Traceback" not in out.stderr
+        assert not (tmp_path / "r").exists()
