@@ -571,12 +571,15 @@ def pareto(file: str, points: int, output: str, force: bool, yes: bool, risk: bo
               help="Ranges directory: ranges.csv, optimum/ and ends/<end>/ results.")
 @click.option("--force", is_flag=True, help="Replace an existing ranges directory.")
 @click.option("--yes", is_flag=True, help="Run more than 100 range ends without asking.")
+@click.option("--diverse", type=click.Choice(["vendor", "site"]), default=None,
+              help="Also the most even plan within each slack: the smallest largest share of "
+                   "installed cards in --period among vendors (or sites).")
 @parallel_options
 @instance_options
 @solver_options
 @guarded
 def alternatives(file: str, slacks: str, groups: str, period: str | None, output: str,
-                 force: bool, yes: bool, workers: int | None, backend: str,
+                 force: bool, yes: bool, diverse: str | None, workers: int | None, backend: str,
                  scheduler: str | None, assignments: tuple[str, ...],
                  override_files: tuple[str, ...], data_dir: str | None,
                  max_input_mb: float | None, time_limit: float | None, mip_gap: float,
@@ -609,7 +612,7 @@ def alternatives(file: str, slacks: str, groups: str, period: str | None, output
                                  force=force, data_dir=data_dir,
                                  max_bytes=None if max_input_mb is None
                                  else int(max_input_mb * 2**20), progress=advance,
-                                 cancel=cancel)
+                                 cancel=cancel, diverse=diverse)
     if as_json:
         click.echo(frame.to_json(orient="records"))
     else:

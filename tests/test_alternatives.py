@@ -62,3 +62,26 @@ def test_bad_requests_are_refused_in_one_line(tmp_path):
         out = run_cli("alternatives", str(path), *args, "-o", str(tmp_path / "r"))
         assert out.returncode == 2 and words in out.stderr and "Traceback" not in out.stderr
         assert not (tmp_path / "r").exists()
+
+
+def test_the_most_even_plan_within_each_slack_solved_by_hand(tmp_path):
+    # with 10 cards (an 11th costs 100, beyond either slack), a plan (a, b, c) costs
+    # 1000 + b + 2 c. Within 0.5 % (<= 1005): (5, 5, 0) costs 1005 with largest share 0.5;
+    # every share under 0.5 means a, b, c <= 4, so b + c >= 6 with b <= 4, c >= 2: b + 2 c =
+    # (b + c) + c >= 8, at least 1008, over 1005. Within 1 % (<= 1010): (4, 3, 3) at 1009,
+    # largest share 0.4; under 0.4 means every member <= 3, 9 cards at most: no plan
+    import pandas as pd
+    path = write_instance(tmp_path, three_vendors())
+    out = run_cli("alternatives", str(path), "--slack", "0.005,0.01", "--by", "vendor",
+                  "--diverse", "vendor", "--workers", "1", "-o", str(tmp_path / "ranges"))
+    assert out.returncode == 0, out.stderr
+    even = pd.read_csv(tmp_path / "ranges" / "diverse.csv").set_index("slack")
+    assert even.loc[0.005, "largest_share"] == pytest.approx(0.5)
+    assert even.loc[0.005, "npv_total"] == pytest.approx(1005)
+    assert even.loc[0.01, "largest_share"] == pytest.approx(0.4)
+    assert even.loc[0.01, "npv_total"] <= 1010 + 1e-6
+    assert set(even["status"]) == {"proven"}
+    assert even.loc[0.01, "proven_below"] < 0.4 and even.loc[0.01, "optimum_largest_share"] == 1.0
+    compared = run_cli("compare", str(tmp_path / "ranges" / "optimum"),
+                       str(tmp_path / "ranges" / "diverse" / "0.01"))
+    assert compared.returncode == 0, compared.stderr

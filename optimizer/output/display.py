@@ -648,4 +648,19 @@ def print_ranges(frame: Any, output: str) -> None:
     if unproven:
         console.print(f"  {unproven} range end(s) not proven: their cards are where the search "
                       "stopped, the bound is as far as the truth can lie")
-    console.print(f"results written to {output}/ (ranges.csv, optimum/, ends/)")
+    even = frame.attrs.get("diverse")
+    if even is not None and len(even):
+        table = Table(title=f"The most even plan by {even['group'].iloc[0]} within each slack",
+                      title_justify="left")
+        for column in ("slack", "largest share", "optimum's", "no plan below", "NPV", "compare"):
+            table.add_column(column, justify="left" if column == "compare" else "right")
+        for row in even.to_dict("records"):
+            below = row["proven_below"]
+            table.add_row(f"{row['slack']:.3g}", percent(row["largest_share"]),
+                          percent(row["optimum_largest_share"]),
+                          "unproven" if below is None or below != below else percent(below),
+                          money(row["npv_total"]),
+                          f"accelplan compare {output}/optimum {output}/{row['results_dir']}")
+        console.print(table)
+    console.print(f"results written to {output}/ (ranges.csv, optimum/, ends/"
+                  + (", diverse.csv, diverse/" if even is not None else "") + ")")

@@ -31,6 +31,8 @@ from optimizer.errors import Interrupted, UsageError
 from optimizer.studies.sweep import NOT_RUN, denoised, one_line
 
 RANGES_FILE = "ranges.csv"
+DIVERSE_FILE = "diverse.csv"
+DIVERSE_DIR = "diverse"
 ENDS_DIR = "ends"
 OPTIMUM_DIR = "optimum"
 GROUPS = ("vendor", "site", "cooling", "accelerator")
@@ -78,6 +80,101 @@ class MemberCards:
         model.npv.deactivate()
         model.member_cards = pyo.Objective(expr=cards if self.sense == "min" else -cards,
                                            sense=pyo.minimize)
+
+
+@dataclass(frozen=True)
+class ShareCap:
+    """An extra family: each member's installed cards in ``period`` at most ``share`` of all
+    installed cards then (``diverse_share``): cards_m(P) - share x cards(P) <= 0."""
+
+    period: str
+    share: float
+    selections: tuple[tuple[tuple[str, tuple[str, ...]], ...], ...]
+
+    def __call__(self, model: pyo.ConcreteModel, data: Any) -> None:
+        every = MemberCards(self.period, "min").terms(data)
+        if not every:
+            return
+        total = pyo.quicksum(model.fleet[key] for key in every)
+        rows = []
+        for selection in self.selections:
+            mine = MemberCards(self.period, "min", **dict(selection)).terms(data)
+            if mine:
+                rows.append(pyo.quicksum(model.fleet[key] for key in mine)
+                            - self.share * total <= 0)
+        if rows:
+            model.diverse_share = pyo.ConstraintList()
+            for row in rows:
+                model.diverse_share.add(row)
+
+
+DIVERSE_TOLERANCE = 1e-3
+"""The bisection on the largest share stops when its interval is this narrow."""
+
+
+@dataclass
+class DiversePlan:
+    """The most even plan within a slack: the smallest largest share of installed cards in
+    ``period`` among ``group``'s members over the plans with NPV <= ``npv_limit``.
+
+    Attributes:
+        share: the largest member's share in the plan found; proven_below: no plan within the
+            slack has a largest share under this (the bisection's proven lower end; None when
+            a step could not be decided in its time limit).
+        plan: the plan (None: none found); steps: (share cap, outcome) of the bisection.
+    """
+
+    slack: float
+    group: str
+    period: str
+    npv_limit: float
+    share: float | None = None
+    proven_below: float | None = None
+    plan: Any = None
+    steps: list[tuple[float, str]] | None = None
+    optimum_share: float | None = None
+
+
+def diverse_plan(instance: Any, group: str, slack: float, period: str, optimum: Any,
+                 solver: Mapping[str, Any], cancel: Any = None) -> DiversePlan:
+    """Bisect the cap on every member's share (each step: the cheapest plan under the cap)
+    until the smallest cap with a plan within the slack is known to ``DIVERSE_TOLERANCE``.
+    A step decides "within the slack" by a plan whose NPV is under the ceiling, and "not" by
+    infeasibility or a proven bound above it; an undecided step (time limit) counts as not,
+    and the lower end is then no longer proven."""
+    from optimizer.planning import solve
+    found = members(instance.spec, group)
+    selections = tuple(tuple(sorted(select.items())) for select in found.values())
+    vendors = {k: a.vendor for k, a in instance.spec.accelerators.items()}
+    limit = (1 + slack) * optimum.objective
+    result = DiversePlan(slack, group, period, limit, steps=[])
+
+    def largest(plan: Any) -> float:
+        total = installed_cards(plan.tables, period, {}, vendors)
+        if total <= 0:
+            return 0.0
+        return max(installed_cards(plan.tables, period, select, vendors)
+                   for select in found.values()) / total
+    result.share, result.plan = largest(optimum), optimum
+    result.optimum_share = result.share
+    low, high, proven = 1.0 / max(len(found), 1) - DIVERSE_TOLERANCE, result.share, True
+    while high - low > DIVERSE_TOLERANCE and not (cancel is not None and cancel.is_set()):
+        cap = (low + high) / 2
+        plan = solve(instance, raise_on_infeasible=False, explain=False, cancel=cancel,
+                     extra_constraints=[ShareCap(period, cap, selections)],
+                     start=None, **solver)
+        if plan.status.has_plan and plan.objective <= limit * (1 + 1e-9):
+            result.share, result.plan, high = largest(plan), plan, largest(plan)
+            result.steps.append((cap, f"a plan within the slack, largest share {high:.4f}"))
+        else:
+            decided = plan.status.value == "infeasible" or (
+                plan.best_bound is not None and plan.best_bound > limit)
+            proven = proven and decided
+            low = cap
+            result.steps.append((cap, "no plan within the slack" if decided else
+                                 f"undecided in the time limit ({plan.status.value})"))
+    result.proven_below = max(low, 0.0) if proven else None
+    return result
 
 
 def members(spec: Any, group: str) -> dict[str, dict[str, tuple[str, ...]]]:
@@ -184,9 +281,11 @@ def run_alternatives(instance_path: str | Path, slacks: list[float], groups: lis
                      force: bool = False, data_dir: str | Path | None = None,
                      max_bytes: int | None = None,
                      progress: Callable[[int, int], None] | None = None,
-                     cancel: Any = None) -> pd.DataFrame:
+                     cancel: Any = None, diverse: str | None = None) -> pd.DataFrame:
     """Near-optimal ranges (module docstring): solve the optimum, then every range end; return
     (and write) ``ranges.csv``, ``optimum/`` and ``ends/<slack>-<group>-<member>-<min|max>/``.
+    With ``diverse`` (a group), also the most even plan of that group within each slack
+    (:func:`diverse_plan`): ``diverse.csv`` and ``diverse/<slack>/``.
 
     Raises:
         UsageError: a slack below 0, an unknown group or period, a scenario instance, or no
@@ -255,9 +354,34 @@ def run_alternatives(instance_path: str | Path, slacks: list[float], groups: lis
                 rows.append(_range_row(e, group, member, period, ends,
                                        installed_cards(optimum.tables, period, select, vendors)))
     frame = denoised(pd.DataFrame(rows, columns=RANGE_COLUMNS))
+    even: list[DiversePlan] = []
+    if diverse is not None:
+        members(spec, diverse)                       # a bad group is refused before solving
+        even = [diverse_plan(instance, diverse, e, period, optimum,
+                             {k: v for k, v in solver.items() if k != "explain"}, cancel)
+                for e in slacks]
     if target is not None:
-        _write(target, optimum, results, frame)
+        _write(target, optimum, results, frame, even)
+    frame.attrs["diverse"] = diverse_table(even, optimum) if even else None
     return frame
+
+
+DIVERSE_COLUMNS = ["slack", "group", "period", "largest_share", "proven_below",
+                   "optimum_largest_share", "npv_total", "npv_limit", "status", "results_dir"]
+
+
+def diverse_table(even: list[DiversePlan], optimum: Any) -> pd.DataFrame:
+    """diverse.csv: a row per slack."""
+    rows = []
+    for d in even:
+        rows.append({"slack": d.slack, "group": d.group, "period": d.period,
+                     "largest_share": d.share, "proven_below": d.proven_below,
+                     "optimum_largest_share": d.optimum_share,
+                     "npv_total": d.plan.objective if d.plan is not None else None,
+                     "npv_limit": d.npv_limit,
+                     "status": "proven" if d.proven_below is not None else "unproven",
+                     "results_dir": f"{DIVERSE_DIR}/{d.slack:g}"})
+    return pd.DataFrame(rows, columns=DIVERSE_COLUMNS)
 
 
 def _range_row(slack: float, group: str, member: str, period: str,
@@ -281,13 +405,19 @@ def _range_row(slack: float, group: str, member: str, period: str,
 
 
 def _write(target: Path, optimum: Any, results: Mapping[str, tuple[dict, Any]],
-           frame: pd.DataFrame) -> None:
+           frame: pd.DataFrame, even: list[DiversePlan]) -> None:
     """The ranges directory, staged then promoted whole."""
     from optimizer.output.directories import promote, staging_directory
     from optimizer.output.results import write_results
     staging = staging_directory(target)
     try:
         optimum.write(staging / OPTIMUM_DIR, force=True)
+        if even:
+            for d in even:
+                if d.plan is not None:
+                    d.plan.write(staging / DIVERSE_DIR / f"{d.slack:g}", force=True)
+            diverse_table(even, optimum).to_csv(staging / DIVERSE_FILE, index=False,
+                                                float_format="%.10g")
         for name, (_, plan_data) in results.items():
             if plan_data is not None:
                 write_results(staging / ENDS_DIR / name, *plan_data)
