@@ -620,6 +620,84 @@ def alternatives(file: str, slacks: str, groups: str, period: str | None, output
     finish_many(frame, "member", cancel.is_set(), output)
 
 
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--lose", "losses", multiple=True, metavar="vendor=NAME",
+              help="A contingency: this vendor delivers nothing from --from on (repeatable: "
+                   "one contingency each).")
+@click.option("--each", type=click.Choice(["vendor"]), default=None,
+              help="One contingency per vendor of the instance.")
+@click.option("--from", "from_period", required=True,
+              help="The period from which the vendor delivers nothing (decisions before it "
+                   "stand).")
+@click.option("--on-order", type=click.Choice(["arrive", "lost"]), default="arrive",
+              show_default=True, help="Whether the vendor's cards already on order arrive.")
+@click.option("-o", "--output", "output", type=click.Path(file_okay=False), required=True,
+              help="Directory: contingency.csv, optimum/, base-<from>/, lose-<vendor>-<from>/.")
+@click.option("--force", is_flag=True, help="Replace an existing directory.")
+@instance_options
+@solver_options
+@guarded
+def contingency(file: str, losses: tuple[str, ...], each: str | None, from_period: str,
+                on_order: str, output: str, force: bool, assignments: tuple[str, ...],
+                override_files: tuple[str, ...], data_dir: str | None,
+                max_input_mb: float | None, time_limit: float | None, mip_gap: float,
+                threads: int | None, seed: int | None, as_json: bool) -> None:
+    """What losing a vendor would cost: the optimum's decisions before --from stand, the
+    vendor delivers nothing from then on, the rest is re-optimised; write contingency.csv."""
+    import pandas as pd
+
+    from optimizer.output.directories import check_destination
+    from optimizer.planning import solve
+    from optimizer.studies.contingency import (
+        CONTINGENCY_COLUMNS, contingency_dir, contingency_row, run_contingency,
+        vendor_accelerators, write_contingencies,
+    )
+    instance = _load(file, assignments, override_files, data_dir, max_input_mb)
+    spec = instance.spec
+    if spec.scenarios is not None:
+        raise UsageError(f"{file}: a contingency is of a plan of one future; this instance has "
+                         "scenarios (remove them with --set scenarios=null)")
+    vendors = []
+    for loss in losses:
+        kind, _, name = loss.partition("=")
+        if kind != "vendor" or not name:
+            raise UsageError(f"--lose {loss}: give vendor=NAME")
+        vendor_accelerators(spec, name)
+        vendors.append(name)
+    if each == "vendor":
+        vendors += [v for v in sorted({a.vendor for a in spec.accelerators.values()})
+                    if v not in vendors]
+    if not vendors:
+        raise UsageError("name a contingency: --lose vendor=NAME or --each vendor")
+    periods = [str(p) for p in spec.horizon.periods]
+    if from_period not in periods[1:]:
+        raise UsageError(f"--from {from_period}: a period after the first "
+                         f"({', '.join(periods[1:])})")
+    target = check_destination(output, force)
+    solver = {"time_limit": time_limit, "mip_gap": mip_gap, "threads": threads, "seed": seed}
+    from optimizer.cancel import Cancel
+    cancel = Cancel()
+    stop_on_signals(cancel, output)
+    optimum = solve(instance, raise_on_infeasible=False, cancel=cancel, **solver)
+    if not optimum.status.has_plan:
+        raise UsageError("no plan exists without a contingency (solve the instance to see what "
+                         "would have to give)")
+    found = [run_contingency(instance, optimum, v, from_period, on_order, solver, cancel)
+             for v in vendors]
+    frame = pd.DataFrame([contingency_row(c, instance, contingency_dir(c)) for c in found],
+                         columns=CONTINGENCY_COLUMNS)
+    write_contingencies(target, optimum, found, frame)
+    if as_json:
+        click.echo(frame.to_json(orient="records"))
+    else:
+        from optimizer.output.display import print_contingencies
+        print_contingencies(frame, spec.currency, output)
+    if cancel.is_set():
+        _fail(f"interrupted: written to {output}", EXIT_INTERRUPTED)
+    finish(EXIT_OK)
+
+
 MANY_SOLVES = 100
 """More solves than this in one sweep or frontier are confirmed first (or need --yes)."""
 

@@ -664,3 +664,31 @@ def print_ranges(frame: Any, output: str) -> None:
         console.print(table)
     console.print(f"results written to {output}/ (ranges.csv, optimum/, ends/"
                   + (", diverse.csv, diverse/" if even is not None else "") + ")")
+
+
+def print_contingencies(frame: Any, currency: str, output: str) -> None:
+    """A row per lost vendor: what it costs from its period on, or what goes unserved."""
+    console = _console()
+    table = Table(title="Losing a vendor: the optimum's earlier decisions stand, the rest "
+                  "re-optimised", title_justify="left")
+    for column in ("vendor", "from", "on order", "extra cost", "unserved tokens/day",
+                   "buy instead", "status"):
+        table.add_column(column, justify="left" if column in (
+            "vendor", "on order", "buy instead", "status") else "right")
+    for row in frame.to_dict("records"):
+        extra = row["extra_cost"]
+        unmet = row["unmet_tokens_per_day"]
+        table.add_row(_text(row["vendor"]), str(row["from"]), str(row["on_order"]),
+                      "no plan" if extra is None or extra != extra else money(extra, currency),
+                      "-" if unmet is None or unmet != unmet else count(unmet),
+                      _text(row["buy_instead"]), str(row["status"]))
+    console.print(table)
+    for row in frame.to_dict("records"):
+        extra, unmet = row["extra_cost"], row["unmet_tokens_per_day"]
+        if extra is not None and extra == extra:
+            console.print(f"  losing {row['vendor']} from {row['from']} costs "
+                          f"{money(extra, currency)} (NPV from {row['from']} on)")
+        elif unmet is not None and unmet == unmet:
+            console.print(f"  losing {row['vendor']} from {row['from']} leaves "
+                          f"{count(unmet)} tokens a day unserved (on average from then on)")
+    console.print(f"results written to {output}/ (contingency.csv, optimum/, base-*/, lose-*/)")

@@ -1,0 +1,193 @@
+"""What losing a vendor would cost: the optimum's decisions before period F stand (orders
+already placed, cooling built, sites opened), and from F on the vendor delivers nothing (a ban
+on its accelerators from F, installed cards kept). Cards on order from it arrive as ordered
+(``on_order="arrive"``) or never (``"lost"``: their deposits are sunk, their balances never
+paid). The rest is re-optimised.
+
+Both sides are the re-plan of :mod:`optimizer.studies.replan` from F: the *base* is the
+optimum re-planned from F with nothing lost (its own continuation, or better), the
+*contingency* the same with the vendor lost. Their NPVs are money of F on, discounted to F
+(the re-plan's convention), so the extra cost is the contingency's NPV minus the base's, and
+what was spent before F (the same on both sides) is in neither.
+
+Where no plan covers the loss, the contingency is solved again with demand soft at
+``UNMET_PROBE_PER_MILLION_TOKENS`` so that it says how many tokens a day would go unserved.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import pandas as pd
+
+from optimizer.errors import UsageError
+
+UNMET_PROBE_PER_MILLION_TOKENS = 1e4
+"""Price of unserved demand when a lost vendor leaves no plan: far above any card's cost per
+token, so the probe serves everything it can and reports what it cannot."""
+
+CONTINGENCY_COLUMNS = ["vendor", "from", "on_order", "npv_from", "base_npv_from", "extra_cost",
+                       "unmet_tokens_per_day", "status", "mip_gap", "buy_instead",
+                       "results_dir"]
+"""contingency.csv: a row per contingency. ``npv_from`` and ``base_npv_from`` are NPVs of
+``from`` on (discounted to it); ``extra_cost`` their difference (None without a plan);
+``unmet_tokens_per_day`` the average over the periods from ``from`` (0 with a plan);
+``buy_instead`` the cards bought from ``from`` on that the base did not buy, by accelerator."""
+
+
+@dataclass
+class Contingency:
+    """One lost vendor: the plans on both sides and what the loss costs."""
+
+    vendor: str
+    from_period: str
+    on_order: str
+    base: Any = None
+    plan: Any = None
+    probe: Any = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def extra_cost(self) -> float | None:
+        if self.plan is None or not self.plan.status.has_plan or self.base is None \
+                or not self.base.status.has_plan:
+            return None
+        return self.plan.objective - self.base.objective
+
+
+def vendor_accelerators(spec: Any, vendor: str) -> list[str]:
+    """The accelerators of ``vendor`` (UsageError naming the vendors when it has none)."""
+    found = [k for k, a in spec.accelerators.items() if a.vendor == vendor]
+    if not found:
+        vendors = sorted({a.vendor for a in spec.accelerators.values()})
+        raise UsageError(f"--lose vendor={vendor}: no accelerator of that vendor; vendors are "
+                         f"{', '.join(vendors)}")
+    return found
+
+
+def lost_vendor_data(rolled: Mapping[str, Any], accelerators: list[str], from_period: str,
+                     on_order: str) -> dict[str, Any]:
+    """The rolled-forward instance with the vendor's accelerators banned from
+    ``from_period`` (installed cards kept) and, when ``on_order`` is "lost", its cards on
+    order removed."""
+    data = copy.deepcopy(dict(rolled))
+    policies = data.setdefault("policies", {}) or {}
+    data["policies"] = policies
+    policies["ban"] = list(policies.get("ban") or []) + [
+        {"accelerators": list(accelerators), "from": from_period, "installed": "keep"}]
+    if on_order == "lost":
+        for site in (data.get("sites") or {}).values():
+            kept = [entry for entry in site.get("on_order") or []
+                    if entry.get("accelerator") not in accelerators]
+            if kept:
+                site["on_order"] = kept
+            else:
+                site.pop("on_order", None)
+    return data
+
+
+def _unmet_per_day(plan: Any, periods: int, period_years: float) -> float:
+    total = (plan.summary.get("kpis") or {}).get("unmet_tokens_total") or 0.0
+    days = periods * period_years * 365.0
+    return float(total) / days if days else 0.0
+
+
+def buy_instead(plan: Any, base: Any) -> dict[str, int]:
+    """Cards the contingency buys (from its first period) beyond the base's, by accelerator."""
+    def bought(p: Any) -> dict[str, float]:
+        frame = p.tables.get("purchases", pd.DataFrame())
+        if not len(frame):
+            return {}
+        return frame.groupby("accelerator")["cards"].sum().to_dict()
+    mine, theirs = bought(plan), bought(base)
+    return {k: int(round(v - theirs.get(k, 0.0))) for k, v in sorted(mine.items())
+            if round(v - theirs.get(k, 0.0)) > 0}
+
+
+def run_contingency(instance: Any, optimum: Any, vendor: str, from_period: str,
+                    on_order: str = "arrive", solver: Mapping[str, Any] | None = None,
+                    cancel: Any = None) -> Contingency:
+    """The contingency of losing ``vendor`` from ``from_period`` after ``optimum``'s first
+    decisions (module docstring).
+
+    Raises:
+        UsageError: an unknown vendor or period, the first period (nothing is fact before it),
+            or ``on_order`` not "arrive" or "lost".
+    """
+    from optimizer.instance.loader import instance_from_raw
+    from optimizer.planning import solve
+    from optimizer.studies.replan import roll_forward
+    if on_order not in ("arrive", "lost"):
+        raise UsageError(f"--on-order {on_order}: arrive or lost")
+    accelerators = vendor_accelerators(instance.spec, vendor)
+    solver = dict(solver or {})
+    rolled = roll_forward(optimum, instance, from_period)
+    outcome = Contingency(vendor, from_period, on_order)
+
+    def made(data: Mapping[str, Any]) -> Any:
+        return instance_from_raw(dict(data), instance.path, file_digest=instance.input_sha256)
+    outcome.base = solve(made(rolled.data), raise_on_infeasible=False, cancel=cancel, **solver)
+    lost = lost_vendor_data(rolled.data, accelerators, from_period, on_order)
+    outcome.plan = solve(made(lost), raise_on_infeasible=False, cancel=cancel, **solver)
+    if not outcome.plan.status.has_plan:
+        probe = copy.deepcopy(lost)
+        probe["policies"]["unmet_demand_cost_per_million_tokens"] = \
+            UNMET_PROBE_PER_MILLION_TOKENS
+        outcome.probe = solve(made(probe), raise_on_infeasible=False, explain=False,
+                              cancel=cancel, **solver)
+        outcome.notes.append("no plan serves every token without the vendor")
+    return outcome
+
+
+def contingency_row(c: Contingency, instance: Any, results_dir: str | None) -> dict[str, Any]:
+    """The contingency as a row of contingency.csv."""
+    periods = list(instance.spec.horizon.periods)
+    left = len(periods) - periods.index(c.from_period)
+    years = instance.spec.horizon.period_years
+    has = c.plan is not None and c.plan.status.has_plan
+    unmet = (_unmet_per_day(c.plan, left, years) if has else
+             _unmet_per_day(c.probe, left, years) if c.probe is not None
+             and c.probe.status.has_plan else None)
+    instead = buy_instead(c.plan if has else c.probe, c.base) if (
+        (has or (c.probe is not None and c.probe.status.has_plan))
+        and c.base is not None and c.base.status.has_plan) else {}
+    return {"vendor": c.vendor, "from": c.from_period, "on_order": c.on_order,
+            "npv_from": c.plan.objective if has else None,
+            "base_npv_from": c.base.objective if c.base is not None
+            and c.base.status.has_plan else None,
+            "extra_cost": c.extra_cost, "unmet_tokens_per_day": unmet,
+            "status": c.plan.status.value if c.plan is not None else "not_run",
+            "mip_gap": c.plan.mip_gap if has else None,
+            "buy_instead": "; ".join(f"{k} {v:,}" for k, v in instead.items()) or "nothing",
+            "results_dir": results_dir}
+
+
+def write_contingencies(target: Path, optimum: Any, found: list[Contingency],
+                        frame: pd.DataFrame) -> None:
+    """The contingency directory, staged then promoted whole: optimum/, base-<from>/,
+    lose-<vendor>-<from>/ (the probe's plan where none serves everything) and
+    contingency.csv."""
+    import shutil
+
+    from optimizer.output.directories import promote, staging_directory
+    staging = staging_directory(target)
+    try:
+        optimum.write(staging / "optimum", force=True)
+        for c in found:
+            if c.base is not None and c.base.status.has_plan:
+                c.base.write(staging / f"base-{c.from_period}", force=True)
+            shown = c.plan if c.plan is not None and c.plan.status.has_plan else c.probe
+            if shown is not None and shown.status.has_plan:
+                shown.write(staging / contingency_dir(c), force=True)
+        frame.to_csv(staging / "contingency.csv", index=False, float_format="%.10g")
+        promote(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def contingency_dir(c: Contingency) -> str:
+    clean = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in c.vendor)
+    return f"lose-{clean}-{c.from_period}"
