@@ -632,14 +632,18 @@ def alternatives(file: str, slacks: str, groups: str, period: str | None, output
                    "stand).")
 @click.option("--on-order", type=click.Choice(["arrive", "lost"]), default="arrive",
               show_default=True, help="Whether the vendor's cards already on order arrive.")
+@click.option("--hedge", "hedge_probability", type=float, default=None, metavar="P",
+              help="Also plan the periods before --from against the contingencies, each with "
+                   "probability P (the rest: nothing lost); cards on order arrive.")
 @click.option("-o", "--output", "output", type=click.Path(file_okay=False), required=True,
-              help="Directory: contingency.csv, optimum/, base-<from>/, lose-<vendor>-<from>/.")
+              help="Directory: contingency.csv, optimum/, base-<from>/, lose-<vendor>-<from>/, "
+                   "hedge/ and hedge.csv.")
 @click.option("--force", is_flag=True, help="Replace an existing directory.")
 @instance_options
 @solver_options
 @guarded
 def contingency(file: str, losses: tuple[str, ...], each: str | None, from_period: str,
-                on_order: str, output: str, force: bool, assignments: tuple[str, ...],
+                on_order: str, hedge_probability: float | None, output: str, force: bool, assignments: tuple[str, ...],
                 override_files: tuple[str, ...], data_dir: str | None,
                 max_input_mb: float | None, time_limit: float | None, mip_gap: float,
                 threads: int | None, seed: int | None, as_json: bool) -> None:
@@ -683,16 +687,29 @@ def contingency(file: str, losses: tuple[str, ...], each: str | None, from_perio
     if not optimum.status.has_plan:
         raise UsageError("no plan exists without a contingency (solve the instance to see what "
                          "would have to give)")
+    hedge = None
+    if hedge_probability is not None:
+        from optimizer.instance.loader import read_raw_instance
+        from optimizer.studies.contingency import run_hedge
+        if not 0 < hedge_probability or hedge_probability * len(vendors) >= 1:
+            raise UsageError(f"--hedge {hedge_probability:g}: each contingency's probability, "
+                             f"> 0 and below 1 / {len(vendors)} (the rest is nothing lost)")
+        raw = read_raw_instance(file, override_files, data_dir).raw
     found = [run_contingency(instance, optimum, v, from_period, on_order, solver, cancel)
              for v in vendors]
+    if hedge_probability is not None:
+        hedge = run_hedge(instance, raw, optimum, vendors, from_period, hedge_probability,
+                          solver, cancel)
     frame = pd.DataFrame([contingency_row(c, instance, contingency_dir(c)) for c in found],
                          columns=CONTINGENCY_COLUMNS)
-    write_contingencies(target, optimum, found, frame)
+    write_contingencies(target, optimum, found, frame, hedge)
     if as_json:
         click.echo(frame.to_json(orient="records"))
     else:
-        from optimizer.output.display import print_contingencies
+        from optimizer.output.display import print_contingencies, print_hedge
         print_contingencies(frame, spec.currency, output)
+        if hedge is not None:
+            print_hedge(hedge, spec.currency)
     if cancel.is_set():
         _fail(f"interrupted: written to {output}", EXIT_INTERRUPTED)
     finish(EXIT_OK)

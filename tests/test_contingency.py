@@ -71,3 +71,37 @@ def test_bad_contingencies_are_refused_in_one_line(tmp_path):
         out = run_cli("contingency", str(path), *args, "-o", str(tmp_path / "c"))
         assert out.returncode == 2 and words in out.stderr, out.stderr
         assert "Traceback" not in out.stderr and not (tmp_path / "c").exists()
+
+
+def test_a_hedge_buys_ahead_of_a_feared_loss(tmp_path):
+    # Three years, no discounting; 10 A cards (age 0, two-year life) serve 2026 and 2027; 2028
+    # needs 20. A: 100, two-year life, lead time one period; B: 300, one-year life. Salvage
+    # is straight-line (model.md): a card with one of two years left is worth half its price.
+    # The optimum orders 20 A in 2027 for 2028: 2000 - 1000 salvage = NPV 1000 (ordering in
+    # 2026 for 2027 costs 2000 with no salvage). If VA is lost from 2027, 2028 needs 20 B:
+    # 6000. Ordering x A in 2026 (arriving 2027, alive through 2028): nothing lost costs
+    # 100 x + 50 (20 - x) = 1000 + 50 x; VA lost, 100 x + 300 (20 - x) = 6000 - 200 x. At a
+    # loss probability of 0.3, E = 2500 - 25 x: the hedge orders all 20 now (E 2000 against
+    # the optimum's first stage, nothing now, 0.7 * 1000 + 0.3 * 6000 = 2500): it costs 1000
+    # more if nothing is lost and saves 4000 if VA is
+    data = instance({"A": accelerator("VA", price=100.0, lifetime=2.0, lead_time_periods=1),
+                     "B": accelerator("VB", price=300.0)},
+                    demand_tokens_per_s=[10.0, 10.0, 20.0], periods=["2026", "2027", "2028"],
+                    sites={"s1": site(existing_fleet=[{"accelerator": "A", "cooling": "air",
+                                                       "cards": 10, "age_years": 0}])})
+    path = write_instance(tmp_path, data)
+    out = run_cli("contingency", str(path), "--lose", "vendor=VA", "--from", "2027",
+                  "--hedge", "0.3", "-o", str(tmp_path / "c"))
+    assert out.returncode == 0, out.stderr
+    optimum = pd.read_csv(tmp_path / "c" / "optimum" / "purchases.csv")
+    assert set(optimum["order_period"].astype(str)) == {"2027"}
+    hedge_first = pd.read_csv(tmp_path / "c" / "hedge" / "first_stage.csv")
+    ordered = hedge_first[hedge_first["decision"] == "order"]
+    assert ordered["cards"].sum() == 20 and set(ordered["order_period"].astype(str)) == {"2026"}
+    rows = pd.read_csv(tmp_path / "c" / "hedge.csv").set_index("scenario")
+    assert rows.loc["none", "hedge_npv"] == pytest.approx(2000)
+    assert rows.loc["none", "optimum_first_stage_npv"] == pytest.approx(1000)
+    assert rows.loc["lose-VA", "hedge_npv"] == pytest.approx(2000)
+    assert rows.loc["lose-VA", "optimum_first_stage_npv"] == pytest.approx(6000)
+    assert rows.loc["lose-VA", "hedge_saves"] == pytest.approx(4000)
+    assert "in expectation the hedge saves 500" in out.stdout

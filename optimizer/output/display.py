@@ -692,3 +692,24 @@ def print_contingencies(frame: Any, currency: str, output: str) -> None:
             console.print(f"  losing {row['vendor']} from {row['from']} leaves "
                           f"{count(unmet)} tokens a day unserved (on average from then on)")
     console.print(f"results written to {output}/ (contingency.csv, optimum/, base-*/, lose-*/)")
+
+
+def print_hedge(hedge: Any, currency: str) -> None:
+    """The hedge against the optimum's first stage, scenario by scenario."""
+    console = _console()
+    if not hedge.plan.status.has_plan:
+        console.print("  the hedge found no plan")
+        return
+    table = Table(title="A first stage hedged against the contingencies", title_justify="left")
+    for column in ("scenario", "probability", "NPV with the hedge",
+                   "NPV with the optimum's first stage", "the hedge saves"):
+        table.add_column(column, justify="left" if column == "scenario" else "right")
+    for row in hedge.rows:
+        table.add_row(_text(row["scenario"]), f"{row['probability']:.3g}",
+                      money(row["hedge_npv"], currency),
+                      money(row["optimum_first_stage_npv"], currency),
+                      money(row["hedge_saves"], currency))
+    console.print(table)
+    if hedge.saving is not None:
+        console.print(f"  in expectation the hedge saves {money(hedge.saving, currency)}; "
+                      "where nothing is lost it costs what the 'none' row shows")

@@ -165,7 +165,7 @@ def contingency_row(c: Contingency, instance: Any, results_dir: str | None) -> d
 
 
 def write_contingencies(target: Path, optimum: Any, found: list[Contingency],
-                        frame: pd.DataFrame) -> None:
+                        frame: pd.DataFrame, hedge: Any = None) -> None:
     """The contingency directory, staged then promoted whole: optimum/, base-<from>/,
     lose-<vendor>-<from>/ (the probe's plan where none serves everything) and
     contingency.csv."""
@@ -182,6 +182,11 @@ def write_contingencies(target: Path, optimum: Any, found: list[Contingency],
             if shown is not None and shown.status.has_plan:
                 shown.write(staging / contingency_dir(c), force=True)
         frame.to_csv(staging / "contingency.csv", index=False, float_format="%.10g")
+        if hedge is not None:
+            if hedge.plan.status.has_plan:
+                hedge.plan.write(staging / "hedge", force=True)
+            pd.DataFrame(hedge.rows).to_csv(staging / "hedge.csv", index=False,
+                                            float_format="%.10g")
         promote(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -191,3 +196,107 @@ def write_contingencies(target: Path, optimum: Any, found: list[Contingency],
 def contingency_dir(c: Contingency) -> str:
     clean = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in c.vendor)
     return f"lose-{clean}-{c.from_period}"
+
+
+UNCAPPED_RENTAL_CARDS = 10**9
+"""A rental with no cap, written as a cap by period (the scenario caps it at 0 later)."""
+
+HEDGE_TARIFF_RATE = 1000.0
+"""In a hedge's contingency scenario, orders of the lost vendor placed from its period pay
+price x (1 + this): none is ever placed. (A tariff is keyed by the order's period, so the
+cards ordered before it still arrive, as ``--on-order arrive`` has it; a ban would stop
+their delivery.)"""
+
+
+def hedge_data(raw: Mapping[str, Any], spec: Any, vendors: list[str], from_period: str,
+               probability: float) -> dict[str, Any]:
+    """The instance with a scenario per lost vendor (each of ``probability``) and one with
+    nothing lost (the rest), sharing the decisions of the periods before ``from_period``.
+    In a vendor's scenario its orders placed from then on are prohibitively tariffed
+    (``HEDGE_TARIFF_RATE``) and its rentals hold no card from then on."""
+    periods = [str(p) for p in spec.horizon.periods]
+    later = periods[periods.index(from_period):]
+    data = copy.deepcopy(dict(raw))
+    tariffs = list((data.get("policies") or {}).get("tariff") or [])
+    block: dict[str, Any] = {"none": {"probability": 1.0 - probability * len(vendors)}}
+    for vendor in vendors:
+        accelerators = vendor_accelerators(spec, vendor)
+        fragment: dict[str, Any] = {"policies": {"tariff": tariffs + [
+            {"accelerators": accelerators, "from": from_period, "rate": HEDGE_TARIFF_RATE}]}}
+        rentals = {}
+        for name, rental in spec.rentals.items():
+            if rental.accelerator in accelerators:
+                cap = rental.max_cards
+                def before(p: str) -> Any:
+                    value = cap.get(p) if isinstance(cap, dict) else cap
+                    return UNCAPPED_RENTAL_CARDS if value is None else value
+                rentals[name] = {"max_cards": {p: 0 if p in later else before(p)
+                                               for p in periods}}
+        if rentals:
+            fragment["rentals"] = rentals
+        block[f"lose-{vendor}"] = {"probability": probability, "overrides": fragment}
+    block["commit_periods"] = periods.index(from_period)
+    data["scenarios"] = block
+    return data
+
+
+@dataclass
+class Hedge:
+    """A first stage planned against the contingencies: the hedge's plan, the optimum's first
+    stage in the same scenarios, and each scenario's NPV under both."""
+
+    plan: Any
+    optimum_in_scenarios: Any
+    rows: list[dict[str, Any]]
+
+    @property
+    def saving(self) -> float | None:
+        """Expected NPV of the optimum's first stage minus the hedge's (>= 0 at the optimum
+        of the hedge)."""
+        if not self.plan.status.has_plan or not self.optimum_in_scenarios.status.has_plan:
+            return None
+        return self.optimum_in_scenarios.objective - self.plan.objective
+
+
+def run_hedge(instance: Any, raw: Mapping[str, Any], optimum: Any, vendors: list[str],
+              from_period: str, probability: float, solver: Mapping[str, Any] | None = None,
+              cancel: Any = None) -> Hedge:
+    """Plan the periods before ``from_period`` against losing each of ``vendors`` (each with
+    ``probability``) and compare with the optimum's first stage in the same scenarios.
+
+    Raises:
+        UsageError: probabilities that do not leave a share for "nothing lost".
+    """
+    from optimizer.instance.loader import instance_from_raw
+    from optimizer.planning import solve
+    if not 0 < probability or probability * len(vendors) >= 1:
+        raise UsageError(f"--hedge {probability:g}: each contingency's probability, > 0 and "
+                         f"below 1 / {len(vendors)} (the rest is nothing lost)")
+    data = hedge_data(raw, instance.spec, vendors, from_period, probability)
+    scenarios = instance_from_raw(data, instance.path, dict(instance.overrides))
+    solver = {k: v for k, v in dict(solver or {}).items() if v is not None}
+    plan = solve(scenarios, raise_on_infeasible=False, cancel=cancel,
+                 value_of_information=False, **solver)
+    commit = data["scenarios"]["commit_periods"]
+    fixed = solve(scenarios, raise_on_infeasible=False, cancel=cancel,
+                  value_of_information=False, fix_first_stage=(commit, optimum.decisions),
+                  **solver)
+    rows = []
+    hedge_npv = _scenario_npv(plan)
+    optimum_npv = _scenario_npv(fixed)
+    for name, probability_s in _probabilities(plan).items():
+        a, b = hedge_npv.get(name), optimum_npv.get(name)
+        rows.append({"scenario": name, "probability": probability_s, "hedge_npv": a,
+                     "optimum_first_stage_npv": b,
+                     "hedge_saves": None if a is None or b is None else b - a})
+    return Hedge(plan, fixed, rows)
+
+
+def _scenario_npv(plan: Any) -> dict[str, float]:
+    table = plan.tables.get("scenarios") if plan.status.has_plan else None
+    return {} if table is None else table.set_index("scenario")["npv"].to_dict()
+
+
+def _probabilities(plan: Any) -> dict[str, float]:
+    table = plan.tables.get("scenarios") if plan.status.has_plan else None
+    return {} if table is None else table.set_index("scenario")["probability"].to_dict()
