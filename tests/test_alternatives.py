@@ -53,6 +53,11 @@ def test_vendor_ranges_follow_from_one_line_of_arithmetic(tmp_path, workers):
             assert (tmp_path / "ranges" / row[f"{side}_dir"] / "summary.json").is_file()
     assert (tmp_path / "ranges" / "optimum" / "summary.json").is_file()
     assert "Near-optimal ranges" in out.stdout
+    report = run_cli("report", str(tmp_path / "ranges"))
+    assert report.returncode == 0, report.stderr
+    text = (tmp_path / "ranges" / "report.html").read_text()
+    assert "Near-optimal ranges by vendor" in text and "data:image/png;base64," in text
+    assert "0 range end(s) not proven" in text
 
 
 def test_bad_requests_are_refused_in_one_line(tmp_path):

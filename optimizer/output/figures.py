@@ -394,3 +394,38 @@ def pareto_figures(frame: pd.DataFrame) -> dict[str, str]:
     ax.set_ylabel("NPV of total cost of ownership" + unit)
     ax.set_title("Cost against carbon (0: cheapest, last: cleanest)")
     return {"Cost against carbon": _png(fig)}
+
+
+def range_figures(frame: pd.DataFrame) -> dict[str, str]:
+    """Near-optimal ranges as PyPSA's MGA plots draw them: per slack a panel, per member a bar
+    from its least to its most installed cards and a mark at the optimum; an end not proven
+    is drawn hatched, out to its proven bound."""
+    plt = _pyplot()
+    figures: dict[str, str] = {}
+    for group, rows in frame.groupby("group", sort=False):
+        slacks = sorted(rows["slack"].unique())
+        fig, axes = plt.subplots(1, len(slacks), figsize=(3.2 * len(slacks) + 1.5,
+                                                          0.45 * rows["member"].nunique() + 1.6),
+                                 sharey=True, squeeze=False)
+        for ax, slack in zip(axes[0], slacks):
+            part = rows[rows["slack"] == slack].reset_index(drop=True)
+            for i, row in part.iterrows():
+                low, high = row["min_cards"], row["max_cards"]
+                if pd.isna(low) or pd.isna(high):
+                    ax.text(0, i, "no range", va="center", fontsize=8, color="#b00")
+                    continue
+                ax.barh(i, high - low, left=low, color="#6baed6", height=0.6)
+                for end, bound in (("min", row["min_cards_bound"]), ("max", row["max_cards_bound"])):
+                    if row[f"{end}_status"] != "optimal" and not pd.isna(bound):
+                        edge = low if end == "min" else high
+                        ax.barh(i, bound - edge, left=edge, color="none", edgecolor="#d62728",
+                                hatch="//", height=0.6)
+                ax.plot([row["optimum_cards"]], [i], marker="|", markersize=16, color="black")
+            ax.set_yticks(range(len(part)))
+            ax.set_yticklabels([str(m) for m in part["member"]])
+            ax.set_title(f"within {slack:.3g} of the optimum", fontsize=9)
+            ax.set_xlabel(f"cards installed in {part['period'].iloc[0]}")
+        fig.suptitle(f"Near-optimal ranges by {group} (bar: least to most; mark: the optimum; "
+                     "hatched: not proven)", fontsize=9)
+        figures[f"Near-optimal ranges by {group}"] = _png(fig)
+    return figures

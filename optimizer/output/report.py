@@ -21,7 +21,7 @@ from optimizer.analysis.units import count, money
 from optimizer.output.directories import write_file_atomically
 from optimizer.output.results import read_results_directory
 from optimizer.output.figures import (
-    pareto_figures, plan_figures, scenario_figures, sweep_figures,
+    pareto_figures, plan_figures, range_figures, scenario_figures, sweep_figures,
 )
 
 REPORT_FILE = "report.html"
@@ -289,10 +289,29 @@ def render_pareto_report(directory: Path) -> str:
     return _page(f"accelplan cost against carbon: {directory.name}", body)
 
 
+def render_ranges_report(directory: Path) -> str:
+    """A ranges directory (``accelplan alternatives``): the range chart, the ranges (each
+    end's status and gap; an unproven end's proven bound), the most even plans."""
+    frame = pd.read_csv(directory / "ranges.csv")
+    unproven = int((frame["min_status"] != "optimal").sum() + (frame["max_status"] != "optimal")
+                   .sum())
+    body = [f"<p>{len(frame)} ranges; {unproven} range end(s) not proven"
+            + (": their cards are where the search stopped, the bound is as far as the truth "
+               "can lie." if unproven else ".") + "</p>"]
+    body += _figures_html(range_figures(frame))
+    body.append("<h2>Ranges</h2>" + table_html(frame, "", limit=1000))
+    if (directory / "diverse.csv").is_file():
+        body.append("<h2>The most even plan within each slack</h2>"
+                    + table_html(pd.read_csv(directory / "diverse.csv"), "", limit=100))
+    return _page(f"accelplan near-optimal ranges: {directory.name}", body)
+
+
 def write_report(directory: str | Path) -> Path:
     """Write ``report.html`` into a results or sweep directory; return its path."""
     directory = Path(directory)
-    if (directory / "sweep.csv").is_file():
+    if (directory / "ranges.csv").is_file():
+        text = render_ranges_report(directory)
+    elif (directory / "sweep.csv").is_file():
         text = render_sweep_report(directory)
     elif (directory / "pareto.csv").is_file():
         text = render_pareto_report(directory)
@@ -307,7 +326,11 @@ def write_workbook(directory: str | Path) -> Path:
     """Write ``results.xlsx``: a sheet of key figures (numbers, with their units) and one
     sheet per table."""
     directory = Path(directory)
-    if (directory / "sweep.csv").is_file():
+    if (directory / "ranges.csv").is_file():
+        tables = {name: pd.read_csv(directory / f"{name}.csv") for name in ("ranges", "diverse")
+                  if (directory / f"{name}.csv").is_file()}
+        kpis = pd.DataFrame()
+    elif (directory / "sweep.csv").is_file():
         tables = {"sweep": pd.read_csv(directory / "sweep.csv")}
         kpis = pd.DataFrame()
     elif (directory / "pareto.csv").is_file():
