@@ -378,3 +378,31 @@ def test_ctrl_c_stops_every_rank_of_ph(tmp_path):
     alive = [pid for pid in children if os.path.exists(f"/proc/{pid}")
              and "zombie" not in open(f"/proc/{pid}/status").read().lower()]
     assert not alive, (alive, stderr[-1000:])
+
+
+@pytest.mark.slow
+def test_ph_out_of_time_says_so_without_a_traceback(tmp_path):
+    # 20 medium futures in 20 s: PH's first iteration cannot solve them all (each scenario's
+    # MIP takes seconds); the command exits 1 (no plan found) saying why, and its summary
+    # prints (it once failed printing a PH run with no plan)
+    import os
+    import sys
+    from pathlib import Path
+
+    import yaml
+
+    from conftest import REPO
+    from optimizer.instance.generator import generate_instance
+    import subprocess
+    data = generate_instance(10, 12, 8, 4, seed=1)
+    data["scenarios"] = {"sample": {"count": 20, "seed": 1}, "commit_periods": 1}
+    path = tmp_path / "medium-sampled.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
+    out = subprocess.run([sys.executable, "-m", "cli", "solve", str(path), "--stochastic", "ph",
+                          "--workers", "2", "--time-limit", "20"], cwd=REPO, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "PH found no plan" in out.stdout + out.stderr
+    assert "Traceback" not in out.stdout + out.stderr

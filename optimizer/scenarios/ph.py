@@ -370,7 +370,8 @@ def run_ph(job: PHJob, ranks: int, deadline: float | None, cancel: Any = None
                                  "wheel: pip install -e .[distributed])")
             command = [launcher, "-n", str(ranks)] + command
         root = str(Path(__file__).resolve().parent.parent.parent)
-        env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
+        env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", ""),
+               "UCX_LOG_LEVEL": os.environ.get("UCX_LOG_LEVEL", "error")}  # no finalize noise
         log = open(folder / "log.txt", "w")
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env,
                                    start_new_session=True, cwd=str(folder))
@@ -399,11 +400,31 @@ def run_ph(job: PHJob, ranks: int, deadline: float | None, cancel: Any = None
             return outcome
         if stopped:
             return {"stopped": stopped}
-        tail = (folder / "log.txt").read_text()[-2000:]
+        log_text = (folder / "log.txt").read_text(errors="replace")
+        if "Infeasibility detected" in log_text and "maxTimeLimit" in log_text:
+            # mpi-sppy reads a subproblem stopped by its time limit with no plan as
+            # infeasible: what ran out is time, not the futures' plans
+            return {"stopped": "PH's first iteration: scenario solves reached their time "
+                               "limit before each had a plan"}
         raise SolverError(f"mpi-sppy ended without a result (exit {process.returncode}): "
-                          + " ".join(tail.split())[-600:])
+                          + why_it_failed((folder / "log.txt").read_text(errors="replace")))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def why_it_failed(log: str) -> str:
+    """The gist of a failed mpi-sppy run's log: its last Python error with the line that
+    raised it, else its last lines; MPI's and UCX's own warnings left out."""
+    lines = [line for line in log.splitlines() if line.strip() and "UCX" not in line
+             and "WARN" not in line]
+    errors = [i for i, line in enumerate(lines) if line.startswith("Traceback")]
+    if errors:
+        block = lines[errors[-1]:]
+        raised = next((line for line in reversed(block) if "Error" in line or
+                       "Exception" in line), block[-1])
+        where = [line.strip() for line in block if line.strip().startswith("File ")]
+        return " ".join(raised.split())[:400] + (f" (at {where[-1][:200]})" if where else "")
+    return " ".join(" ".join(lines[-8:]).split())[-600:] or "no output"
 
 
 def decisions_from_nonants(values: dict[str, float], data: Any) -> Decisions:
