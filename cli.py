@@ -649,60 +649,28 @@ def contingency(file: str, losses: tuple[str, ...], each: str | None, from_perio
                 threads: int | None, seed: int | None, as_json: bool) -> None:
     """What losing a vendor would cost: the optimum's decisions before --from stand, the
     vendor delivers nothing from then on, the rest is re-optimised; write contingency.csv."""
-    import pandas as pd
-
-    from optimizer.output.directories import check_destination
-    from optimizer.planning import solve
-    from optimizer.studies.contingency import (
-        CONTINGENCY_COLUMNS, contingency_dir, contingency_row, run_contingency,
-        vendor_accelerators, write_contingencies,
-    )
+    from optimizer.cancel import Cancel
+    from optimizer.instance.loader import read_raw_instance
+    from optimizer.studies.contingency import run_contingencies
     instance = _load(file, assignments, override_files, data_dir, max_input_mb)
-    spec = instance.spec
-    if spec.scenarios is not None:
-        raise UsageError(f"{file}: a contingency is of a plan of one future; this instance has "
-                         "scenarios (remove them with --set scenarios=null)")
     vendors = []
     for loss in losses:
         kind, _, name = loss.partition("=")
         if kind != "vendor" or not name:
             raise UsageError(f"--lose {loss}: give vendor=NAME")
-        vendor_accelerators(spec, name)
         vendors.append(name)
     if each == "vendor":
-        vendors += [v for v in sorted({a.vendor for a in spec.accelerators.values()})
+        vendors += [v for v in sorted({a.vendor for a in instance.spec.accelerators.values()})
                     if v not in vendors]
     if not vendors:
         raise UsageError("name a contingency: --lose vendor=NAME or --each vendor")
-    periods = [str(p) for p in spec.horizon.periods]
-    if from_period not in periods[1:]:
-        raise UsageError(f"--from {from_period}: a period after the first "
-                         f"({', '.join(periods[1:])})")
-    target = check_destination(output, force)
     solver = {"time_limit": time_limit, "mip_gap": mip_gap, "threads": threads, "seed": seed}
-    from optimizer.cancel import Cancel
     cancel = Cancel()
     stop_on_signals(cancel, output)
-    optimum = solve(instance, raise_on_infeasible=False, cancel=cancel, **solver)
-    if not optimum.status.has_plan:
-        raise UsageError("no plan exists without a contingency (solve the instance to see what "
-                         "would have to give)")
-    hedge = None
-    if hedge_probability is not None:
-        from optimizer.instance.loader import read_raw_instance
-        from optimizer.studies.contingency import run_hedge
-        if not 0 < hedge_probability or hedge_probability * len(vendors) >= 1:
-            raise UsageError(f"--hedge {hedge_probability:g}: each contingency's probability, "
-                             f"> 0 and below 1 / {len(vendors)} (the rest is nothing lost)")
-        raw = read_raw_instance(file, override_files, data_dir).raw
-    found = [run_contingency(instance, optimum, v, from_period, on_order, solver, cancel)
-             for v in vendors]
-    if hedge_probability is not None:
-        hedge = run_hedge(instance, raw, optimum, vendors, from_period, hedge_probability,
-                          solver, cancel)
-    frame = pd.DataFrame([contingency_row(c, instance, contingency_dir(c)) for c in found],
-                         columns=CONTINGENCY_COLUMNS)
-    write_contingencies(target, optimum, found, frame, hedge)
+    raw = read_raw_instance(file, override_files, data_dir).raw
+    study = run_contingencies(instance, raw, vendors, from_period, on_order, hedge_probability,
+                              output, force, solver, cancel)
+    frame, hedge, spec = study.frame, study.hedge, instance.spec
     if as_json:
         click.echo(frame.to_json(orient="records"))
     else:

@@ -187,6 +187,10 @@ def _report(instance: Any, data: ProblemData, model: pyo.ConcreteModel, form: St
     form.load(highs.last_values)
     tables = plan_tables(model, data)
     npv = result.objective * data.money_unit
+    if not model.npv.active:         # an extra family minimised something else (cards, tCO2)
+        objective = next(o for o in model.component_objects(pyo.Objective, active=True))
+        summary["objective_is"] = objective.name
+        npv = float(tables["costs"]["discounted_total"].sum()) if "costs" in tables else npv
     summary["kpis"] = plan_kpis(tables, data, npv)
     summary["timings"]["report_seconds"] = time.perf_counter() - reported
     if cancel is not None and cancel.is_set():

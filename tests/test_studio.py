@@ -385,3 +385,54 @@ def test_an_infeasible_what_if_names_every_cap_that_must_give(studio):
     messages = [r["message"] for r in run["explanation"]]
     assert any("card slot" in m for m in messages), messages
     assert any("grid of its sites (20.0 MW" in m for m in messages), messages
+
+
+def test_ranges_and_contingencies_of_a_plan_in_the_studio(tmp_path):
+    # the three vendors of test_alternatives (solved by hand there): ranges within 0.5 % and
+    # 1 % give VB at most 5 and 10 cards; an end opens as a run of its own with its plan.
+    # Losing VA from 2027 in the two-vendor case of test_contingency costs 2000 when its
+    # cards on order are lost
+    from conftest import write_instance
+    from test_alternatives import three_vendors
+    from test_contingency import two_vendors
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    files = [write_instance(tmp_path / "a", three_vendors()),
+             write_instance(tmp_path / "b", two_vendors())]
+    app = create_app(files, tmp_path / "studio")
+    with TestClient(app) as client:
+        keys = [i["id"] for i in client.get("/api/instances").json()]
+        runs = [_wait(client, client.post("/api/runs", json={"instance": k}).json()["id"])
+                for k in keys]
+        started = client.post(f"/api/runs/{runs[0]['id']}/studies/ranges",
+                              json={"slacks": [0.005, 0.01], "groups": ["vendor"]})
+        assert started.status_code == 200, started.text
+        for _ in range(600):
+            study = client.get(f"/api/runs/{runs[0]['id']}/studies/ranges").json()
+            if study["state"] != "running":
+                break
+            time.sleep(0.1)
+        assert study["state"] == "done", study
+        most = {(r["slack"], r["member"]): r["max_cards"] for r in study["rows"]}
+        assert most[0.005, "VB"] == 5 and most[0.01, "VB"] == 10
+        end = next(r for r in study["rows"] if r["slack"] == 0.01 and r["member"] == "VB")
+        opened = client.post(f"/api/runs/{runs[0]['id']}/studies/ranges/open",
+                             json={"dir": end["max_dir"]})
+        assert opened.status_code == 200, opened.text
+        fleet = client.get(f"/api/runs/{opened.json()['id']}/tables/fleet").json()
+        assert sum(r["cards"] for r in fleet if r["accelerator"] == "B") == 10
+        refused = client.post(f"/api/runs/{runs[0]['id']}/studies/ranges/open",
+                              json={"dir": "../../uploads"})
+        assert refused.status_code == 404
+        client.post(f"/api/runs/{runs[1]['id']}/studies/contingency",
+                    json={"from_period": "2027", "on_order": "lost", "vendors": ["VA"]})
+        for _ in range(600):
+            study = client.get(f"/api/runs/{runs[1]['id']}/studies/contingency").json()
+            if study["state"] != "running":
+                break
+            time.sleep(0.1)
+        assert study["state"] == "done", study
+        (row,) = study["rows"]
+        assert row["vendor"] == "VA" and row["extra_cost"] == pytest.approx(2000)
+        bad = client.post(f"/api/runs/{runs[1]['id']}/studies/contingency", json={})
+        assert bad.status_code == 400 and "from_period" in bad.json()["error"]

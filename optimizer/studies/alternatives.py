@@ -39,7 +39,7 @@ GROUPS = ("vendor", "site", "cooling", "accelerator")
 RANGE_COLUMNS = ["slack", "group", "member", "period", "optimum_cards", "min_cards",
                  "max_cards", "npv_at_min", "npv_at_max", "status", "gap", "min_status",
                  "max_status", "min_gap", "max_gap", "min_cards_bound", "max_cards_bound",
-                 "min_dir", "max_dir"]
+                 "min_dir", "max_dir", "error"]
 """ranges.csv. ``status`` is ``optimal`` only when both ends are proven (within the gap);
 ``gap`` the larger of the two ends' gaps. An unproven end's ``*_cards_bound`` is the proven
 limit beyond which no plan goes: the true least lies in [min_cards_bound, min_cards], the
@@ -401,7 +401,7 @@ def _range_row(slack: float, group: str, member: str, period: str,
             "max_status": high.get("status"), "min_gap": low.get("gap"),
             "max_gap": high.get("gap"), "min_cards_bound": low.get("bound"),
             "max_cards_bound": high.get("bound"), "min_dir": low.get("dir"),
-            "max_dir": high.get("dir")}
+            "max_dir": high.get("dir"), "error": low.get("error") or high.get("error")}
 
 
 def _write(target: Path, optimum: Any, results: Mapping[str, tuple[dict, Any]],

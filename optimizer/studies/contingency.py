@@ -300,3 +300,63 @@ def _scenario_npv(plan: Any) -> dict[str, float]:
 def _probabilities(plan: Any) -> dict[str, float]:
     table = plan.tables.get("scenarios") if plan.status.has_plan else None
     return {} if table is None else table.set_index("scenario")["probability"].to_dict()
+
+
+@dataclass
+class ContingencyStudy:
+    """Every contingency of a run, with the optimum and (asked for) the hedge."""
+
+    frame: pd.DataFrame
+    optimum: Any
+    found: list[Contingency]
+    hedge: Hedge | None = None
+
+
+def run_contingencies(instance: Any, raw: Mapping[str, Any], vendors: list[str],
+                      from_period: str, on_order: str = "arrive",
+                      hedge_probability: float | None = None,
+                      output_dir: str | Path | None = None, force: bool = False,
+                      solver: Mapping[str, Any] | None = None,
+                      cancel: Any = None) -> ContingencyStudy:
+    """Solve the optimum, then one contingency per vendor of ``vendors`` (an empty list:
+    every vendor), and the hedge when ``hedge_probability`` is given; write the directory
+    (:func:`write_contingencies`) when ``output_dir`` is given.
+
+    Raises:
+        UsageError: a scenario instance, an unknown vendor, --from not after the first period,
+            a hedge probability out of range, or no plan without a contingency.
+    """
+    from optimizer.output.directories import check_destination
+    from optimizer.planning import solve
+    spec = instance.spec
+    if spec.scenarios is not None:
+        raise UsageError(f"{instance.path}: a contingency is of a plan of one future; this "
+                         "instance has scenarios (remove them with --set scenarios=null)")
+    vendors = list(vendors) or sorted({a.vendor for a in spec.accelerators.values()})
+    for vendor in vendors:
+        vendor_accelerators(spec, vendor)
+    periods = [str(p) for p in spec.horizon.periods]
+    if from_period not in periods[1:]:
+        raise UsageError(f"--from {from_period}: a period after the first "
+                         f"({', '.join(periods[1:])})")
+    if on_order not in ("arrive", "lost"):
+        raise UsageError(f"--on-order {on_order}: arrive or lost")
+    if hedge_probability is not None and not (
+            0 < hedge_probability and hedge_probability * len(vendors) < 1):
+        raise UsageError(f"--hedge {hedge_probability:g}: each contingency's probability, > 0 "
+                         f"and below 1 / {len(vendors)} (the rest is nothing lost)")
+    target = check_destination(output_dir, force) if output_dir is not None else None
+    solver = dict(solver or {})
+    optimum = solve(instance, raise_on_infeasible=False, cancel=cancel, **solver)
+    if not optimum.status.has_plan:
+        raise UsageError("no plan exists without a contingency (solve the instance to see what "
+                         "would have to give)")
+    found = [run_contingency(instance, optimum, v, from_period, on_order, solver, cancel)
+             for v in vendors]
+    hedge = (run_hedge(instance, raw, optimum, vendors, from_period, hedge_probability, solver,
+                       cancel) if hedge_probability is not None else None)
+    frame = pd.DataFrame([contingency_row(c, instance, contingency_dir(c)) for c in found],
+                         columns=CONTINGENCY_COLUMNS)
+    if target is not None:
+        write_contingencies(target, optimum, found, frame, hedge)
+    return ContingencyStudy(frame, optimum, found, hedge)

@@ -39,6 +39,26 @@ try:
         time_limit: float = Field(default=120.0, gt=0, le=3600, allow_inf_nan=False,
                                   description="seconds; every run has one (at most an hour)")
 
+    class StudyRequest(BaseModel):
+        """POST /api/runs/{id}/studies/{kind}: ranges (slacks, groups, period) or a
+        contingency (from_period, on_order, vendors: none for every vendor); time_limit is
+        each solve's."""
+
+        model_config = ConfigDict(extra="forbid")
+        slacks: list[float] = [0.01, 0.05]
+        groups: list[str] = ["vendor"]
+        period: str | None = None
+        from_period: str | None = None
+        on_order: str = Field(default="arrive", pattern="^(arrive|lost)$")
+        vendors: list[str] = []
+        time_limit: float = Field(default=30.0, gt=0, le=600, allow_inf_nan=False)
+
+    class OpenRequest(BaseModel):
+        """POST /api/runs/{id}/studies/{kind}/open: a plan's directory inside the study."""
+
+        model_config = ConfigDict(extra="forbid")
+        dir: str
+
     class EditRequest(BaseModel):
         """POST /api/instances/{key}/yaml: the page's edits (dotted path -> value)."""
 
@@ -268,6 +288,43 @@ def create_app(files: list[str | Path], folder: str | Path, workers: int = 2) ->
         if found is None:
             raise HTTPException(404, f"run {run_id} is a plan of one future")
         return _clean(found)
+
+    @app.post("/api/runs/{run_id}/studies/{kind}")
+    def start_study(run_id: str, kind: str, request: StudyRequest) -> Any:
+        """Start near-optimal ranges ("ranges") or vendor contingencies ("contingency") of a
+        finished run."""
+        if kind not in runs.STUDIES:
+            raise HTTPException(404, f"no study {kind}")
+        params = request.model_dump()
+        try:
+            if kind == "ranges":
+                from optimizer.studies.alternatives import GROUPS
+                if not params["slacks"] or any(e < 0 for e in params["slacks"]):
+                    raise UsageError("slacks: fractions >= 0")
+                if not params["groups"] or set(params["groups"]) - set(GROUPS):
+                    raise UsageError(f"groups: {', '.join(GROUPS)}")
+            elif not params.get("from_period"):
+                raise UsageError("from_period: the period from which the vendor is lost")
+            return runs.start_study(run_id, kind, params)
+        except KeyError:
+            raise HTTPException(404, f"run {run_id} has no plan to study")
+        except UsageError as exc:
+            return bad(exc)
+
+    @app.get("/api/runs/{run_id}/studies/{kind}")
+    def show_study(run_id: str, kind: str) -> Any:
+        try:
+            return _clean(runs.study(run_id, kind))
+        except KeyError:
+            raise HTTPException(404, f"no {kind} study of run {run_id}")
+
+    @app.post("/api/runs/{run_id}/studies/{kind}/open")
+    def open_study_plan(run_id: str, kind: str, request: OpenRequest) -> Any:
+        """A study's plan (a range end's or a contingency's directory) as a run of its own."""
+        try:
+            return {"id": runs.open_result(run_id, kind, request.dir).id}
+        except KeyError:
+            raise HTTPException(404, f"no plan {request.dir} in the {kind} of run {run_id}")
 
     @app.get("/api/runs/{a}/compare/{b}")
     def compare_runs(a: str, b: str) -> Any:

@@ -88,6 +88,7 @@ class RunStore:
         self._runs: dict[str, Run] = {}
         self._cancel: dict[str, Cancel] = {}
         self._starts: dict[str, dict[str, float]] = {}     # instance -> last plan's values
+        self._studies: dict[tuple[str, str], dict[str, Any]] = {}
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="accelplan-run")
         self.start_from_previous = start_from_previous
@@ -197,6 +198,80 @@ class RunStore:
         for run_id in gone:
             shutil.rmtree(self.folder / run_id, ignore_errors=True)
         return gone
+
+    # ---- studies of a run: near-optimal ranges, vendor contingencies ----------------------
+
+    STUDIES = ("ranges", "contingency")
+
+    def start_study(self, run_id: str, kind: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Start ``kind`` ("ranges": :func:`run_alternatives` with ``slacks``, ``groups``,
+        ``period``; "contingency": :func:`run_contingencies` with ``from_period``,
+        ``on_order``) on the run's instance and overrides, each solve within ``time_limit``
+        seconds; its state is :meth:`study`'s. KeyError: no such finished run."""
+        run = self.get(run_id)
+        self.results(run_id)
+        key = (run_id, kind)
+        with self._lock:
+            if self._studies.get(key, {}).get("state") == "running":
+                return self._studies[key]
+            self._studies[key] = {"state": "running", "kind": kind, "params": dict(params)}
+        self._pool.submit(self._study, run, kind, dict(params))
+        return self._studies[key]
+
+    def _study(self, run: Run, kind: str, params: dict[str, Any]) -> None:
+        import pandas as pd
+        key = (run.id, kind)
+        folder = self.folder / run.id / kind
+        entry = self.catalog.get(run.instance)
+        solver = {"time_limit": float(params.get("time_limit") or 30.0)}
+        try:
+            if kind == "ranges":
+                from optimizer.studies.alternatives import run_alternatives
+                frame = run_alternatives(entry.file, list(params["slacks"]),
+                                         list(params["groups"]), folder,
+                                         period=params.get("period"),
+                                         overrides=run.overrides, solver=solver, workers=1,
+                                         force=True)
+            else:
+                from optimizer.studies.contingency import run_contingencies
+                instance = self.catalog.instance(run.instance, run.overrides)
+                frame = run_contingencies(instance, entry.raw, list(params.get("vendors") or []),
+                                          str(params["from_period"]),
+                                          params.get("on_order", "arrive"), None, folder,
+                                          True, solver).frame
+            rows = frame.astype(object).where(pd.notna(frame), None).to_dict("records")
+            state = {"state": "done", "rows": rows}
+        except Exception as exc:  # noqa: BLE001 - a study reports its failure
+            state = {"state": "error", "error": f"{exc}"}
+        with self._lock:
+            self._studies[key] = {**self._studies[key], **state}
+
+    def study(self, run_id: str, kind: str) -> dict[str, Any]:
+        """A study's state: running, done (with its rows) or error (with why); KeyError: none
+        was started."""
+        with self._lock:
+            return dict(self._studies[(run_id, kind)])
+
+    def open_result(self, run_id: str, kind: str, relative: str) -> Run:
+        """A study's plan (a range end, a contingency) as a run of its own, so that the page
+        opens it like any other; ``relative`` is its directory inside the study's folder."""
+        from optimizer.output.results import read_table  # noqa: F401 - results readable
+        base = (self.folder / run_id / kind).resolve()
+        source = (base / relative).resolve()
+        if not source.is_relative_to(base) or not (source / "summary.json").is_file():
+            raise KeyError(relative)
+        parent = self.get(run_id)
+        summary = json.loads((source / "summary.json").read_text())
+        run = Run(id=secrets.token_hex(4), instance=parent.instance, name=parent.name,
+                  overrides=dict(parent.overrides), time_limit=parent.time_limit,
+                  status=summary.get("status", "feasible"), summary=summary, phase="done",
+                  changes=list(parent.changes) + [f"{kind}: {relative}"], seconds=0.0,
+                  started=time.time())
+        shutil.copytree(source, self.folder / run.id / "results")
+        with self._lock:
+            self._runs[run.id] = run
+        self._save(run)
+        return run
 
     def cancel(self, run_id: str) -> Run:
         run = self.get(run_id)

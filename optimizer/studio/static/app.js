@@ -505,6 +505,16 @@ async function showPlan(id) {
       el("div", { id: "distribution" }),
       el("div", { id: "c-purchases", class: "chart" }), el("div", { id: "c-fleet", class: "chart" }),
       el("div", { id: "c-power", class: "chart" }), el("div", { id: "c-costs", class: "chart" }),
+      el("h3", {}, "What else costs almost the same"),
+      (run.tables || []).includes("scenarios") ? el("p", { class: "note" }, "ranges and contingencies are of plans of one future") :
+        el("div", { id: "studies" },
+          el("button", { id: "run-ranges", class: "small", type: "button", on: { click: () => startStudy(id, "ranges") } },
+            "near-optimal ranges by vendor (within 1 % and 5 %)"), " ",
+          el("label", { class: "inline" }, "lose a vendor from ", el("select", { id: "lose-from" },
+            ((state.levers || {}).periods || []).slice(1).map((p) => el("option", { value: p }, p)))),
+          el("button", { id: "run-contingency", class: "small", type: "button", on: { click: () => startStudy(id, "contingency") } },
+            "what losing each vendor costs"),
+          el("div", { id: "ranges-out" }), el("div", { id: "contingency-out" })),
       el("h3", {}, "Marginal cost per million tokens"), el("div", { id: "marginal" }),
       el("h3", {}, "Binding caps and their shadow prices"), el("div", { id: "binding" }));
   }
@@ -558,6 +568,70 @@ async function showPlan(id) {
   fill($("binding"), binding === null ? el("p", { class: "note" }, notRun) :
     binding.length ? table(binding, ["message", "shadow_price", "shadow_price_unit", "basis"]) :
       el("p", {}, "no cap binds"));
+}
+
+// ---- studies of a plan: near-optimal ranges, vendor contingencies ----------------------------
+
+async function startStudy(id, kind) {
+  const body = kind === "ranges" ? { slacks: [0.01, 0.05], groups: ["vendor"] } : { from_period: $("lose-from").value };
+  const out = $(kind === "ranges" ? "ranges-out" : "contingency-out");
+  try {
+    await api(`/api/runs/${id}/studies/${kind}`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+  } catch (error) { fill(out, el("p", { class: "error" }, errorText(error))); return; }
+  fill(out, el("p", { class: "note" }, kind === "ranges" ? "solving each range end (two solves a member and slack)..." : "re-planning without each vendor..."));
+  const timer = setInterval(async () => {
+    const study = await api(`/api/runs/${id}/studies/${kind}`);
+    if (study.state === "running") return;
+    clearInterval(timer);
+    if (study.state === "error") { fill(out, el("p", { class: "error" }, study.error)); return; }
+    (kind === "ranges" ? showRanges : showContingencies)(id, study.rows, out);
+  }, 700);
+}
+
+async function openStudyPlan(id, kind, dir) {
+  const made = await api(`/api/runs/${id}/studies/${kind}/open`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ dir }) });
+  await refreshRuns();
+  select(made.id);
+}
+
+// A bar per member from its least to its most cards, a mark at the optimum, a panel per slack;
+// an end that is not proven says so beside its number. Clicking an end opens its plan.
+function showRanges(id, rows, out) {
+  const slacks = [...new Set(rows.map((r) => r.slack))];
+  const opener = (r, side) => r[`${side}_dir`] ? el("a", { href: "#", class: "range-end", dataset: { dir: r[`${side}_dir`] },
+    on: { click: (e) => { e.preventDefault(); openStudyPlan(id, "ranges", r[`${side}_dir`]); } } },
+    count(r[`${side}_cards`]) + (r[`${side}_status`] === "optimal" ? "" : ` (not proven; bound ${count(r[`${side}_cards_bound`] ?? 0)})`)) : "no plan";
+  fill(out, el("div", { id: "c-ranges", class: "chart" }),
+    el("div", { class: "scroll" }, el("table", { id: "ranges-table" },
+      el("tr", {}, ["slack", "member", "optimum", "least", "most", "status"].map((c) => el("th", {}, c))),
+      rows.map((r) => el("tr", {}, el("td", {}, `${(100 * r.slack).toFixed(1)} %`), el("td", {}, r.member),
+        el("td", {}, count(r.optimum_cards)), el("td", {}, opener(r, "min")), el("td", {}, opener(r, "max")),
+        el("td", {}, r.status + (r.gap ? ` (gap ${(100 * r.gap).toFixed(2)} %)` : "")))))));
+  const traces = slacks.flatMap((slack, i) => {
+    const part = rows.filter((r) => r.slack === slack);
+    const axis = i === 0 ? "" : String(i + 1);
+    return [{ type: "bar", orientation: "h", name: `within ${(100 * slack).toFixed(1)} %`, y: part.map((r) => r.member),
+      base: part.map((r) => r.min_cards), x: part.map((r) => (r.max_cards ?? 0) - (r.min_cards ?? 0)), xaxis: "x" + axis, yaxis: "y" + axis,
+      marker: { color: PALETTE[i] }, hovertemplate: "%{y}: %{base:,.0f} to %{x:,.0f} more<extra></extra>" },
+    { type: "scatter", mode: "markers", name: "the optimum", showlegend: i === 0, y: part.map((r) => r.member), x: part.map((r) => r.optimum_cards),
+      xaxis: "x" + axis, yaxis: "y" + axis, marker: { symbol: "line-ns-open", size: 16, color: "#000" } }];
+  });
+  const layout = { title: { text: `cards installed in ${rows[0].period}: least to most within each slack`, font: { size: 14 } },
+    grid: { rows: 1, columns: slacks.length, pattern: "independent" }, margin: { t: 40, l: 90, r: 10, b: 40 }, showlegend: true };
+  slacks.forEach((slack, i) => { layout[`xaxis${i === 0 ? "" : i + 1}`] = { title: { text: "cards" } }; });
+  Plotly.react("c-ranges", traces, layout, { displayModeBar: false });
+}
+
+function showContingencies(id, rows, out) {
+  const cur = "";
+  fill(out, el("div", { class: "scroll" }, el("table", { id: "contingency-table" },
+    el("tr", {}, ["vendor lost", "from", "extra cost", "unserved tokens a day", "buy instead", "plan"].map((c) => el("th", {}, c))),
+    rows.map((r) => el("tr", {}, el("td", {}, r.vendor), el("td", {}, r.from),
+      el("td", {}, r.extra_cost === null || r.extra_cost === undefined ? "no plan" : money(r.extra_cost)),
+      el("td", {}, r.unmet_tokens_per_day === null || r.unmet_tokens_per_day === undefined ? "-" : count(r.unmet_tokens_per_day)),
+      el("td", {}, r.buy_instead),
+      el("td", {}, el("a", { href: "#", class: "contingency-plan", on: { click: (e) => { e.preventDefault(); openStudyPlan(id, "contingency", r.results_dir); } } }, "open")))))),
+    el("p", { class: "note" }, "decisions before the period stand; costs are NPV from that period on, against the optimum's own re-plan" + cur));
 }
 
 // ---- compare and sweep -------------------------------------------------------------------
