@@ -27,11 +27,49 @@ _WORKER_STOP: threading.Event | None = None
 """In a worker process (only there): set when the parent asks the worker to stop."""
 
 
-def _worker_start() -> None:
-    """Every worker process: ends with its parent, and stops its running solve (keeping its
-    best plan) when sent SIGTERM or SIGINT, instead of dying with the work half done."""
+OWNER_POLL_SECONDS = 0.5
+"""How often a worker looks whether the process that made its pool still runs."""
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie, exited but not yet reaped, does not)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            state = handle.read().rsplit(b")", 1)[1].split()[0]
+        return state not in (b"Z", b"X")
+    except FileNotFoundError:
+        return False
+    except (OSError, IndexError):
+        try:
+            os.kill(pid, 0)
+            return True
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+
+
+def _end_with_owner(owner: int) -> None:
+    """End this worker once ``owner`` (the process that made the pool) is gone. A worker's
+    parent is the forkserver, not the owner, and each worker holds the pipes that would tell
+    its siblings and the forkserver that the owner died (CPython hands every forkserver child
+    the server's keep-alive pipe and the pool's queues): without this watch they wait for one
+    another for ever, holding the owner's stdout open."""
+    def watch() -> None:
+        while _alive(owner):
+            time.sleep(OWNER_POLL_SECONDS)
+        os._exit(0)
+    threading.Thread(target=watch, name="accelplan-owner-watch", daemon=True).start()
+
+
+def _worker_start(owner: int | None = None) -> None:
+    """Every worker process: ends with its parent and with the process that made its pool
+    (``owner``), and stops its running solve (keeping its best plan) when sent SIGTERM or
+    SIGINT, instead of dying with the work half done."""
     global _WORKER_STOP
     die_with_parent()
+    if owner is not None:
+        _end_with_owner(owner)
     _WORKER_STOP = threading.Event()
 
     def stop(signum: int, frame: Any) -> None:
@@ -54,7 +92,7 @@ def worker_pool(workers: int, jobs: int) -> ProcessPoolExecutor:
     ends with its parent (the forkserver, which ends with this process)."""
     context = multiprocessing.get_context("forkserver")
     return ProcessPoolExecutor(max_workers=max(1, min(workers, jobs)), mp_context=context,
-                               initializer=_worker_start)
+                               initializer=_worker_start, initargs=(os.getpid(),))
 
 
 CANCEL_POLL_SECONDS = 0.2

@@ -230,3 +230,55 @@ def test_figures_that_would_overflow_are_refused_by_validate(tmp_path, where, va
     data = base_instance()
     data["policies"] = {}
     assert_field_refused(tmp_path, data, where, value, field)
+
+
+@pytest.mark.slow
+def test_workers_end_when_the_command_is_killed(tmp_path):
+    # SIGKILL to a 2-worker sweep (no handler runs): its workers and their forkserver must end
+    # by themselves, and with them the last holders of the command's stdout, so that a
+    # caller reading it is not left waiting (the hang seen on 2026-12-02: workers held the
+    # forkserver's keep-alive pipe and their queues, and waited for one another for ever)
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import REPO
+    from optimizer.instance.generator import generate_instance, instance_yaml
+    path = tmp_path / "medium.yaml"
+    path.write_text(instance_yaml(generate_instance(10, 12, 8, 4, seed=1)))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cli", "sweep", str(path), "--vary",
+         "demand_scale=0.8,0.9,1.0,1.1,1.2,1.3", "--time-limit", "60", "--workers", "2", "-o",
+         str(tmp_path / "sweep")], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)})
+    workers: set[int] = set()
+    end = time.time() + 90
+    while time.time() < end and len(workers) < 3:     # the forkserver and two workers
+        out = subprocess.run(["pgrep", "-f", "multiprocessing.forkserver"],
+                             capture_output=True, text=True).stdout.split()
+        workers = {int(p) for p in out if _descends_from(int(p), process.pid)}
+        time.sleep(0.2)
+    assert len(workers) >= 3, "the sweep's workers never started"
+    time.sleep(2)
+    process.send_signal(signal.SIGKILL)
+    process.communicate(timeout=60)       # returns once every holder of its pipes is gone
+    time.sleep(1)
+    left = [p for p in workers if os.path.exists(f"/proc/{p}")
+            and b"Z" not in open(f"/proc/{p}/stat", "rb").read().rsplit(b")", 1)[1][:3]]
+    assert not left, left
+
+
+def _descends_from(pid: int, ancestor: int) -> bool:
+    """Whether ``pid`` is ``ancestor`` or below it (by parent pids; orphans are re-parented,
+    so this is asked while the ancestor lives)."""
+    while pid > 1:
+        if pid == ancestor:
+            return True
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as handle:
+                pid = int(handle.read().rsplit(b")", 1)[1].split()[1])
+        except (OSError, ValueError):
+            return False
+    return False

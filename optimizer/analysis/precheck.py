@@ -74,7 +74,7 @@ def precheck(data: ProblemData) -> list[Relaxation]:
                                     f"fastest card{rental_words} serves {ceiling:,.0f}; "
                                     f"{peak - ceiling:,.0f} tokens/s cannot be served"))
         grid_ceiling = sum(grid.values()) + rented_ceiling
-        if peak > grid_ceiling * (1 + 1e-9):
+        if best and peak > grid_ceiling * (1 + 1e-9):
             grid_total = sum(data.grid_mw.get((s, t), 0.0) for s in best)
             efficient = max(per_mw.values())
             more_mw = (peak - grid_ceiling) / efficient if efficient > 0 else float("inf")
@@ -84,7 +84,7 @@ def precheck(data: ProblemData) -> list[Relaxation]:
                                     f"{grid_ceiling - rented_ceiling:,.0f} tokens/s with the "
                                     f"most efficient card{rental_words and ' (plus rentals)'}; "
                                     f"about {more_mw:,.1f} MW more grid would be needed"))
-        elif peak > both * (1 + 1e-9) and both < ceiling * (1 - 1e-9):
+        elif best and peak > both * (1 + 1e-9) and both < ceiling * (1 - 1e-9):
             powered.append(Relaxation("demand", (w, data.periods[t]), peak - both, "tokens/s",
                                     f"{label} but each site gives at most the lesser of its "
                                     f"card slots and what its grid powers{rental_words}: "

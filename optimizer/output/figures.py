@@ -426,6 +426,7 @@ def range_figures(frame: pd.DataFrame) -> dict[str, str]:
             ax.set_title(f"within {slack:.3g} of the optimum", fontsize=9)
             ax.set_xlabel(f"cards installed in {part['period'].iloc[0]}")
         fig.suptitle(f"Near-optimal ranges by {group} (bar: least to most; mark: the optimum; "
-                     "hatched: not proven)", fontsize=9)
+                     "hatched: not proven)", fontsize=9, y=1.0)
+        fig.subplots_adjust(top=0.82)
         figures[f"Near-optimal ranges by {group}"] = _png(fig)
     return figures

@@ -182,10 +182,10 @@ class RunStore:
         """Load the solver's modules in the background now, so that the first run does not
         wait for them ("starting the solver" for seconds)."""
         def load() -> None:
-            import highspy  # noqa: F401
             import pyomo.environ  # noqa: F401
 
             import optimizer.planning  # noqa: F401
+            import optimizer.solver.highs  # noqa: F401  (HiGHS itself, through its adapter)
         self._pool.submit(load)
 
     def clear(self) -> list[str]:
