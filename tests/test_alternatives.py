@@ -30,7 +30,7 @@ EXPECTED = {  # (slack, vendor) -> (least, most, NPV at least, NPV at most)
 }
 
 
-@pytest.mark.parametrize("workers", ["1", "2"])
+@pytest.mark.parametrize("workers", ["1", pytest.param("2", marks=pytest.mark.slow)])
 def test_vendor_ranges_follow_from_one_line_of_arithmetic(tmp_path, workers):
     import pandas as pd
     path = write_instance(tmp_path, three_vendors())

@@ -168,6 +168,7 @@ def _forty_runs(folder, instance_key, name):
             "created": 1.79e9 + i, "seconds": 1.0, "phase": "done"}))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("size", [(1280, 720), (1920, 1080)])
 def test_the_national_plan_reads_right_at_common_screen_sizes(tmp_path, browser, size):
     # 12 sites, 40 runs: the site table never lies over the runs table; the runs list is paged;
