@@ -62,7 +62,8 @@ def test_vendor_ranges_follow_from_one_line_of_arithmetic(tmp_path, workers):
 
 def test_bad_requests_are_refused_in_one_line(tmp_path):
     path = write_instance(tmp_path, three_vendors())
-    for args, words in ((["--slack", "-0.1"], "--slack"), (["--by", "colour"], "--by"),
+    for args, words in ((["--slack", "-0.1"], "--slack"), (["--slack", "1e308"], "--slack"),
+                        (["--slack", "nan"], "--slack"), (["--by", "colour"], "--by"),
                         (["--period", "1999"], "--period")):
         out = run_cli("alternatives", str(path), *args, "-o", str(tmp_path / "r"))
         assert out.returncode == 2 and words in out.stderr and "Traceback" not in out.stderr

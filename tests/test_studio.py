@@ -387,6 +387,16 @@ def test_an_infeasible_what_if_names_every_cap_that_must_give(studio):
     assert any("grid of its sites (20.0 MW" in m for m in messages), messages
 
 
+def _study_done(client, run_id: str, kind: str, seconds: float = 60) -> dict:
+    """The study's state once it is no longer running (a hang guard, no timing asserted)."""
+    end = time.time() + seconds
+    while True:
+        study = client.get(f"/api/runs/{run_id}/studies/{kind}").json()
+        if study["state"] != "running" or time.time() > end:
+            return study
+        time.sleep(0.1)
+
+
 def test_ranges_and_contingencies_of_a_plan_in_the_studio(tmp_path):
     # the three vendors of test_alternatives (solved by hand there): ranges within 0.5 % and
     # 1 % give VB at most 5 and 10 cards; an end opens as a run of its own with its plan.
@@ -407,11 +417,7 @@ def test_ranges_and_contingencies_of_a_plan_in_the_studio(tmp_path):
         started = client.post(f"/api/runs/{runs[0]['id']}/studies/ranges",
                               json={"slacks": [0.005, 0.01], "groups": ["vendor"]})
         assert started.status_code == 200, started.text
-        for _ in range(600):
-            study = client.get(f"/api/runs/{runs[0]['id']}/studies/ranges").json()
-            if study["state"] != "running":
-                break
-            time.sleep(0.1)
+        study = _study_done(client, runs[0]["id"], "ranges")
         assert study["state"] == "done", study
         most = {(r["slack"], r["member"]): r["max_cards"] for r in study["rows"]}
         assert most[0.005, "VB"] == 5 and most[0.01, "VB"] == 10
@@ -426,11 +432,7 @@ def test_ranges_and_contingencies_of_a_plan_in_the_studio(tmp_path):
         assert refused.status_code == 404
         client.post(f"/api/runs/{runs[1]['id']}/studies/contingency",
                     json={"from_period": "2027", "on_order": "lost", "vendors": ["VA"]})
-        for _ in range(600):
-            study = client.get(f"/api/runs/{runs[1]['id']}/studies/contingency").json()
-            if study["state"] != "running":
-                break
-            time.sleep(0.1)
+        study = _study_done(client, runs[1]["id"], "contingency")
         assert study["state"] == "done", study
         (row,) = study["rows"]
         assert row["vendor"] == "VA" and row["extra_cost"] == pytest.approx(2000)

@@ -335,6 +335,26 @@ def _descendants(pid: int) -> set[int]:
     return found
 
 
+def _medium_sampled(tmp_path):
+    """A medium generated instance with 20 sampled futures (minutes of PH work), and the
+    environment a CLI child needs to find the venv's mpiexec."""
+    import os
+    import sys
+    from pathlib import Path
+
+    import yaml
+
+    from optimizer.instance.generator import generate_instance
+    data = generate_instance(10, 12, 8, 4, seed=1)
+    data["scenarios"] = {"sample": {"count": 20, "seed": 1}, "commit_periods": 1}
+    path = tmp_path / "medium-sampled.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    from conftest import REPO
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
+    return path, env
+
+
 @pytest.mark.slow
 def test_ctrl_c_stops_every_rank_of_ph(tmp_path):
     # PH on 2 ranks over 20 sampled futures of a medium instance (minutes of work): SIGINT
@@ -351,12 +371,7 @@ def test_ctrl_c_stops_every_rank_of_ph(tmp_path):
 
     from conftest import REPO
     from optimizer.instance.generator import generate_instance
-    data = generate_instance(10, 12, 8, 4, seed=1)
-    data["scenarios"] = {"sample": {"count": 20, "seed": 1}, "commit_periods": 1}
-    path = tmp_path / "medium-sampled.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
+    path, env = _medium_sampled(tmp_path)
     process = subprocess.Popen([sys.executable, "-m", "cli", "solve", str(path), "--stochastic",
                                 "ph", "--workers", "2", "--time-limit", "300", "-o",
                                 str(tmp_path / "out")], cwd=REPO, env=env,
@@ -394,12 +409,7 @@ def test_ph_out_of_time_says_so_without_a_traceback(tmp_path):
     from conftest import REPO
     from optimizer.instance.generator import generate_instance
     import subprocess
-    data = generate_instance(10, 12, 8, 4, seed=1)
-    data["scenarios"] = {"sample": {"count": 20, "seed": 1}, "commit_periods": 1}
-    path = tmp_path / "medium-sampled.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
+    path, env = _medium_sampled(tmp_path)
     out = subprocess.run([sys.executable, "-m", "cli", "solve", str(path), "--stochastic", "ph",
                           "--workers", "2", "--time-limit", "20"], cwd=REPO, env=env,
                          capture_output=True, text=True, timeout=120)

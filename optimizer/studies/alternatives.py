@@ -30,6 +30,10 @@ import pyomo.environ as pyo
 from optimizer.errors import Interrupted, UsageError
 from optimizer.studies.sweep import NOT_RUN, denoised, one_line
 
+SLACK_MAX = 10.0
+"""Largest slack (1000 % above the optimum): beyond it the NPV row no longer binds anything a
+planner would sign, and a slack like 1e308 would make the row's bound infinite."""
+
 RANGES_FILE = "ranges.csv"
 DIVERSE_FILE = "diverse.csv"
 DIVERSE_DIR = "diverse"
@@ -295,8 +299,9 @@ def run_alternatives(instance_path: str | Path, slacks: list[float], groups: lis
     from optimizer.output.directories import check_destination
     from optimizer.parallel import Runner
     from optimizer.planning import solve
-    if not slacks or any(not math.isfinite(e) or e < 0 for e in slacks):
-        raise UsageError("--slack: fractions >= 0 (0.01 for 1 % above the optimum)")
+    if not slacks or any(not math.isfinite(e) or e < 0 or e > SLACK_MAX for e in slacks):
+        raise UsageError(f"--slack: fractions from 0 to {SLACK_MAX:g} (0.01 for 1 % above the "
+                         "optimum)")
     read = read_raw_instance(instance_path, override_files, data_dir, max_bytes)
     overrides = dict(overrides or {})
     instance = instance_from_raw(read.raw, instance_path, overrides, read.digest)
