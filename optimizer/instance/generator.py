@@ -208,7 +208,8 @@ def add_procurement(instance: dict[str, Any], rng: np.random.Generator, years: f
       and no cap (so that the periods before the first deliveries are served);
     - cards on order at a third of the open sites, arriving in the second period;
     - a 10 % tariff on imported orders from the second period, and a ban (installed cards kept)
-      on one imported accelerator from two thirds of the horizon.
+      on one imported accelerator from two thirds of the horizon;
+    - the share policies start once every vendor's first cards can be delivered.
     """
     accs, labels = instance["accelerators"], instance["horizon"]["periods"]
     periods = len(labels)
@@ -239,6 +240,7 @@ def add_procurement(instance: dict[str, Any], rng: np.random.Generator, years: f
     if imported and periods > 2:
         policies["ban"] = [{"accelerators": [imported[0]], "from": labels[2 * periods // 3],
                             "installed": "keep"}]
+    _share_rules_after_deliveries(instance)
     air_ok = [k for k, a in accs.items() if "air" in a["cooling"] and a["rack_kw"] <= 30
               and a.get("available_from", labels[0]) == labels[0]]
     if periods > 1 and air_ok:
@@ -252,6 +254,31 @@ def add_procurement(instance: dict[str, Any], rng: np.random.Generator, years: f
             if cards > 0:
                 site["on_order"] = [{"accelerator": k, "cooling": "air", "cards": cards,
                                      "arrives": labels[1]}]
+
+
+def _share_rules_after_deliveries(instance: dict[str, Any]) -> None:
+    """Start the share policies no earlier than the period in which every vendor's first
+    cards can be delivered (order in the first period plus the lead time, or the card's
+    ``available_from``): before it, only the vendors with short lead times can install, and
+    a vendor cap (or a domestic floor) would leave no plan."""
+    labels = instance["horizon"]["periods"]
+    accs, policies = instance["accelerators"], instance["policies"]
+    first: dict[str, int] = {}
+    for acc in accs.values():
+        delivered = max(labels.index(acc.get("available_from", labels[0])),
+                        acc.get("lead_time_periods", 0))
+        first[acc["vendor"]] = min(first.get(acc["vendor"], len(labels)), delivered)
+    every_vendor = min(max(first.values()), len(labels) - 1)
+    cap = policies.get("max_vendor_share")
+    if cap is not None:
+        cap["from"] = labels[max(labels.index(cap["from"]), every_vendor)]
+    for rule in policies.get("min_share", []):
+        tagged = [max(labels.index(a.get("available_from", labels[0])),
+                      a.get("lead_time_periods", 0))
+                  for a in accs.values() if set(rule["tags"]) & set(a["tags"])]
+        if tagged:
+            rule["from"] = labels[max(labels.index(rule["from"]),
+                                      min(min(tagged), len(labels) - 1), every_vendor)]
 
 
 def instance_yaml(instance: dict[str, Any]) -> str:
