@@ -292,6 +292,11 @@ def validate(file: str, assignments: tuple[str, ...], override_files: tuple[str,
 @click.option("--evaluate-count", type=click.IntRange(min=1), default=None,
               help="Futures of the independent draw a sampled plan is evaluated on "
                    "(default: as many as it was planned against).")
+@click.option("--write-model", type=click.Path(dir_okay=False), default=None,
+              metavar="FILE.mps|FILE.lp",
+              help="Also write the exact matrix handed to the solver, with readable names, "
+                   "as MPS or CPLEX LP (objective in the summary's scaling.money_unit); "
+                   "--force replaces an existing file.")
 @parallel_options
 @click.option("--bundle-size", type=click.IntRange(min=1), default=3, show_default=True,
               help="Scenarios per bundle for --stochastic decomposed (1: wait-and-see bound "
@@ -301,7 +306,7 @@ def validate(file: str, assignments: tuple[str, ...], override_files: tuple[str,
 @guarded
 def solve(file: str, output: str | None, force: bool, with_report: bool,
           keep_on_interrupt: bool, stochastic_method: str, scenario_count: int | None,
-          evaluate_count: int | None, workers: int | None,
+          evaluate_count: int | None, write_model: str | None, workers: int | None,
           backend: str, scheduler: str | None, bundle_size: int,
           assignments: tuple[str, ...], override_files: tuple[str, ...],
           data_dir: str | None, max_input_mb: float | None, time_limit: float | None,
@@ -322,16 +327,42 @@ def solve(file: str, output: str | None, force: bool, with_report: bool,
     if evaluate_count is not None and (block is None or block.sample is None):
         raise UsageError(f"--evaluate-count: {file} has no sampled futures to evaluate")
     _warn(instance)
+    if write_model is not None:
+        check_model_file(write_model, force)
 
     def make_plan(cancel: Any) -> Any:
         plan = solve_plan(instance, time_limit=time_limit, mip_gap=mip_gap, threads=threads,
+                          write_model=write_model,
                           seed=seed, stochastic_method=stochastic_method, workers=workers,
                           bundle_size=bundle_size, started_at=STARTED_AT, cancel=cancel,
                           evaluate_count=evaluate_count,
                           backend=backend, scheduler=scheduler)
         record_start_up(plan, loading, loaded)
+        written = plan.summary.get("model_file")
+        if written is not None:
+            click.echo(f"model: wrote {written['path']} ({written['rows']:,} rows, "
+                       f"{written['columns']:,} columns; objective in units of "
+                       f"{written['objective_unit']:g} {instance.spec.currency})", err=True)
+        elif write_model is not None:
+            click.echo(f"model: not written to {write_model}: the pre-check found that no "
+                       "plan can exist before a model was built", err=True)
         return plan
     _plan_and_write(make_plan, output, force, with_report, keep_on_interrupt, as_json)
+
+
+def check_model_file(path: str, force: bool) -> None:
+    """Refuse, before any work, a model file that cannot be written: a suffix other than
+    .mps or .lp, a missing folder, an existing file without --force."""
+    from pathlib import Path
+
+    from optimizer.solver.highs import MODEL_FILE_SUFFIXES
+    target = Path(path)
+    if target.suffix.lower() not in MODEL_FILE_SUFFIXES:
+        raise UsageError(f"--write-model {path}: the file must end in .mps or .lp")
+    if not target.parent.is_dir():
+        raise UsageError(f"--write-model {path}: folder {target.parent} does not exist")
+    if target.exists() and not force:
+        raise UsageError(f"--write-model {path}: exists; use --force to replace it")
 
 
 def _warn(instance: Any) -> None:

@@ -40,6 +40,7 @@ class SolveOptions:
         value_of_information: a scenario plan also computes VSS and EVPI.
         out_of_sample: a sampled plan is also evaluated on an independent draw.
         evaluate_count: futures of that draw (default: the sample's count).
+        write_model: also write the matrix handed to the solver to this .mps or .lp file.
     """
 
     time_limit: float | None = None
@@ -63,6 +64,7 @@ class SolveOptions:
     value_of_information: bool = True
     out_of_sample: bool = True
     evaluate_count: int | None = None
+    write_model: str | None = None
 
     def __post_init__(self) -> None:
         if self.stochastic_method not in STOCHASTIC_METHODS:

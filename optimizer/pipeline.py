@@ -31,7 +31,7 @@ from optimizer.output.results import Decisions, Plan
 from optimizer.problem import ProblemData, build_problem_data
 from optimizer.problem.entries import first_stage_keys
 from optimizer.solver.compile import StandardForm
-from optimizer.solver.highs import HighsModel, highspy_version
+from optimizer.solver.highs import HighsModel, highspy_version, write_model_file
 from optimizer.solver.pricing import (
     placement_coordinates, placement_groups, priced_duals, seed_placements,
 )
@@ -76,6 +76,7 @@ def solve_deterministic(instance: Any, options: SolveOptions | None = None) -> P
     form = StandardForm(model)
     options.stop_if_cancelled("compiling the model")
     highs = HighsModel(form.arrays)
+    model_file = write_model_if_asked(form, options, data.money_unit)
     handed_over = time.perf_counter()
     hooks = plan_hooks(form, data, highs.large)
     money = data.money_unit
@@ -102,6 +103,8 @@ def solve_deterministic(instance: Any, options: SolveOptions | None = None) -> P
         highs.watch.deadline = began + time_limit
     summary = _summary(instance, data, result, solver_options, build_seconds)
     summary["startup_seconds"] = called - began
+    if model_file is not None:
+        summary["model_file"] = model_file
     summary["timings"] = {"startup_seconds": called - began, "build_seconds": build_seconds,
                           "transfer_seconds": handed_over - called - build_seconds,
                           "solve_seconds": solved - handed_over,
@@ -136,6 +139,18 @@ def solve_deterministic(instance: Any, options: SolveOptions | None = None) -> P
                         alternatives)
     with solver_running(cancel):      # from here on a signal sets the flag: the plan is kept
         return _report(instance, data, model, form, highs, result, summary, explain, cancel)
+
+
+def write_model_if_asked(form: StandardForm, options: SolveOptions,
+                         money_unit: float) -> dict[str, Any] | None:
+    """Write the compiled model to ``options.write_model``; what the summary records of it
+    (its objective is in units of ``money_unit`` of the instance's currency, the scale the
+    solver works in, and includes the constant ``offset``)."""
+    if not options.write_model:
+        return None
+    write_model_file(form.arrays, options.write_model, *form.names())
+    return {"path": str(options.write_model), "objective_unit": money_unit,
+            "objective_offset": form.arrays.offset, **form.arrays.stats}
 
 
 REPORT_SECONDS_PER_COLUMN = 8e-6

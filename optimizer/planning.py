@@ -49,6 +49,9 @@ def solve(instance: Any, options: SolveOptions | None = None, **fields: Any) -> 
             "stage"}`` (currency) each time a better plan is found; ``stage`` "plan", or what
             is being solved when it is not the plan (objective and bound then None).
         value_of_information: a scenario plan also computes VSS and EVPI (2 S + 1 solves).
+        write_model: also write the matrix handed to the solver, with readable names, to this
+            ``.mps`` or ``.lp`` file (the extensive form for a scenario plan); its objective is
+            in units of ``summary["model_file"]["objective_unit"]`` of the currency.
 
     Returns:
         The plan (``status`` optimal, feasible or no_solution).
@@ -75,6 +78,9 @@ def solve(instance: Any, options: SolveOptions | None = None, **fields: Any) -> 
 
 
 def _solve_scenarios(instance: Any, options: SolveOptions) -> Plan:
+    if options.stochastic_method != "extensive":
+        options.refuse(f"with --stochastic {options.stochastic_method} (it solves many "
+                       "models; the extensive form writes one)", "write_model")
     if options.stochastic_method == "ph":
         from optimizer.scenarios.ph import solve_ph
         return solve_ph(instance, options)
@@ -111,7 +117,7 @@ def solve_sampled(instance: Any, options: SolveOptions) -> Plan:
         return plan
     commit = committed_periods(instance.spec)
     first = plan.decisions.first_stage(list(instance.spec.horizon.periods[:commit]))
-    figures = out_of_sample(instance, first, options, deadline)
+    figures = out_of_sample(instance, first, options.but(write_model=None), deadline)
     stochastic["out_of_sample"] = figures
     plan.summary.setdefault("kpis", {})["out_of_sample"] = figures
     plan.summary["solve_seconds_total"] = clock.perf_counter() - began

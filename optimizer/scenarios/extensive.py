@@ -33,7 +33,8 @@ from optimizer.errors import InfeasibleError, Relaxation
 from optimizer.instance.loader import Instance
 from optimizer.options import SolveOptions
 from optimizer.output.results import Plan
-from optimizer.pipeline import _summary, decisions_of, first_stage_values, solve_deterministic
+from optimizer.pipeline import (
+    _summary, decisions_of, first_stage_values, solve_deterministic, write_model_if_asked)
 from optimizer.problem import ProblemData, build_problem_data
 from optimizer.problem.entries import stage_keys
 from optimizer.scenarios.tree import Node, committed_periods, is_tree, scenario_nodes
@@ -209,6 +210,8 @@ def solve_extensive(instance: Instance, options: SolveOptions | None = None,
     options.stop_if_cancelled("compiling the extensive form")
     highs = HighsModel(form.arrays)
     money = master.money_unit
+    model_file = write_model_if_asked(form, options, money)
+    options = options.but(write_model=None)      # the value of information writes nothing
 
     def report(at: float, objective: float, bound: float | None) -> None:
         if options.progress is not None:
@@ -223,6 +226,8 @@ def solve_extensive(instance: Instance, options: SolveOptions | None = None,
                               started_at=began, cancel=options.cancel)
     result.transfer_seconds = form.seconds + highs.transfer_seconds
     summary = _summary(instance, scenarios[0].data, result, options.solver, build_seconds)
+    if model_file is not None:
+        summary["model_file"] = model_file
     if not result.status.has_plan:
         if result.status is Status.INFEASIBLE:
             return explain_infeasible(instance, options, began, summary)

@@ -57,6 +57,14 @@ class StandardForm:
             offset=float(repn.c_offset[0]) if len(repn.c_offset) else 0.0)
         self.seconds = time.perf_counter() - began
 
+    def names(self) -> tuple[list[str], list[str]]:
+        """Column and row names for a model file: the Pyomo names with brackets as
+        parentheses and every character the LP and MPS formats refuse (``-``, ``+``, spaces,
+        quotes, ...) as ``_``; a row written twice (both sides of a ranged row) and any name
+        the mapping made equal get ``#2``, ``#3``, ..."""
+        return (_unique([_file_name(var.name) for var in self.columns]),
+                _unique([_file_name(con.name) for con, _ in self.rows]))
+
     def column_keys(self) -> list[tuple[str, Any]]:
         """(variable family, index) of every column."""
         return [(var.parent_component().local_name, var.index()) for var in self.columns]
@@ -112,3 +120,22 @@ class StandardForm:
                 cols.append(j)
                 vals.append(min(max(float(x), lower[j]), upper[j]))
         return np.array(cols, dtype=np.int32), np.array(vals)
+
+
+_FILE_NAME = str.maketrans({"[": "(", "]": ")", "-": "_", "+": "_", " ": "_", "'": "_",
+                            '"': "_", ":": "_", "*": "_", "^": "_", "<": "_", ">": "_",
+                            "=": "_", "/": "_", "\\": "_"})
+
+
+def _file_name(name: str) -> str:
+    return name.translate(_FILE_NAME)
+
+
+def _unique(names: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    result = []
+    for name in names:
+        count = seen.get(name, 0) + 1
+        seen[name] = count
+        result.append(name if count == 1 else f"{name}#{count}")
+    return result

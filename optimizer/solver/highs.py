@@ -72,6 +72,56 @@ class ModelArrays:
                 "integer": self.integer}
 
 
+MODEL_FILE_SUFFIXES = (".mps", ".lp")
+"""The model file formats HiGHS writes (chosen by the file's suffix)."""
+
+
+def write_model_file(arrays: ModelArrays, path: str, column_names: list[str],
+                     row_names: list[str]) -> None:
+    """Write the model exactly as it is handed to HiGHS, with these column and row names, to
+    ``path`` (MPS or CPLEX LP by its suffix). The file appears whole or not at all: it is
+    written beside ``path`` and renamed into place.
+
+    Raises:
+        SolverError: the suffix is not one of ``MODEL_FILE_SUFFIXES`` or HiGHS could not write.
+    """
+    import os
+    from pathlib import Path
+    target = Path(path)
+    if target.suffix.lower() not in MODEL_FILE_SUFFIXES:
+        raise SolverError(f"{path}: a model file ends in .mps or .lp")
+    partial = target.with_name(f".{target.stem}.partial{target.suffix.lower()}")
+    h = QuietHighs()
+    h.passModel(highs_lp(arrays))
+    for j, name in enumerate(column_names):
+        h.passColName(j, name)
+    for i, name in enumerate(row_names):
+        h.passRowName(i, name)
+    status = h.writeModel(str(partial))
+    if status == highspy.HighsStatus.kError or not partial.exists():
+        partial.unlink(missing_ok=True)
+        raise SolverError(f"{path}: HiGHS could not write the model")
+    os.replace(partial, target)
+
+
+def highs_lp(arrays: ModelArrays) -> "highspy.HighsLp":
+    """The arrays as the ``highspy.HighsLp`` every model is passed as."""
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = len(arrays.cost), len(arrays.row_lower)
+    lp.col_cost_ = arrays.cost
+    lp.col_lower_, lp.col_upper_ = arrays.lower, arrays.upper
+    lp.row_lower_, lp.row_upper_ = arrays.row_lower, arrays.row_upper
+    lp.offset_ = arrays.offset
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = arrays.matrix.indptr
+    lp.a_matrix_.index_ = arrays.matrix.indices
+    lp.a_matrix_.value_ = arrays.matrix.data
+    if arrays.integer.any():
+        lp.integrality_ = [highspy.HighsVarType.kInteger if flag
+                           else highspy.HighsVarType.kContinuous for flag in arrays.integer]
+    return lp
+
+
 class QuietHighs(highspy.Highs):
     """``highspy.Highs`` that never prints: console logging is off before the first callback
     is set (HiGHS prints its banner then), and the log goes to the ``accelplan.highs``
@@ -149,19 +199,7 @@ class HighsModel:
                                                        arrays.row_upper)
         self.offset = arrays.offset
         self.stats = arrays.stats
-        lp = highspy.HighsLp()
-        lp.num_col_, lp.num_row_ = len(arrays.cost), len(arrays.row_lower)
-        lp.col_cost_ = arrays.cost
-        lp.col_lower_, lp.col_upper_ = arrays.lower, arrays.upper
-        lp.row_lower_, lp.row_upper_ = arrays.row_lower, arrays.row_upper
-        lp.offset_ = arrays.offset
-        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        lp.a_matrix_.start_ = arrays.matrix.indptr
-        lp.a_matrix_.index_ = arrays.matrix.indices
-        lp.a_matrix_.value_ = arrays.matrix.data
-        if arrays.integer.any():
-            lp.integrality_ = [highspy.HighsVarType.kInteger if flag
-                               else highspy.HighsVarType.kContinuous for flag in arrays.integer]
+        lp = highs_lp(arrays)
         self.highs = QuietHighs()
         self.highs.passModel(lp)
         self.watch = watch if watch is not None else StopWatch()
