@@ -310,6 +310,11 @@ class HighsModel:
         solution.value_valid = True
         self.highs.setSolution(solution)
 
+    def withdraw_start(self) -> None:
+        """Take back the MIP start offered (HiGHS then searches from its own root)."""
+        self.pending_start = None
+        self.highs.clearSolver()
+
     def isolated_mip(self, options: SolverOptions, start: np.ndarray | None,
                      lower: np.ndarray, upper: np.ndarray, time_limit: float | None = None
                      ) -> IsolatedOutcome:

@@ -209,8 +209,10 @@ def restricted_run(model: HighsModel, keep: np.ndarray, column_group: np.ndarray
 
     A heuristic: the LP relaxation's support is small (at the benchmark's large size 27 of
     600 placements), and HiGHS solves the MIP restricted to it in seconds where the full
-    model's root alone takes minutes. ``start`` (default: the first plan) is offered; it
-    must use only placements in ``keep``. Stops early at the watch's target.
+    model's root alone takes minutes. ``start``, if given, is offered; it must use only
+    placements in ``keep`` (the strategy offers none: HiGHS 1.16 stays on a start it is
+    handed, see :func:`optimizer.solver.strategy.solve_arrays`). Stops early at the watch's
+    target.
 
     Returns:
         The plan's column values (full length) and objective, or None without a plan.
@@ -218,7 +220,6 @@ def restricted_run(model: HighsModel, keep: np.ndarray, column_group: np.ndarray
     out = np.flatnonzero((column_group >= 0) & ~keep[np.maximum(column_group, 0)])
     lower, upper = model.lower.copy(), model.upper.copy()
     lower[out] = upper[out] = 0.0
-    start = model.first_plan_values if start is None else start
     outcome = model.isolated_mip(options, start, lower, upper, time_limit)
     if outcome.values is None:
         return None
