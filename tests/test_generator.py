@@ -76,3 +76,23 @@ def test_procurement_and_energy_together_have_a_plan_on_many_seeds():
                                                 ((10, 12, 8, 4), range(1, 6)))
                for seed in seeds if not _has_plan_with_both_fields(size, seed)]
     assert not missing
+
+
+def test_rounded_first_plan_fits_whole_cooling_steps_under_the_grid():
+    # medium with procurement and energy, seed 1: the relaxation fills site05-cn's 51 MW
+    # connection with 36.4 MW of liquid in fractional 1 MW steps (50.97 MW with air's 6.9 MW
+    # at PUE 1.38); whole steps need 51.7 MW, so the floors of the purchases alone left no
+    # cooling plan and the first plan fell back to the constructive one (86 % above the
+    # bound). Units come off the floors until the steps fit; the rounded plan then exists
+    # and satisfies every row of the model.
+    from optimizer import instance_from_mapping
+    data = build_problem_data(instance_from_mapping(
+        generate_instance(10, 12, 8, 4, seed=1, procurement=True, energy=True)))
+    from optimizer.pipeline import plan_hooks
+    form = StandardForm(build_model(data))
+    compiled = HighsModel(form.arrays)
+    found, _ = relaxation_start(compiled, plan_hooks(form, data, compiled.large))
+    assert found
+    assert_feasible_for_model(compiled, compiled.first_plan_values)
+    # within 10 % of the relaxation's bound (the constructive plan was 86 % above it)
+    assert compiled.objective_of(compiled.first_plan_values) <= 1.1 * compiled.relaxation_bound

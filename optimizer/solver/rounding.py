@@ -51,6 +51,7 @@ def round_purchases(data: ProblemData, relaxed: Mapping[KSCT, float]) -> dict[KS
             step = data.build_unit_mw[s, c] if (s, c) in data.STEPPED else None
             total += data.pue[s, c] * _step_ceil(load, data.existing_it_mw[s, c], step)
         return total
+    _fit_floors_to_grid(data, rounded, relaxed, cards_at, load_mw, bought, facility_mw)
     fractions = sorted(((value - rounded[key], key) for key, value in relaxed.items()
                         if value - rounded[key] > 1e-6), reverse=True)
     options = defaultdict(list)            # (accelerator, t) -> purchase keys
@@ -87,6 +88,35 @@ def round_purchases(data: ProblemData, relaxed: Mapping[KSCT, float]) -> dict[KS
             if other != key and add_unit(other):
                 break
     return rounded
+
+
+def _fit_floors_to_grid(data: ProblemData, rounded: dict[KSCT, float],
+                        relaxed: Mapping[KSCT, float], cards_at: dict, load_mw: dict,
+                        bought: dict, facility_mw) -> None:
+    """Take units off the floors where whole cooling steps would not fit the grid: the
+    relaxation fills a grid with fractional steps (36.4 MW of liquid at PUE 1.14 beside
+    air's 6.9 MW at 1.38 is 50.97 MW of a 51 MW connection; in 1 MW steps it is 51.7 MW).
+    At each such site and period, the unit of the latest delivery there goes first, until
+    the steps fit; the rest of the plan (other sites, rentals) covers the demand."""
+    kw = data.power_kw_per_card
+    by_site = defaultdict(list)
+    for key in rounded:
+        by_site[key[1]].append(key)
+    for s in sorted(by_site):
+        keys = sorted(by_site[s], key=lambda key: (-key[3], relaxed[key]))
+        for t in range(data.n_periods):
+            while facility_mw(s, t) > data.grid_mw[s, t] + 1e-9:
+                alive = [key for key in keys if rounded[key] > 0 and t in data.alive(key[0],
+                                                                                     key[3])]
+                if not alive:
+                    break
+                k, _, c, tau = key = alive[0]
+                u = data.cards_per_unit[k]
+                rounded[key] -= 1
+                bought[k, tau] -= u
+                for when in data.alive(k, tau):
+                    cards_at[s, when] -= u
+                    load_mw[s, c, when] -= u * kw[k] / 1000
 
 
 def round_rest(data: ProblemData, relaxed: Mapping[tuple[str, tuple], float]
