@@ -224,6 +224,17 @@ def _median_worst(values: list[float | None], pattern: str, missing: str = "no p
     return text + (f" ({lost} {missing})" if lost else "")
 
 
+def _gap_text(rows: list[dict]) -> str:
+    """Median / worst gap, and how many runs had no plan or a plan without a proven bound."""
+    text = _median_worst([r.get("mip_gap") for r in rows], "{:.3%}")
+    if "(" in text or text == "no plan":
+        text = text.split(" (")[0] if text != "no plan" else ""
+    lost = sum(r.get("objective") is None for r in rows)
+    unbounded = sum(r.get("objective") is not None and r.get("mip_gap") is None for r in rows)
+    notes = [f"{lost} no plan"] * bool(lost) + [f"{unbounded} no bound"] * bool(unbounded)
+    return (text or "-") + (f" ({', '.join(notes)})" if notes else "")
+
+
 def table(records: list[dict], best: dict) -> str:
     """Median / worst over seeds, per size, variant and solver."""
     lines = ["| size | variant | solver | seeds | gap at limit, median / worst (target) | "
@@ -251,7 +262,7 @@ def table(records: list[dict], best: dict) -> str:
         lines.append(
             f"| {first['size']} | {first['variant']} | {first['solver']} | "
             f"{','.join(str(r['seed']) for r in rows)} | "
-            f"{_median_worst([r.get('mip_gap') for r in rows], '{:.3%}')} "
+            f"{_gap_text(rows)} "
             f"({first['target_gap']:.2%}) | {_median_worst(distances, '{:.3%}')} | "
             f"{_median_worst([r['first_plan_seconds'] for r in rows], '{:.1f}')} | "
             f"{_median_worst(to_target, '{:.1f}', 'never')} | "
