@@ -76,8 +76,8 @@ def solve_deterministic(instance: Any, options: SolveOptions | None = None) -> P
     form = StandardForm(model)
     options.stop_if_cancelled("compiling the model")
     highs = HighsModel(form.arrays)
-    model_file = write_model_if_asked(form, options, data.money_unit)
     handed_over = time.perf_counter()
+    model_file = write_model_if_asked(form, options, data.money_unit)   # not hand-over time
     hooks = plan_hooks(form, data, highs.large)
     money = data.money_unit
     solving = solver_options
