@@ -115,6 +115,8 @@ def solve_deterministic(instance: Any, options: SolveOptions | None = None) -> P
     if result.status.has_plan and result.best_bound is None:
         summary["bound_note"] = bound_note(highs, began, time_limit)
     if not result.status.has_plan:
+        if result.status is not Status.INFEASIBLE and highs.relaxation_bound is not None:
+            summary["proven_bound"] = highs.relaxation_bound * money   # no plan in time
         explanation: list[Relaxation] = []
         alternatives: list[list[Relaxation]] = []
         if result.status is Status.INFEASIBLE and explain:

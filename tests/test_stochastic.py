@@ -234,3 +234,48 @@ def test_a_stochastic_run_keeps_its_time_limit(scenario_instance_file, method):
                      "--mip-gap", "1e-7", "--stochastic", method, "--workers", "2", "--json")
     assert result.returncode in (0, 1), result.stderr
     assert json.loads(result.stdout)["status"] in ("optimal", "feasible", "no_solution")
+
+
+@pytest.mark.parametrize("relaxation_bound", [None, 1700.0])
+def test_decomposition_keeps_a_plan_when_a_bundle_runs_out_of_time(tmp_path, monkeypatch,
+                                                                     capsys, relaxation_bound):
+    # The one bundle (both futures) is made to end its time without a plan (a fault injected
+    # into that one solve; every other solve is real), as medium bundles of 3 + 1 futures did
+    # in 25 s. Candidates then: the highest-demand future alone (high: 20 early) and the
+    # mean-demand plan (15 early):
+    #   20 early: low 2000, high 2000                       -> 2000
+    #   15 early: low 1500, high 1500 + 5 * 150 = 2250      -> 1875 (the plan, = EEV)
+    # Without the bundle's bound there is no proven bound (no gap, status feasible); with its
+    # relaxation's bound 1700 the gap is (1875 - 1700) / 1875.
+    import optimizer.scenarios.evaluation as evaluation
+    from optimizer import load_instance, solve
+    from conftest import write_instance
+    real = evaluation.run_scenario_solve
+
+    def bundle_out_of_time(job):
+        if job.key[0] == "bundle":
+            return {**evaluation._timed_out(job), "proven_bound": relaxation_bound}
+        return real(job)
+    monkeypatch.setattr(evaluation, "run_scenario_solve", bundle_out_of_time)
+    plan = solve(load_instance(write_instance(tmp_path, newsvendor())),
+                 stochastic_method="decomposed", workers=1)
+    stochastic = plan.summary["stochastic"]
+    candidates = {row["source"]: row["expected_npv"] for row in stochastic["candidates"]}
+    assert candidates == pytest.approx({"plan for the highest-demand future high alone": 2000,
+                                        "mean-demand plan": 1875}, rel=1e-6)
+    assert plan.objective == pytest.approx(1875, rel=1e-6)
+    assert plan.tables["first_stage"]["cards"].sum() == 15
+    assert stochastic["bundles_without_plan"] == ["low, high"]
+    assert plan.status.value == "feasible"
+    from optimizer.output.display import print_plan
+    print_plan(plan, None)
+    said = " ".join(capsys.readouterr().out.split())
+    assert "bundles without a plan in their time: low, high" in said
+    if relaxation_bound is None:
+        assert plan.best_bound is None and plan.mip_gap is None
+        assert "no proven bound" in stochastic["bound_note"]
+        assert "no proven bound: bundle low, high had none" in said
+    else:
+        assert plan.best_bound == pytest.approx(1700, rel=1e-9)
+        assert plan.mip_gap == pytest.approx(175 / 1875, rel=1e-6)
+        assert "gap 9.333%" in said

@@ -570,11 +570,15 @@ def _print_stochastic(console: Console, plan: Any, currency: str) -> None:
         tried = ", ".join(f"{c['source']} {_money(c['expected_npv'], currency)}"
                           if c["expected_npv"] is not None else f"{c['source']} {c['outcome']}"
                           for c in st["candidates"])
+        proven = (st.get("bound_note", "no proven bound") if st["lower_bound"] is None else
+                  f"proven bound {_money(st['lower_bound'], currency)} "
+                  f"({'wait and see' if st.get('bundle_size') == 1 else 'bundles'}), gap "
+                  f"{st['gap']:.3%}")
+        without = st.get("bundles_without_plan")
         console.print(f"scenario decomposition: {st['solves']} solves on {st['workers']} "
-                      f"worker(s) in {summary.get('solve_seconds_total', 0):.2f} s; proven "
-                      f"bound {_money(st['lower_bound'], currency)} "
-                      f"({'wait and see' if st.get('bundle_size') == 1 else 'bundles'}), gap "
-                      f"{st['gap']:.3%}; first stages tried: {tried}")
+                      f"worker(s) in {summary.get('solve_seconds_total', 0):.2f} s; {proven}; "
+                      + (f"bundles without a plan in their time: {'; '.join(without)}; "
+                         if without else "") + f"first stages tried: {tried}")
         return
     model = summary.get("model", {})
     console.print(f"extensive form: {model.get('rows', 0):,} rows, {model.get('columns', 0):,} "

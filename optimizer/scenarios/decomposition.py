@@ -7,8 +7,12 @@
     plan too (commit-period demand in particular), which the true optimum does as well.
     Relaxing non-anticipativity between bundles gives the proven lower bound
     LB = sum_B P(B) bound_B <= SP (bundles of one scenario: the wait-and-see bound).
+    A bundle that finds no plan in its time still gives the proven bound of its relaxation
+    (without one, the whole has no proven bound and says which bundle lacked it); the plan
+    then comes from the other candidates.
 (2) Candidates: the first stage (purchases, cooling builds and openings of the commit periods)
-    of every bundle's plan and of the mean-demand plan. Each is evaluated in every scenario
+    of every bundle's plan, of the highest-demand future's own plan (first in line when a
+    bundle has no plan: it leaves every future a plan) and of the mean-demand plan. Each is evaluated in every scenario
     with its first stage fixed: E[NPV](x) = sum_s p_s NPV_s(x); a candidate that leaves some
     scenario without a plan is out. Evaluation starts with the middle bundle's candidate and
     the dearest scenarios, and drops a candidate once it cannot win: per bundle, its
@@ -20,8 +24,9 @@
     solves' gaps leave it in.
 
 Time: a time limit is for the whole run. The bundles and the mean plan may use
-``BUNDLE_PHASE_SHARE`` of it, the evaluations the rest; every solve carries the run's deadline
-and never runs past it.
+``BUNDLE_PHASE_SHARE`` of it, the evaluations the rest (each evaluation solve the share of the
+first candidate's evaluation; later candidates use what it leaves); every solve carries the
+run's deadline and never runs past it.
 
 Every solve is a plan of one scenario or one bundle: they run in forkserver worker processes
 (as sweeps do), so the work spreads over the cores and no solve grows with the scenario count.
@@ -247,7 +252,8 @@ def _decompose(instance: Instance, began: float, deadline: float | None, workers
     bundles = [ordered[i:i + size] for i in range(0, len(ordered), size)]
     mass = [sum(probability[n] for n in members) for members in bundles]
     guard = ordered[-1]       # the highest demand: every first stage must serve it too
-    phase = common(len(bundles) + 1, BUNDLE_PHASE_SHARE)
+    guarded = size > 1        # the highest-demand future alone: a first stage for it exists
+    phase = common(len(bundles) + 1 + guarded, BUNDLE_PHASE_SHARE)
     jobs = []
     for b, members in enumerate(bundles):
         if len(members) == 1:
@@ -263,6 +269,8 @@ def _decompose(instance: Instance, began: float, deadline: float | None, workers
     mean = mean_future(instance, {n: (probability[n], scenarios[n].demand_scale, alone[n])
                                   for n in scenarios})
     jobs.append(future_job(("mean",), mean, **phase))
+    if guarded:
+        jobs.append(future_job(("guard",), scenarios[guard], **phase))
     solved = run_all(jobs, runner)
     if options.cancelled:
         return _no_plan(instance, began, [], False, "interrupted before every bundle was "
@@ -274,32 +282,53 @@ def _decompose(instance: Instance, began: float, deadline: float | None, workers
         summary = {"input_sha256": instance.input_sha256, "kpis": {},
                    "instance": {"name": instance.spec.name, "file": str(instance.path)}}
         return explain_infeasible(instance, options, began, summary)
+    # a bundle without a plan in its time still gives its proven bound (its relaxation's);
+    # without one the whole has no proven bound, but the candidates still give a plan
     unsolved = [", ".join(members) for b, members in enumerate(bundles)
                 if not solved["bundle", b]["status"].has_plan]
-    if unsolved:
-        return _no_plan(instance, began, [], False,
-                        "no plan found in the time limit for bundle " + "; ".join(unsolved)
-                        + " (give the run more time, or use smaller bundles)",
-                        Status.NO_SOLUTION)
-    floor = [m * solved["bundle", b]["best_bound"] for b, m in enumerate(mass)]
-    lower_bound = sum(floor)
+    bound_of = [_proven_bound(solved["bundle", b]) for b in range(len(bundles))]
+    unbounded = [", ".join(bundles[b]) for b, bound in enumerate(bound_of) if bound is None]
+    floor = [-math.inf if bound is None else m * bound for m, bound in zip(mass, bound_of)]
+    lower_bound = None if unbounded else sum(floor)
 
-    # (2) candidates: the middle bundle's first, then outwards; the mean plan's last
+    # (2) candidates: the middle bundle's first, then outwards; the highest-demand future's
+    # own plan (first when a bundle found no plan: it leaves every future a plan); the mean
+    # plan's last
     candidates: list[tuple[str, dict]] = []
     middle = (len(bundles) - 1) / 2
+    guard_ok = guarded and solved["guard",]["status"].has_plan
+    guard_candidate = (f"plan for the highest-demand future {guard} alone",
+                       solved["guard",]["first_stage"]) if guard_ok else None
+    if guard_candidate is not None and unsolved:
+        candidates.append(guard_candidate)
     for b in sorted(range(len(bundles)), key=lambda b: (abs(b - middle), -b)):
+        if not solved["bundle", b]["status"].has_plan:
+            continue
         first = solved["bundle", b]["first_stage"]
         if not any(first.same_as(other) for _, other in candidates):
             candidates.append((f"plan for {'+'.join(bundles[b])}", first))
+    if guard_candidate is not None and not unsolved and not any(
+            guard_candidate[1].same_as(other) for _, other in candidates):
+        candidates.append(guard_candidate)
     mean_ok = solved["mean",]["status"].has_plan
     if mean_ok:
         candidates.append(("mean-demand plan", solved["mean",]["first_stage"]))
+    if not candidates:
+        return _no_plan(instance, began, [], False,
+                        "no plan found in the time limit for bundle " + "; ".join(unsolved)
+                        + ", nor for the mean-demand or the highest-demand future alone "
+                          "(give the run more time, or use smaller bundles)",
+                        Status.NO_SOLUTION)
     dearest_first = list(reversed(ordered))
-    phase = common(len(candidates) * len(scenarios))
+    # each solve's share is that of the first candidate's evaluation (the others run in the
+    # time it leaves, up to the deadline): a share of all of them gave each solve of 30
+    # futures x 5 candidates 2 s, too little for any, and no candidate was evaluated whole
+    phase = common(len(scenarios))
     jobs = [job for i, (_, first) in enumerate(candidates)
             for job in evaluation_jobs(i, first, scenarios, dearest_first, **phase)]
     mean_index = len(candidates) - 1 if mean_ok else -1
-    enough = lower_bound + mip_gap * abs(lower_bound) / max(1.0 - mip_gap, 1e-12)
+    enough = -math.inf if lower_bound is None else \
+        lower_bound + mip_gap * abs(lower_bound) / max(1.0 - mip_gap, 1e-12)
     evaluated, dropped = _evaluate(jobs, probability, bundles, floor, {mean_index}, runner,
                                    enough, options.progress, began)
     rows = []
@@ -324,7 +353,8 @@ def _decompose(instance: Instance, began: float, deadline: float | None, workers
                         Status.NO_SOLUTION)
     best = min(usable, key=lambda row: row["expected_npv"])
     upper_bound = best["expected_npv"]
-    gap = max(upper_bound - lower_bound, 0.0) / max(abs(upper_bound), 1e-12)
+    gap = None if lower_bound is None else \
+        max(upper_bound - lower_bound, 0.0) / max(abs(upper_bound), 1e-12)
     eev = rows[mean_index]["expected_npv"] if mean_ok else None
     figures: dict[str, Any] = {
         "method": "decomposed", "bundle_size": size, "bundles": len(bundles),
@@ -333,13 +363,19 @@ def _decompose(instance: Instance, began: float, deadline: float | None, workers
         "ev_npv": solved["mean",]["objective"], "eev": eev,
         "vss": None if eev is None else eev - upper_bound,
         "solves": len(solved) + len(evaluated), "workers": workers}
+    if unsolved:
+        figures["bundles_without_plan"] = unsolved
+    if unbounded:
+        figures["bound_note"] = ("no proven bound: bundle " + "; ".join(unbounded) + " had "
+                                 "none in its time (give the run more time, or use smaller "
+                                 "bundles)")
     if eev is None:
         mean_row = rows[mean_index] if mean_ok else None
         figures["vss_note"] = (
             "the mean-demand plan's first stage leaves some scenario without a plan: its VSS "
             "is unbounded" if mean_row is not None and mean_row["outcome"] == "strands a scenario"
             else "not computed: the mean-demand plan was not evaluated in the time limit")
-    if size == 1:
+    if size == 1 and not unsolved:
         wait_and_see = sum(probability[members[0]] * solved["bundle", b]["objective"]
                            for b, members in enumerate(bundles))
         # SP lies in [LB, UB] and WS in [LB, wait_and_see] (bundles of one: LB is the wait-
@@ -352,12 +388,22 @@ def _decompose(instance: Instance, began: float, deadline: float | None, workers
     else:
         figures.update(ws=None, evpi=None,
                        evpi_note="EVPI needs the wait-and-see plans: bundle size 1 or the "
-                                 "extensive form")
+                                 "extensive form" if size > 1 else
+                                 "not computed: some futures' own plans were not found in "
+                                 "their time")
 
     # (3) the plan: the best candidate's recourse in every scenario
     plans = {name: evaluated["eval", best["candidate"], name]["plan"] for name in scenarios}
     return _assemble(instance, scenarios, alone, plans, commit, began, figures,
-                     Status.OPTIMAL if gap <= mip_gap else Status.FEASIBLE)
+                     Status.OPTIMAL if gap is not None and gap <= mip_gap else Status.FEASIBLE)
+
+
+def _proven_bound(outcome: Mapping[str, Any]) -> float | None:
+    """A bundle solve's proven lower bound: its plan's, or without a plan in its time the
+    relaxation's (None when it had neither)."""
+    if outcome["best_bound"] is not None:
+        return outcome["best_bound"]
+    return outcome.get("proven_bound")
 
 
 def _assemble(instance: Instance, scenarios: Mapping[str, Future],

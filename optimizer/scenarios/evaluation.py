@@ -114,7 +114,8 @@ def run_scenario_solve(job: ScenarioSolve) -> dict[str, Any]:
         return _timed_out(job)
     first = plan.decisions.first_stage(list(instance.spec.horizon.periods[:job.commit]))
     return {"key": job.key, "status": plan.status, "objective": plan.objective,
-            "best_bound": plan.best_bound, "first_stage": first,
+            "best_bound": plan.best_bound, "proven_bound": plan.summary.get("proven_bound"),
+            "first_stage": first,
             "plan": None if stochastic else plan, "kpis": plan.summary.get("kpis", {})}
 
 

@@ -231,6 +231,8 @@ def solve_extensive(instance: Instance, options: SolveOptions | None = None,
     if not result.status.has_plan:
         if result.status is Status.INFEASIBLE:
             return explain_infeasible(instance, options, began, summary)
+        if highs.relaxation_bound is not None:       # no plan in time, but a proven bound
+            summary["proven_bound"] = highs.relaxation_bound * money
         return Plan(status=result.status, objective=None, best_bound=None, mip_gap=None,
                     summary=summary)
     form.load(highs.last_values)
