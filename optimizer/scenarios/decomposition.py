@@ -12,8 +12,8 @@
     then comes from the other candidates.
 (2) Candidates: the first stage (purchases, cooling builds and openings of the commit periods)
     of every bundle's plan, of the highest-demand future's own plan (first in line when a
-    bundle has no plan: it leaves every future a plan) and of the mean-demand plan. Each is evaluated in every scenario
-    with its first stage fixed: E[NPV](x) = sum_s p_s NPV_s(x); a candidate that leaves some
+    bundle has no plan: it leaves every future a plan) and of the mean-demand plan. Each is
+    evaluated in every scenario with its first stage fixed: E[NPV](x) = sum_s p_s NPV_s(x); a candidate that leaves some
     scenario without a plan is out. Evaluation starts with the middle bundle's candidate and
     the dearest scenarios, and drops a candidate once it cannot win: per bundle, its
     evaluated NPVs or, until all are in, P(B) bound_B (no first stage does better in B than
@@ -296,20 +296,17 @@ def _decompose(instance: Instance, began: float, deadline: float | None, workers
     # plan's last
     candidates: list[tuple[str, dict]] = []
     middle = (len(bundles) - 1) / 2
-    guard_ok = guarded and solved["guard",]["status"].has_plan
-    guard_candidate = (f"plan for the highest-demand future {guard} alone",
-                       solved["guard",]["first_stage"]) if guard_ok else None
-    if guard_candidate is not None and unsolved:
-        candidates.append(guard_candidate)
     for b in sorted(range(len(bundles)), key=lambda b: (abs(b - middle), -b)):
         if not solved["bundle", b]["status"].has_plan:
             continue
         first = solved["bundle", b]["first_stage"]
         if not any(first.same_as(other) for _, other in candidates):
             candidates.append((f"plan for {'+'.join(bundles[b])}", first))
-    if guard_candidate is not None and not unsolved and not any(
-            guard_candidate[1].same_as(other) for _, other in candidates):
-        candidates.append(guard_candidate)
+    if guarded and solved["guard",]["status"].has_plan:
+        first = solved["guard",]["first_stage"]
+        if not any(first.same_as(other) for _, other in candidates):
+            candidates.insert(0 if unsolved else len(candidates),
+                              (f"plan for the highest-demand future {guard} alone", first))
     mean_ok = solved["mean",]["status"].has_plan
     if mean_ok:
         candidates.append(("mean-demand plan", solved["mean",]["first_stage"]))
