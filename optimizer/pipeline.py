@@ -78,7 +78,9 @@ def solve_deterministic(instance: Any, options: SolveOptions | None = None) -> P
     highs = HighsModel(form.arrays)
     handed_over = time.perf_counter()
     model_file = write_model_if_asked(form, options, data.money_unit)   # not hand-over time
-    hooks = plan_hooks(form, data, highs.large)
+    fixed = None if options.fix_first_stage is None else \
+        first_stage_values(data, *options.fix_first_stage)[0]
+    hooks = plan_hooks(form, data, highs.large, fixed)
     money = data.money_unit
     solving = solver_options
     if time_limit:      # the tables (and the explanation's LPs) are made inside the limit too
@@ -254,10 +256,12 @@ def _duals(highs: HighsModel, values: np.ndarray, fix: str) -> np.ndarray | None
     return highs.lp_duals(values, fix)
 
 
-def plan_hooks(form: StandardForm, data: ProblemData, large: bool) -> PlanHooks:
+def plan_hooks(form: StandardForm, data: ProblemData, large: bool,
+               fixed: dict[str, dict[Any, float]] | None = None) -> PlanHooks:
     """What the solve strategy needs to know about the columns: which are purchases, how
     to round them and the other integers (:mod:`optimizer.solver.rounding`), and for large
-    models the (accelerator, site) placement of every column."""
+    models the (accelerator, site) placement of every column. ``fixed``: the decisions
+    fixed before the solve (variable -> key -> value), which the constructive plan keeps."""
     keys = form.column_keys()
 
     def purchases(columns: np.ndarray, relaxed: np.ndarray) -> np.ndarray:
@@ -269,7 +273,7 @@ def plan_hooks(form: StandardForm, data: ProblemData, large: bool) -> PlanHooks:
         chosen = round_rest(data, dict(zip(named, relaxed)))
         return np.array([chosen[key] for key in named], dtype=float)
     def constructive() -> tuple[np.ndarray, np.ndarray] | None:
-        made = greedy_plan(data)
+        made = greedy_plan(data, fixed)
         if made.failed:
             return None
         integers = np.flatnonzero(form.arrays.integer)

@@ -96,3 +96,43 @@ def test_rounded_first_plan_fits_whole_cooling_steps_under_the_grid():
     assert_feasible_for_model(compiled, compiled.first_plan_values)
     # within 10 % of the relaxation's bound (the constructive plan was 86 % above it)
     assert compiled.objective_of(compiled.first_plan_values) <= 1.1 * compiled.relaxation_bound
+
+
+@pytest.mark.parametrize("variant", [{}, {"procurement": True, "energy": True}])
+def test_constructive_plan_keeps_a_fixed_first_stage(variant):
+    # A stochastic candidate evaluated in a low-demand future: the first period's decisions
+    # are fixed at the high-demand future's constructive plan (demand x1.5), and the future
+    # itself has demand x0.5. The greedy then must build on the fixed first stage: its own
+    # first stage (about a third of the fixed cards) was overridden by the fix, so its later
+    # purchases assumed cards that were not there, or slots that were full, and the LP over
+    # its integers had no plan (the 100-future decomposition timed out on such solves).
+    # Now the constructive plan exists, satisfies every row of the fixed model, and keeps
+    # every fixed value (the fixed columns are constants of the compiled model; the
+    # greedy's own copy of them is checked against the fix).
+    from optimizer import instance_from_mapping
+    from optimizer.pipeline import _greedy_value, plan_hooks
+    from optimizer.problem.entries import first_stage_keys
+    from optimizer.solver.greedy import greedy_plan
+    from optimizer.solver.strategy import constructive_start
+    raw = generate_instance(10, 12, 8, 4, seed=1, **variant)
+    high = build_problem_data(instance_from_mapping(raw, overrides={"demand_scale": 1.5}))
+    made = greedy_plan(high)
+    assert not made.failed
+    fixed = {variable: {key: _greedy_value(made, variable, key) for key in keys}
+             for variable, keys in first_stage_keys(high, 1).items()}
+    assert sum(fixed["units_bought"].values()) > 0
+    low = build_problem_data(instance_from_mapping(raw, overrides={"demand_scale": 0.5}))
+    model = build_model(low)
+    for variable, keyed in fixed.items():
+        for key, value in keyed.items():
+            getattr(model, variable)[key].fix(value)
+    form = StandardForm(model)
+    compiled = HighsModel(form.arrays)
+    hooks = plan_hooks(form, low, compiled.large, fixed)
+    plan = constructive_start(compiled, hooks)
+    assert plan is not None
+    assert_feasible_for_model(compiled, plan)
+    kept = greedy_plan(low, fixed)
+    for variable, keyed in fixed.items():
+        for key, value in keyed.items():
+            assert _greedy_value(kept, variable, key) == pytest.approx(value), (variable, key)

@@ -279,3 +279,39 @@ def test_decomposition_keeps_a_plan_when_a_bundle_runs_out_of_time(tmp_path, mon
         assert plan.best_bound == pytest.approx(1700, rel=1e-9)
         assert plan.mip_gap == pytest.approx(175 / 1875, rel=1e-6)
         assert "gap 9.333%" in said
+
+
+def test_decomposition_runs_a_timed_out_evaluation_again(tmp_path, monkeypatch):
+    # Bundles of one, as in test_newsvendor_by_decomposition_with_single_scenario_bundles:
+    # candidates 0 = high's plan (20 early, 2000), 1 = low's plan (10 early, 1750, the best),
+    # 2 = the mean-demand plan (15 early, 1875). Low's plan evaluated in the high future is
+    # made to end its first share without a plan (a fault injected into that one solve's
+    # first run; every other solve is real). Until it is in, its estimate is 0.5 * 1000
+    # (low, evaluated) + P(high) bound_high = 0.5 * 2000: 1500, below 1875, so it stays in
+    # the race, and the solve runs again with the time left: high 1000 + 10 * 150 = 2500,
+    # E[NPV] 1750. Before, one solve without a plan in its share dropped the candidate and
+    # the plan was the mean-demand one, 1875 (medium, 100 futures: every candidate was
+    # dropped that way with 260 s of 600 left).
+    import optimizer.scenarios.evaluation as evaluation
+    from optimizer import load_instance, solve
+    from conftest import write_instance
+    real = evaluation.run_scenario_solve
+    runs: list[float | None] = []
+
+    def slow_first_time(job):
+        if job.key == ("eval", 1, "high"):
+            runs.append(job.time_limit)
+            if len(runs) == 1:
+                return evaluation._timed_out(job)
+        return real(job)
+    import optimizer.scenarios.decomposition as decomposition
+    monkeypatch.setattr(decomposition, "run_scenario_solve", slow_first_time)
+    plan = solve(load_instance(write_instance(tmp_path, newsvendor())), time_limit=120,
+                 stochastic_method="decomposed", workers=1, bundle_size=1)
+    stochastic = plan.summary["stochastic"]
+    candidates = {row["source"]: row["expected_npv"] for row in stochastic["candidates"]}
+    assert candidates == pytest.approx({"plan for high": 2000, "plan for low": 1750,
+                                        "mean-demand plan": 1875}, rel=1e-6)
+    assert plan.objective == pytest.approx(1750, rel=1e-6)
+    assert plan.tables["first_stage"]["cards"].sum() == 10
+    assert len(runs) == 2 and runs[1] > 1.5 * runs[0]     # again, with more time

@@ -13,11 +13,12 @@
 (2) Candidates: the first stage (purchases, cooling builds and openings of the commit periods)
     of every bundle's plan, of the highest-demand future's own plan (first in line when a
     bundle has no plan: it leaves every future a plan) and of the mean-demand plan. Each is
-    evaluated in every scenario with its first stage fixed: E[NPV](x) = sum_s p_s NPV_s(x); a candidate that leaves some
-    scenario without a plan is out. Evaluation starts with the middle bundle's candidate and
-    the dearest scenarios, and drops a candidate once it cannot win: per bundle, its
-    evaluated NPVs or, until all are in, P(B) bound_B (no first stage does better in B than
-    B's own optimum); or once a complete candidate is within the gap asked for.
+    evaluated in every scenario with its first stage fixed: E[NPV](x) = sum_s p_s NPV_s(x);
+    a candidate that leaves some scenario without a plan (infeasible) is out. Evaluation
+    starts with the middle bundle's candidate and the dearest scenarios, and drops a
+    candidate once it cannot win: per bundle, its evaluated NPVs or, until all are in,
+    P(B) bound_B (no first stage does better in B than B's own optimum); or once a complete
+    candidate is within the gap asked for.
 (3) The cheapest candidate is the plan. Its E[NPV] is an upper bound UB >= SP, so the gap
     (UB - LB) / UB is proven. EEV = E[NPV](mean plan's first stage), VSS = EEV - UB; with
     bundles of one, WS = sum_s p_s NPV_s(alone) and EVPI = UB - WS, with the interval the
@@ -25,14 +26,16 @@
 
 Time: a time limit is for the whole run. The bundles and the mean plan may use
 ``BUNDLE_PHASE_SHARE`` of it, the evaluations the rest (each evaluation solve the share of the
-first candidate's evaluation; later candidates use what it leaves); every solve carries the
-run's deadline and never runs past it.
+first candidate's evaluation; later candidates use what it leaves; a solve that ends its
+share without a plan, for a candidate still in the race, runs again in an even share of what
+is left); every solve carries the run's deadline and never runs past it.
 
 Every solve is a plan of one scenario or one bundle: they run in forkserver worker processes
 (as sweeps do), so the work spreads over the cores and no solve grows with the scenario count.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import pickle
@@ -91,13 +94,14 @@ def _evaluate(jobs: list[ScenarioSolve], probability: Mapping[str, float],
 
     def beaten(candidate: int) -> bool:
         outs = {name: done.get(("eval", candidate, name)) for name in names}
-        if any(out is not None and not out["status"].has_plan for out in outs.values()):
+        if any(out is not None and out["status"] is Status.INFEASIBLE for out in outs.values()):
             return True
         if candidate in protected:
             return False
         estimate = sum(
             sum(probability[n] * outs[n]["objective"] for n in members)
-            if all(outs[n] is not None for n in members) else floor
+            if all(outs[n] is not None and outs[n]["status"].has_plan for n in members)
+            else floor
             for members, floor in zip(bundles, bundle_floor))
         best = min((e for c in candidates if c not in dropped
                     and (e := expected(c)) is not None), default=None)
@@ -106,19 +110,46 @@ def _evaluate(jobs: list[ScenarioSolve], probability: Mapping[str, float],
 
     deadline = min((job.deadline for job in jobs if job.deadline is not None), default=None)
     best_so_far = None
-    for job, out in runner.run(run_scenario_solve, jobs, deadline,
-                               skip=lambda job: job.key[1] in dropped):
-        done[out["key"]] = out
-        value = expected(out["key"][1])
-        if value is not None and (best_so_far is None or value < best_so_far):
-            best_so_far = value
-            if progress is not None:
-                progress({"seconds": time.perf_counter() - began, "objective": value,
-                          "bound": None})
-        for candidate in set(candidates) - dropped:
-            if beaten(candidate):
-                dropped.add(candidate)
+    pending = jobs
+    while pending:
+        for job, out in runner.run(run_scenario_solve, pending, deadline,
+                                   skip=lambda job: job.key[1] in dropped):
+            done[out["key"]] = out
+            value = expected(out["key"][1])
+            if value is not None and (best_so_far is None or value < best_so_far):
+                best_so_far = value
+                if progress is not None:
+                    progress({"seconds": time.perf_counter() - began, "objective": value,
+                              "bound": None})
+            for candidate in set(candidates) - dropped:
+                if beaten(candidate):
+                    dropped.add(candidate)
+        stopped = runner.cancel is not None and runner.cancel.is_set()
+        pending = [] if stopped else _retries(jobs, done, dropped, deadline, runner.workers)
     return done, dropped
+
+
+RETRY_MIN_FACTOR = 1.5
+"""A timed-out evaluation solve is run again only with at least this many times its time."""
+
+
+def _retries(jobs: list[ScenarioSolve], done: Mapping[tuple, dict], dropped: set[int],
+             deadline: float | None, workers: int) -> list[ScenarioSolve]:
+    """The evaluation solves that ended their time without a plan (not infeasible) for a
+    candidate still in the race, again with an even share of the time left: a candidate is
+    not lost to one future that was slow to plan while time remains (medium, 100 futures: the
+    first pass's 6 s solves lost every candidate that way with 260 s left). Empty when no
+    solve would get ``RETRY_MIN_FACTOR`` times its former time."""
+    slow = [job for job in jobs if job.key[1] not in dropped and job.key in done
+            and done[job.key]["status"] is Status.NO_SOLUTION]
+    if not slow or deadline is None:
+        return []
+    rounds = math.ceil(len(slow) / max(workers, 1))
+    share = (deadline - time.time()) / rounds
+    if any(job.time_limit is not None and share < RETRY_MIN_FACTOR * job.time_limit
+           for job in slow):
+        return []
+    return [dataclasses.replace(job, time_limit=share) for job in slow]
 
 
 def solve_decomposed(instance: Instance, options: SolveOptions | None = None) -> Plan:

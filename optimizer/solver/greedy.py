@@ -8,12 +8,18 @@ energy that the solver strategy solves to make the plan exact (or reports as no 
 It is a heuristic: it looks at one purchase at a time and assumes each card serves the
 workload it was bought for. It exists so that a plan is there within seconds whatever the
 size, for the branch and bound to improve.
+
+With a first stage fixed (a stochastic plan's candidate evaluated in one future, a re-plan),
+the fixed decisions are taken as they are, their cards serve whatever demand they can, and
+the greedy fills the rest with the decisions left free: otherwise its own first stage, which
+the fix overrides, leaves its later periods short or over the slots and the LP has no plan.
 """
 from __future__ import annotations
 
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any, Mapping
 
 from optimizer.problem import KSCT, ProblemData
 from optimizer.problem.costs import CAPEX_KINDS
@@ -154,12 +160,18 @@ def _cooling_needed(data: ProblemData, state: _State, s: str, c: str, alive: ran
     return builds, True
 
 
-def greedy_plan(data: ProblemData) -> GreedyPlan:
-    """A constructive plan (see the module docstring)."""
+def greedy_plan(data: ProblemData,
+                fixed: Mapping[str, Mapping[Any, float]] | None = None) -> GreedyPlan:
+    """A constructive plan (see the module docstring); ``fixed``: variable -> key -> value of
+    the decisions fixed before the solve (:func:`optimizer.pipeline.first_stage_values`),
+    which the plan keeps and does not add to."""
     plan = GreedyPlan()
     state = _State(data)
+    fixed = fixed or {}
+    frozen_units = set(fixed.get("units_bought", {}))
+    frozen_rentals = set(fixed.get("cards_rented", {}))
     options = defaultdict(list)                  # (w, t) -> (cost per token/s unit, key)
-    buys = set(data.BUY)
+    buys = set(data.BUY) - frozen_units
     serve = set(data.SERVE)
     life_cost = {}
     for key in data.BUY:
@@ -175,7 +187,8 @@ def greedy_plan(data: ProblemData) -> GreedyPlan:
         life_cost[key] = per_card + energy + build + opening
     by_kst = defaultdict(list)
     for key in data.BUY:
-        by_kst[key[0], key[1], key[3]].append(key)
+        if key in buys:
+            by_kst[key[0], key[1], key[3]].append(key)
     for (w, k, s, t) in data.SERVE:
         for key in by_kst.get((k, s, t), []):
             per_token = life_cost[key] / (data.throughput[k, w] * data.availability[k]
@@ -185,6 +198,8 @@ def greedy_plan(data: ProblemData) -> GreedyPlan:
         values.sort()
     rentals = defaultdict(list)                  # (w, t) -> (cost per token/s unit, rental)
     for (w, r, t) in data.RENT_SERVE:
+        if (r, t) in frozen_rentals:
+            continue
         k = data.rental_accelerator[r]
         rentals[w, t].append((data.cost_rent[r, t] / (data.throughput[k, w] * data.availability[k]
                                                       / data.token_unit), r))
@@ -196,20 +211,14 @@ def greedy_plan(data: ProblemData) -> GreedyPlan:
             per_period[w, key] = cost / max(len(_alive(data, key)), 1)
     cheapest = defaultdict(list)                 # t -> (cost per card, key): for share rules
     for key, cost in life_cost.items():
-        cheapest[key[3]].append((cost, key))
+        if key in buys:
+            cheapest[key[3]].append((cost, key))
     for values in cheapest.values():
         values.sort()
-    # what the installed fleet covers, workload by workload (cheapest demand first served)
+    # what the installed fleet and the fixed decisions cover, workload by workload
     for (k, s, c, t), cards in data.existing_cards.items():
-        left = cards
-        for w in data.WORKLOADS:
-            if left <= 0 or (w, k, s, t) not in serve:
-                continue
-            rate = data.throughput[k, w] * data.availability[k] / data.token_unit
-            need = data.demand_peak.get((w, t), 0.0) - state.serving[w, t]
-            used = min(left, max(need, 0.0) / rate) if rate else 0.0
-            state.serving[w, t] += used * rate
-            left -= used
+        _cover(data, state, serve, k, s, t, cards)
+    _take_fixed(data, state, plan, fixed, serve)
     for t in range(data.n_periods):
         for w in sorted(data.WORKLOADS, key=lambda w: -data.demand_peak.get((w, t), 0.0)):
             deficit = data.demand_peak.get((w, t), 0.0) - state.serving[w, t]
@@ -238,6 +247,84 @@ def greedy_plan(data: ProblemData) -> GreedyPlan:
     plan.opened = dict(state.opened)
     plan.modes = dict(state.mode)
     return plan
+
+
+def _cover(data: ProblemData, state: _State, serve: set, k: str, s: str, t: int,
+           cards: float) -> None:
+    """Let ``cards`` of k at s in t serve the demand still uncovered, workload by workload."""
+    left = cards
+    for w in data.WORKLOADS:
+        if left <= 0 or (w, k, s, t) not in serve:
+            continue
+        rate = data.throughput[k, w] * data.availability[k] / data.token_unit
+        need = data.demand_peak.get((w, t), 0.0) - state.serving[w, t]
+        used = min(left, max(need, 0.0) / rate) if rate else 0.0
+        state.serving[w, t] += used * rate
+        left -= used
+
+
+def _take_fixed(data: ProblemData, state: _State, plan: GreedyPlan,
+                fixed: Mapping[str, Mapping[Any, float]], serve: set) -> None:
+    """Put the fixed decisions into the plan and the state: their cards, load, supply and
+    capex, the cooling they built, the sites they opened; their cards serve what they can."""
+    for (s, c, t), amount in fixed.get("build", {}).items():
+        if amount > TOLERANCE:
+            _add_builds(data, state, plan, s, c, {t: amount}, capex=True)
+            if s in data.EXCLUSIVE:
+                state.mode[s] = c
+    for (s, t), is_open in fixed.get("site_open", {}).items():
+        if is_open > 0.5 and t < state.opened.get(s, data.n_periods):
+            state.opened[s] = t
+    for key, units in fixed.get("units_bought", {}).items():
+        if units <= TOLERANCE:
+            continue
+        k, s, c, tau = key
+        plan.units[key] = int(round(units))
+        cards = units * data.cards_per_unit[k]
+        # cards ordered now and delivered later need cooling then, which is not fixed
+        builds, fits = _cooling_needed(data, state, s, c, _alive(data, key),
+                                       cards * data.power_kw_per_card[k] / 1000)
+        if fits:
+            _add_builds(data, state, plan, s, c, builds, capex=True)
+        for t in _alive(data, key):
+            state.cards[s, t] += cards
+            state.load[s, c, t] += cards * data.power_kw_per_card[k] / 1000
+            state.fleet[k, t] += cards
+            _cover(data, state, serve, k, s, t, cards)
+        state.supplied[k, tau] += cards
+        for t, money in _capex_per_unit(data, key).items():
+            state.capex[t] += units * money / data.money_unit
+        if s in data.OPENABLE:
+            state.opened[s] = min(tau, state.opened.get(s, tau))
+        if s in data.EXCLUSIVE:
+            state.mode[s] = c
+    rent_serve = set(data.RENT_SERVE)
+    for (r, t), cards in fixed.get("cards_rented", {}).items():
+        if cards <= TOLERANCE:
+            continue
+        k = data.rental_accelerator[r]
+        plan.rented[r, t] = int(round(cards))
+        state.fleet[k, t] += cards
+        for w in data.WORKLOADS:
+            if (w, r, t) in rent_serve and cards > 0:
+                rate = data.throughput[k, w] * data.availability[k] / data.token_unit
+                need = max(data.demand_peak.get((w, t), 0.0) - state.serving[w, t], 0.0)
+                used = min(cards, need / rate) if rate else 0.0
+                state.serving[w, t] += used * rate
+                cards -= used
+
+
+def _add_builds(data: ProblemData, state: _State, plan: GreedyPlan, s: str, c: str,
+                builds: Mapping[int, float], capex: bool = False) -> None:
+    """Build ``builds`` (period -> build units) of cooling c at s: the capacity from then on,
+    and (``capex``) their capex in the state's budget."""
+    unit = data.build_unit_mw[s, c]
+    for t, amount in builds.items():
+        plan.builds[s, c, t] = plan.builds.get((s, c, t), 0.0) + amount
+        for later in range(t, data.n_periods):
+            state.capacity[s, c][later] += amount * unit
+        if capex:
+            state.capex[t] += amount * unit * data.build_cost_per_mw[s, c] / data.money_unit
 
 
 def _place(data: ProblemData, state: _State, plan: GreedyPlan, ranked: list, w: str | None,
@@ -295,10 +382,7 @@ def _place(data: ProblemData, state: _State, plan: GreedyPlan, ranked: list, w: 
             if w is not None:
                 state.serving[w, tt] += units * u * rate
         state.supplied[k, tau] += units * u
-        for bt, amount in builds.items():
-            plan.builds[s, c, bt] = plan.builds.get((s, c, bt), 0.0) + amount
-            for later in range(bt, data.n_periods):
-                state.capacity[s, c][later] += amount * data.build_unit_mw[s, c]
+        _add_builds(data, state, plan, s, c, builds)
         for tt, money in spend.items():
             state.capex[tt] += money / data.money_unit
         if opening or (s in data.OPENABLE and s not in state.opened):
