@@ -68,6 +68,11 @@ BUNDLE_SIZE = 3
 BUNDLE_PHASE_SHARE = 0.5
 """Share of a time limit the bundles and the mean plan may use; the evaluations get the rest."""
 
+FIRST_EVALUATION_SHARE = 0.5
+"""Share of the evaluations' time that sets each evaluation solve's own share: the first
+candidate's whole evaluation fits in it (a plan within a recourse gap is enough: any plan of
+every future gives an upper bound), the rest is for the other candidates and solves run again."""
+
 
 def _evaluate(jobs: list[ScenarioSolve], probability: Mapping[str, float],
               bundles: list[list[str]], bundle_floor: list[float], protected: set[int],
@@ -348,10 +353,12 @@ def _decompose(instance: Instance, began: float, deadline: float | None, workers
                           "(give the run more time, or use smaller bundles)",
                         Status.NO_SOLUTION)
     dearest_first = list(reversed(ordered))
-    # each solve's share is that of the first candidate's evaluation (the others run in the
-    # time it leaves, up to the deadline): a share of all of them gave each solve of 30
-    # futures x 5 candidates 2 s, too little for any, and no candidate was evaluated whole
-    phase = common(len(scenarios))
+    # each solve's share is that of the first candidate's evaluation in FIRST_EVALUATION_SHARE
+    # of the time left (the others, and solves run again, use the rest, up to the deadline):
+    # a share of all of them gave each solve of 30 futures x 5 candidates 2 s, too little for
+    # any, and no candidate was evaluated whole; a share of all the time left let the first
+    # candidate's last solves run into the deadline
+    phase = common(len(scenarios), FIRST_EVALUATION_SHARE)
     jobs = [job for i, (_, first) in enumerate(candidates)
             for job in evaluation_jobs(i, first, scenarios, dearest_first, **phase)]
     mean_index = len(candidates) - 1 if mean_ok else -1
@@ -368,6 +375,10 @@ def _decompose(instance: Instance, began: float, deadline: float | None, workers
         late = any(out is not None and out["status"] is Status.NO_SOLUTION
                    for out in outcomes.values())
         rows.append({"candidate": i, "source": source, "expected_npv": expected,
+                     "futures_with_plan": sum(out is not None and out["status"].has_plan
+                                              for out in outcomes.values()),
+                     "futures_out_of_time": sum(out is not None and out["status"] is
+                                                Status.NO_SOLUTION for out in outcomes.values()),
                      "outcome": "evaluated" if expected is not None else
                      "strands a scenario" if strands else
                      "not evaluated in the time limit" if late else
@@ -378,7 +389,7 @@ def _decompose(instance: Instance, began: float, deadline: float | None, workers
                         "no candidate first stage was evaluated with a plan in every scenario "
                         + ("before the run was interrupted" if options.cancelled else
                            "in the time limit (the extensive form may still find one)"),
-                        Status.NO_SOLUTION)
+                        Status.NO_SOLUTION, {"candidates": rows, "lower_bound": lower_bound})
     best = min(usable, key=lambda row: row["expected_npv"])
     upper_bound = best["expected_npv"]
     gap = None if lower_bound is None else \
@@ -470,7 +481,9 @@ def _assemble(instance: Instance, scenarios: Mapping[str, Future],
 
 def _no_plan(instance: Instance, began: float, stranded: list[str],
              raise_on_infeasible: bool, reason: str | None = None,
-             status: Status = Status.INFEASIBLE) -> Plan:
+             status: Status = Status.INFEASIBLE, figures: Mapping[str, Any] | None = None
+             ) -> Plan:
+    """A decomposition without a plan: why, and ``figures`` of what was tried."""
     if reason is None:
         reason = ("no plan serves every scenario: bundle " + "; ".join(stranded)
                   + " has no plan even on its own (solve its scenarios alone to see which "
@@ -478,7 +491,7 @@ def _no_plan(instance: Instance, began: float, stranded: list[str],
     summary = {"status": status.value, "objective": None, "best_bound": None, "mip_gap": None,
                "input_sha256": instance.input_sha256,
                "instance": {"name": instance.spec.name, "file": str(instance.path)},
-               "stochastic": {"method": "decomposed", "reason": reason},
+               "stochastic": {"method": "decomposed", "reason": reason, **(figures or {})},
                "solve_seconds_total": time.perf_counter() - began, "kpis": {}}
     plan = Plan(status=status, objective=None, best_bound=None, mip_gap=None, summary=summary)
     if raise_on_infeasible and status is Status.INFEASIBLE:
