@@ -78,11 +78,14 @@ def _evaluate(jobs: list[ScenarioSolve], probability: Mapping[str, float],
               bundles: list[list[str]], bundle_floor: list[float], protected: set[int],
               runner: Runner, enough: float, progress: Any = None, began: float = 0.0
               ) -> tuple[dict[tuple, dict], set[int]]:
-    """Run the evaluation solves in the order given and drop a candidate (unless
-    ``protected``) as soon as it cannot win: summed over bundles, its NPVs where the bundle is
-    fully evaluated and ``bundle_floor`` (P(B) bound_B) where not, exceed the best complete
-    candidate's E[NPV]; or it leaves a scenario without a plan; or a complete candidate
-    already costs no more than ``enough`` (the lower bound plus the gap asked for).
+    """Run the evaluation solves candidate by candidate, in the order given, and drop a
+    candidate (unless ``protected``) as soon as it cannot win: summed over bundles, its NPVs
+    where the bundle is fully evaluated and ``bundle_floor`` (P(B) bound_B) where not, exceed
+    the best complete candidate's E[NPV]; or it leaves a scenario without a plan; or a
+    complete candidate already costs no more than ``enough`` (the lower bound plus the gap
+    asked for). A candidate's solves that end their share without a plan run again, with
+    more time, before the next candidate starts (:func:`_retries`): the first plan comes as
+    soon as one candidate is complete.
 
     ``progress`` (the run's callback) hears each better complete candidate.
 
@@ -91,7 +94,7 @@ def _evaluate(jobs: list[ScenarioSolve], probability: Mapping[str, float],
     done: dict[tuple, dict] = {}
     dropped: set[int] = set()
     names = list(probability)
-    candidates = sorted({job.key[1] for job in jobs})
+    candidates = list(dict.fromkeys(job.key[1] for job in jobs))
 
     def expected(candidate: int) -> float | None:
         return expected_npv({name: done.get(("eval", candidate, name)) for name in names},
@@ -115,46 +118,59 @@ def _evaluate(jobs: list[ScenarioSolve], probability: Mapping[str, float],
 
     deadline = min((job.deadline for job in jobs if job.deadline is not None), default=None)
     best_so_far = None
-    pending = jobs
-    while pending:
-        for job, out in runner.run(run_scenario_solve, pending, deadline,
-                                   skip=lambda job: job.key[1] in dropped):
-            done[out["key"]] = out
-            value = expected(out["key"][1])
-            if value is not None and (best_so_far is None or value < best_so_far):
-                best_so_far = value
-                if progress is not None:
-                    progress({"seconds": time.perf_counter() - began, "objective": value,
-                              "bound": None})
-            for candidate in set(candidates) - dropped:
-                if beaten(candidate):
-                    dropped.add(candidate)
-        stopped = runner.cancel is not None and runner.cancel.is_set()
-        pending = [] if stopped else _retries(jobs, done, dropped, deadline, runner.workers)
+    for current in candidates:
+        own = [job for job in jobs if job.key[1] == current]
+        pending = own
+        while pending and current not in dropped:
+            for job, out in runner.run(run_scenario_solve, pending, deadline,
+                                       skip=lambda job: job.key[1] in dropped):
+                done[out["key"]] = out
+                value = expected(out["key"][1])
+                if value is not None and (best_so_far is None or value < best_so_far):
+                    best_so_far = value
+                    if progress is not None:
+                        progress({"seconds": time.perf_counter() - began, "objective": value,
+                                  "bound": None})
+                for candidate in set(candidates) - dropped:
+                    if beaten(candidate):
+                        dropped.add(candidate)
+            if runner.cancel is not None and runner.cancel.is_set():
+                return done, dropped
+            pending = _retries(own, done, deadline, runner.workers)
+        if deadline is not None and time.time() >= deadline:
+            break
     return done, dropped
 
 
 RETRY_MIN_FACTOR = 1.5
 """A timed-out evaluation solve is run again only with at least this many times its time."""
+RETRY_MAX_FACTOR = 4.0
+"""...and with at most this many times its time (the other candidates need some too; a solve
+still without a plan then runs again, with more)."""
 
 
-def _retries(jobs: list[ScenarioSolve], done: Mapping[tuple, dict], dropped: set[int],
-             deadline: float | None, workers: int) -> list[ScenarioSolve]:
-    """The evaluation solves that ended their time without a plan (not infeasible) for a
-    candidate still in the race, again with an even share of the time left: a candidate is
-    not lost to one future that was slow to plan while time remains (medium, 100 futures: the
-    first pass's 6 s solves lost every candidate that way with 260 s left). Empty when no
-    solve would get ``RETRY_MIN_FACTOR`` times its former time."""
-    slow = [job for job in jobs if job.key[1] not in dropped and job.key in done
+def _retries(jobs: list[ScenarioSolve], done: Mapping[tuple, dict], deadline: float | None,
+             workers: int) -> list[ScenarioSolve]:
+    """The solves of ``jobs`` that ended their time without a plan (not infeasible), again
+    with ``RETRY_MAX_FACTOR`` times their time or an even share of the time left, whichever
+    is less: a candidate is not lost to one future that was slow to plan while time remains
+    (medium, 100 futures: 6 s solves lost every candidate that way with 260 s left). Empty
+    when none would get ``RETRY_MIN_FACTOR`` times its former time."""
+    slow = [job for job in jobs if job.key in done
             and done[job.key]["status"] is Status.NO_SOLUTION]
     if not slow or deadline is None:
         return []
     rounds = math.ceil(len(slow) / max(workers, 1))
     share = (deadline - time.time()) / rounds
-    if any(job.time_limit is not None and share < RETRY_MIN_FACTOR * job.time_limit
-           for job in slow):
-        return []
-    return [dataclasses.replace(job, time_limit=share) for job in slow]
+    again = []
+    for job in slow:
+        if job.time_limit is None:
+            return []
+        if share < RETRY_MIN_FACTOR * job.time_limit:
+            return []
+        again.append(dataclasses.replace(
+            job, time_limit=min(share, RETRY_MAX_FACTOR * job.time_limit)))
+    return again
 
 
 def solve_decomposed(instance: Instance, options: SolveOptions | None = None) -> Plan:
