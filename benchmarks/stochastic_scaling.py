@@ -3,12 +3,17 @@ with the scenario count (medium instance, same seed), side by side in one run.
 
     python benchmarks/stochastic_scaling.py --scenarios 3 10 30 --time-limit 120
     python benchmarks/stochastic_scaling.py --methods extensive decomposed ph --workers 2
+    python benchmarks/stochastic_scaling.py --scenarios 10 30 100 300 --methods decomposed \
+        --seconds-per-future 2      # how the time to the first plan and memory grow
 
 Scenario demand scales are spread evenly over 0.5..1.5 with equal probabilities; the first
 period is committed. Each count runs in a fresh process; value-of-information solves are off
-(they are separate deterministic solves, not the extensive form). With ``--method decomposed``
-the time limit and gap apply to each scenario solve, and the gap reported is the proven
-(UB - LB) / UB of the whole (see optimizer/decomposition.py).
+(they are separate deterministic solves, not the extensive form). The time limit is for the
+whole run of each method (``--seconds-per-future`` makes it that many seconds per future, to
+see whether the cost per future grows); the decomposition's gap is the proven (UB - LB) / UB
+of the whole (see optimizer/scenarios/decomposition.py). "first plan s" is when the run's
+progress first reported a plan (the extensive form and the decomposition report it; PH does
+not).
 """
 from __future__ import annotations
 
@@ -54,6 +59,9 @@ def main() -> None:
     parser.add_argument("--size", nargs=4, type=int, default=[10, 12, 8, 4])
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--time-limit", type=float, default=120.0)
+    parser.add_argument("--seconds-per-future", type=float, default=None,
+                        help="time limit of each run: this many seconds per future "
+                             "(instead of --time-limit)")
     parser.add_argument("--mip-gap", type=float, default=0.01)
     parser.add_argument("--methods", nargs="+", choices=["extensive", "decomposed", "ph"],
                         default=["extensive", "decomposed", "ph"])
@@ -75,7 +83,9 @@ def main() -> None:
             path = Path(tmp) / f"s{count}.yaml"
             path.write_text(yaml.safe_dump(instance, sort_keys=False))
             for method in args.methods:
-                code = CHILD.format(repo=str(REPO), path=str(path), limit=args.time_limit,
+                limit = args.time_limit if args.seconds_per_future is None else \
+                    args.seconds_per_future * count
+                code = CHILD.format(repo=str(REPO), path=str(path), limit=limit,
                                     gap=args.mip_gap, method=method, workers=args.workers)
                 out = subprocess.run([sys.executable, "-c", code], capture_output=True,
                                      text=True)
@@ -85,18 +95,20 @@ def main() -> None:
                     continue
                 row = json.loads(out.stdout.strip().splitlines()[-1])
                 row["scenarios"] = count
+                row["time_limit"] = limit
                 rows.append(row)
                 print(f"{count} scenarios, {method}: {row['status']} "
                       f"{row['total_seconds']:.0f} s", file=sys.stderr)
-    print("| method | scenarios | rows | columns | integers | solves | first plan s | total s | "
+    print("| method | scenarios | limit s | rows | columns | integers | solves | first plan s | total s | "
           "status | E[NPV] | gap | peak MB (self + children) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         gap = "-" if r["mip_gap"] is None else f"{r['mip_gap']:.2%}"
         npv = "-" if r["objective"] is None else f"{r['objective'] / 1e6:,.2f} M"
         first = "-" if r.get("first_plan_seconds") is None else f"{r['first_plan_seconds']:.1f}"
         model = r["model"]
-        print(f"| {r['method']} | {r['scenarios']} | {model.get('rows', 0):,} | "
+        print(f"| {r['method']} | {r['scenarios']} | {r['time_limit']:.0f} | "
+              f"{model.get('rows', 0):,} | "
               f"{model.get('columns', 0):,} | {model.get('integers', 0):,} | {r['solves']} | "
               f"{first} | {r['total_seconds']:.1f} | {r['status']} | {npv} | {gap} | "
               f"{r['peak_mb']:.0f} + {r['child_peak_mb']:.0f} |")

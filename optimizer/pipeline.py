@@ -277,7 +277,7 @@ def plan_hooks(form: StandardForm, data: ProblemData, large: bool,
         if made.failed:
             return None
         integers = np.flatnonzero(form.arrays.integer)
-        values = np.array([_greedy_value(made, *keys[j]) for j in integers], dtype=float)
+        values = np.array([made.value(*keys[j]) for j in integers], dtype=float)
         return integers.astype(np.int32), values
     hooks = PlanHooks(purchases=form.columns_of(PURCHASES), round_purchases=purchases,
                       round_rest=rest, constructive=constructive)
@@ -287,23 +287,6 @@ def plan_hooks(form: StandardForm, data: ProblemData, large: bool,
         hooks.seed = seed_placements(data, placements)
         hooks.coordinates = placement_coordinates(data, placements)
     return hooks
-
-
-def _greedy_value(made: Any, family: str, index: Any) -> float:
-    """A constructive plan's value of one integer column."""
-    if family == "units_bought":
-        return float(made.units.get(index, 0))
-    if family == "build":
-        return float(made.builds.get(index, 0.0))
-    if family == "site_open":
-        site, t = index
-        return 1.0 if site in made.opened and t >= made.opened[site] else 0.0
-    if family == "cooling_mode":
-        site, mode = index
-        return 1.0 if made.modes.get(site) == mode else 0.0
-    if family == "cards_rented":
-        return float(made.rented.get(index, 0))
-    return 0.0
 
 
 def decisions_of(model: pyo.ConcreteModel, data: ProblemData) -> Decisions:

@@ -110,7 +110,7 @@ def test_constructive_plan_keeps_a_fixed_first_stage(variant):
     # every fixed value (the fixed columns are constants of the compiled model; the
     # greedy's own copy of them is checked against the fix).
     from optimizer import instance_from_mapping
-    from optimizer.pipeline import _greedy_value, plan_hooks
+    from optimizer.pipeline import plan_hooks
     from optimizer.problem.entries import first_stage_keys
     from optimizer.solver.greedy import greedy_plan
     from optimizer.solver.strategy import constructive_start
@@ -118,7 +118,7 @@ def test_constructive_plan_keeps_a_fixed_first_stage(variant):
     high = build_problem_data(instance_from_mapping(raw, overrides={"demand_scale": 1.5}))
     made = greedy_plan(high)
     assert not made.failed
-    fixed = {variable: {key: _greedy_value(made, variable, key) for key in keys}
+    fixed = {variable: {key: made.value(variable, key) for key in keys}
              for variable, keys in first_stage_keys(high, 1).items()}
     assert sum(fixed["units_bought"].values()) > 0
     low = build_problem_data(instance_from_mapping(raw, overrides={"demand_scale": 0.5}))
@@ -135,4 +135,4 @@ def test_constructive_plan_keeps_a_fixed_first_stage(variant):
     kept = greedy_plan(low, fixed)
     for variable, keyed in fixed.items():
         for key, value in keyed.items():
-            assert _greedy_value(kept, variable, key) == pytest.approx(value), (variable, key)
+            assert kept.value(variable, key) == pytest.approx(value), (variable, key)

@@ -15,16 +15,19 @@
     bundle has no plan: it leaves every future a plan) and of the mean-demand plan. Each is
     evaluated in every scenario with its first stage fixed: E[NPV](x) = sum_s p_s NPV_s(x);
     a candidate that leaves some scenario without a plan (infeasible) is out. Evaluation
-    starts with the middle bundle's candidate and the dearest scenarios, and drops a
-    candidate once it cannot win: per bundle, its evaluated NPVs or, until all are in,
-    P(B) bound_B (no first stage does better in B than B's own optimum); or once a complete
-    candidate is within the gap asked for.
+    starts with the candidate of the bundle solved closest to its bound (the middle one
+    among equals) and the dearest scenarios, and drops a candidate once it cannot win: per
+    bundle, its evaluated NPVs or, until all are in, P(B) bound_B (no first stage does
+    better in B than B's own optimum); or once a complete candidate is within the gap asked
+    for. Time left then goes to the best candidate's evaluations furthest from their bounds,
+    run again with more time (each one's gap adds to the whole's).
 (3) The cheapest candidate is the plan. Its E[NPV] is an upper bound UB >= SP, so the gap
     (UB - LB) / UB is proven. EEV = E[NPV](mean plan's first stage), VSS = EEV - UB; with
     bundles of one, WS = sum_s p_s NPV_s(alone) and EVPI = UB - WS, with the interval the
     solves' gaps leave it in.
 
-Time: a time limit is for the whole run. The bundles and the mean plan may use
+Gap: every piece is solved to ``PIECE_GAP_SHARE`` of the run's gap (their gaps add up in
+UB - LB). Time: a time limit is for the whole run. The bundles and the mean plan may use
 ``BUNDLE_PHASE_SHARE`` of it, the evaluations the rest (each evaluation solve the share of the
 first candidate's evaluation; later candidates use what it leaves; a solve that ends its
 share without a plan, for a candidate still in the race, runs again in an even share of what
@@ -72,6 +75,13 @@ FIRST_EVALUATION_SHARE = 0.5
 """Share of the evaluations' time that sets each evaluation solve's own share: the first
 candidate's whole evaluation fits in it (a plan within a recourse gap is enough: any plan of
 every future gives an upper bound), the rest is for the other candidates and solves run again."""
+
+
+PIECE_GAP_SHARE = 0.25
+"""Share of the run's gap each piece's solve (a bundle, the mean or highest-demand plan, an
+evaluation) aims for: the bundles' own gaps lower the bound and the evaluations' raise the
+plan's E[NPV], so pieces solved to the run's gap could use it twice over before the
+first stage's choice counts (medium, 30 futures at a 1 % gap: 1.78 %)."""
 
 
 def _evaluate(jobs: list[ScenarioSolve], probability: Mapping[str, float],
@@ -139,7 +149,75 @@ def _evaluate(jobs: list[ScenarioSolve], probability: Mapping[str, float],
             pending = _retries(own, done, deadline, runner.workers)
         if deadline is not None and time.time() >= deadline:
             break
+    _polish(jobs, done, probability, [c for c in candidates if c not in dropped], runner,
+            deadline, enough, progress, began)
     return done, dropped
+
+
+POLISH_FACTOR = 3.0
+"""A best candidate's evaluation solve run again (:func:`_polish`) has this many times its
+former time, or an even share of what is left if less."""
+
+
+def _polish(jobs: list[ScenarioSolve], done: dict[tuple, dict],
+            probability: Mapping[str, float], candidates: list[int], runner: Runner,
+            deadline: float | None, enough: float, progress: Any, began: float) -> None:
+    """With time left once every candidate is evaluated or dropped: the best complete
+    candidate's evaluation solves that ended above their own bound run again with more time,
+    the largest p_s (NPV_s - bound_s) first, ``runner.workers`` at a time; a better plan
+    replaces the former and the better bound is kept, so the plan's E[NPV] (the upper bound)
+    only falls. Each evaluation's gap adds to the run's (medium, 30 futures: the chosen
+    candidate's 4.8 s evaluations were 1.2 % above their bounds on average)."""
+    if deadline is None:
+        return
+    names = list(probability)
+    by_key = {job.key: job for job in jobs}
+
+    def expected(candidate: int) -> float | None:
+        return expected_npv({n: done.get(("eval", candidate, n)) for n in names}, probability)
+
+    while time.time() < deadline - MIN_POLISH_SECONDS:
+        if runner.cancel is not None and runner.cancel.is_set():
+            return
+        complete = [(e, c) for c in candidates if (e := expected(c)) is not None]
+        if not complete or min(complete)[0] <= enough:
+            return
+        best_value, best = min(complete)
+        slack = []
+        for name in names:
+            out = done[("eval", best, name)]
+            if out["status"] is Status.FEASIBLE and out["best_bound"] is not None:
+                slack.append((probability[name] * (out["objective"] - out["best_bound"]), name))
+        slack = [item for item in sorted(slack, reverse=True) if item[0] > 0]
+        if not slack:
+            return
+        left = deadline - time.time()
+        batch = []
+        for _, name in slack[:max(runner.workers, 1)]:
+            job = by_key[("eval", best, name)]
+            seconds = min(POLISH_FACTOR * (job.time_limit or left), left)
+            batch.append(dataclasses.replace(job, time_limit=seconds))
+        improved = False
+        for job, out in runner.run(run_scenario_solve, batch, deadline):
+            before = done[job.key]
+            by_key[job.key] = job
+            if not out["status"].has_plan:
+                continue
+            bound = max((b for b in (before["best_bound"], out["best_bound"]) if b is not None),
+                        default=None)
+            if out["objective"] < before["objective"]:
+                done[job.key] = {**out, "best_bound": bound}
+                improved = True
+            else:
+                done[job.key] = {**before, "best_bound": bound}
+        value = expected(best)
+        if improved and progress is not None and value is not None and value < best_value:
+            progress({"seconds": time.perf_counter() - began, "objective": value,
+                      "bound": None})
+
+
+MIN_POLISH_SECONDS = 1.0
+"""Polishing stops when less than this is left before the deadline."""
 
 
 RETRY_MIN_FACTOR = 1.5
@@ -305,7 +383,8 @@ def _decompose(instance: Instance, began: float, deadline: float | None, workers
     mass = [sum(probability[n] for n in members) for members in bundles]
     guard = ordered[-1]       # the highest demand: every first stage must serve it too
     guarded = size > 1        # the highest-demand future alone: a first stage for it exists
-    phase = common(len(bundles) + 1 + guarded, BUNDLE_PHASE_SHARE)
+    piece_gap = mip_gap * PIECE_GAP_SHARE
+    phase = {**common(len(bundles) + 1 + guarded, BUNDLE_PHASE_SHARE), "mip_gap": piece_gap}
     jobs = []
     for b, members in enumerate(bundles):
         if len(members) == 1:
@@ -343,12 +422,22 @@ def _decompose(instance: Instance, began: float, deadline: float | None, workers
     floor = [-math.inf if bound is None else m * bound for m, bound in zip(mass, bound_of)]
     lower_bound = None if unbounded else sum(floor)
 
-    # (2) candidates: the middle bundle's first, then outwards; the highest-demand future's
+    # (2) candidates: the bundles solved closest to their bounds first; the highest-demand future's
     # own plan (first when a bundle found no plan: it leaves every future a plan); the mean
     # plan's last
     candidates: list[tuple[str, dict]] = []
     middle = (len(bundles) - 1) / 2
-    for b in sorted(range(len(bundles)), key=lambda b: (abs(b - middle), -b)):
+
+    def solved_closer(b: int) -> tuple:
+        """A bundle solved closer to its bound first (its first stage is more likely its
+        optimum's: a bundle left on its constructive plan, 5 % above, gave a candidate 2 %
+        dearer than one HiGHS had solved to 0.5 %), the middle ones first among equals."""
+        outcome = solved["bundle", b]
+        objective, bound = outcome["objective"], outcome["best_bound"]
+        gap = math.inf if objective is None or bound is None else \
+            max(objective - bound, 0.0) / max(abs(objective), 1e-12)
+        return (round(gap, 3), abs(b - middle), -b)
+    for b in sorted(range(len(bundles)), key=solved_closer):
         if not solved["bundle", b]["status"].has_plan:
             continue
         first = solved["bundle", b]["first_stage"]
@@ -374,7 +463,7 @@ def _decompose(instance: Instance, began: float, deadline: float | None, workers
     # a share of all of them gave each solve of 30 futures x 5 candidates 2 s, too little for
     # any, and no candidate was evaluated whole; a share of all the time left let the first
     # candidate's last solves run into the deadline
-    phase = common(len(scenarios), FIRST_EVALUATION_SHARE)
+    phase = {**common(len(scenarios), FIRST_EVALUATION_SHARE), "mip_gap": piece_gap}
     jobs = [job for i, (_, first) in enumerate(candidates)
             for job in evaluation_jobs(i, first, scenarios, dearest_first, **phase)]
     mean_index = len(candidates) - 1 if mean_ok else -1

@@ -41,7 +41,8 @@ from optimizer.scenarios.tree import Node, committed_periods, is_tree, scenario_
 from optimizer.scenarios.assemble import (
     DEFAULT_CVAR_ALPHA, ScenarioOutcome, assemble, node_table,
 )
-from optimizer.scenarios.scenario_set import demand_ratio, future_instance, futures
+from optimizer.scenarios.first_plan import extensive_constructive
+from optimizer.scenarios.scenario_set import demand_ratio, future_instance, futures, total_demand
 from optimizer.solver.compile import StandardForm
 from optimizer.solver.highs import HighsModel
 from optimizer.solver.strategy import PlanHooks, solve_arrays
@@ -220,9 +221,10 @@ def solve_extensive(instance: Instance, options: SolveOptions | None = None,
     highs.watch.listener = report
     start = form.start_from_names(_block_start(dict(options.start), len(scenarios))) \
         if options.start else None
+    hooks = PlanHooks(purchases=form.columns_of(PURCHASES),
+                      constructive=constructive_hook(form, master, scenarios, options, began))
     with solver_running(options.cancel):
-        result = solve_arrays(highs, extensive.solver, start,
-                              hooks=PlanHooks(purchases=form.columns_of(PURCHASES)),
+        result = solve_arrays(highs, extensive.solver, start, hooks=hooks,
                               started_at=began, cancel=options.cancel)
     result.transfer_seconds = form.seconds + highs.transfer_seconds
     summary = _summary(instance, scenarios[0].data, result, options.solver, build_seconds)
@@ -269,6 +271,31 @@ def solve_extensive(instance: Instance, options: SolveOptions | None = None,
                 mip_gap=result.mip_gap, tables=tables, summary=summary,
                 start_values=form.integer_values(highs.last_values),
                 decisions=decisions_of(scenarios[0].block, scenarios[0].data))
+
+
+CONSTRUCTIVE_DEADLINE_SHARE = 0.5
+"""The constructive first plan gives up once this share of the time limit has gone (a plan
+of 30 medium futures takes some seconds: the search needs the time more)."""
+
+
+def constructive_hook(form: StandardForm, master: pyo.ConcreteModel,
+                  scenarios: list[ScenarioModel], options: SolveOptions,
+                  began: float) -> Callable[[], Any]:
+    """The extensive form's constructive first plan (:mod:`optimizer.scenarios.first_plan`),
+    keeping a given first stage."""
+    fixed = []
+    for sc in scenarios:
+        if options.fix_first_stage is None:
+            fixed.append({})
+        else:
+            commit, decisions = options.fix_first_stage
+            fixed.append(first_stage_values(sc.data, commit, decisions)[0])
+    give_up = None
+    if options.time_limit:
+        give_up = began + options.time_limit * CONSTRUCTIVE_DEADLINE_SHARE
+    return extensive_constructive(
+        form, [sc.block.local_name for sc in scenarios], [sc.data for sc in scenarios],
+        [total_demand(sc.instance) for sc in scenarios], master.nodes, fixed, give_up)
 
 
 def _without_plan(instance: Instance, options: SolveOptions, began: float, name: str,

@@ -50,6 +50,24 @@ class GreedyPlan:
     rented: dict[tuple[str, int], int] = field(default_factory=dict)
     failed: str = ""
 
+    def value(self, variable: str, index: Any) -> float:
+        """The plan's value of the integer column ``variable[index]`` (a model's variable
+        name and index: units_bought, build, site_open, cooling_mode, cards_rented; 0 for
+        any other)."""
+        if variable == "units_bought":
+            return float(self.units.get(index, 0))
+        if variable == "build":
+            return float(self.builds.get(index, 0.0))
+        if variable == "site_open":
+            site, t = index
+            return 1.0 if site in self.opened and t >= self.opened[site] else 0.0
+        if variable == "cooling_mode":
+            site, mode = index
+            return 1.0 if self.modes.get(site) == mode else 0.0
+        if variable == "cards_rented":
+            return float(self.rented.get(index, 0))
+        return 0.0
+
 
 class _State:
     """What the plan holds so far, period by period."""
