@@ -279,10 +279,11 @@ of 30 medium futures takes some seconds: the search needs the time more)."""
 
 
 def constructive_hook(form: StandardForm, master: pyo.ConcreteModel,
-                  scenarios: list[ScenarioModel], options: SolveOptions,
-                  began: float) -> Callable[[], Any]:
+                      scenarios: list[ScenarioModel], options: SolveOptions,
+                      began: float) -> Callable[[], Any]:
     """The extensive form's constructive first plan (:mod:`optimizer.scenarios.first_plan`),
-    keeping a given first stage."""
+    keeping a given first stage, given up at ``CONSTRUCTIVE_DEADLINE_SHARE`` of the time
+    limit or on a cancel."""
     fixed = []
     for sc in scenarios:
         if options.fix_first_stage is None:
@@ -295,7 +296,8 @@ def constructive_hook(form: StandardForm, master: pyo.ConcreteModel,
         give_up = began + options.time_limit * CONSTRUCTIVE_DEADLINE_SHARE
     return extensive_constructive(
         form, [sc.block.local_name for sc in scenarios], [sc.data for sc in scenarios],
-        [total_demand(sc.instance) for sc in scenarios], master.nodes, fixed, give_up)
+        [total_demand(sc.instance) for sc in scenarios], master.nodes, fixed, give_up,
+        options.cancel)
 
 
 def _without_plan(instance: Instance, options: SolveOptions, began: float, name: str,

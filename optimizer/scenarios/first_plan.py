@@ -10,6 +10,7 @@ bound.
 """
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any, Callable, Sequence
 
@@ -28,14 +29,20 @@ Fixed = dict[str, dict[Any, float]]
 def extensive_constructive(form: StandardForm, blocks: Sequence[str],
                            data: Sequence[ProblemData], demand: Sequence[float],
                            nodes: Sequence[Node], fixed: Sequence[Fixed],
-                           deadline: float | None = None
+                           deadline: float | None = None,
+                           cancel: threading.Event | None = None
                            ) -> Callable[[], tuple[np.ndarray, np.ndarray] | None]:
     """The :class:`~optimizer.solver.strategy.PlanHooks` ``constructive`` of an extensive
     form whose scenario ``i`` is the block named ``blocks[i]`` with problem data ``data[i]``,
     total demand ``demand[i]`` (tokens, any common unit) and decisions ``fixed[i]`` fixed
     beforehand (a given first stage; empty for none). ``nodes``: the scenario tree (the root
     alone for a two-stage plan). The hook gives up (None) when a scenario has no constructive
-    plan or at ``deadline`` (``time.perf_counter()``)."""
+    plan, at ``deadline`` (``time.perf_counter()``) or once ``cancel`` is set (a Ctrl-C
+    does not wait for the other scenarios' plans)."""
+
+    def stop() -> bool:
+        return (deadline is not None and time.perf_counter() >= deadline) or \
+            (cancel is not None and cancel.is_set())
 
     def constructive() -> tuple[np.ndarray, np.ndarray] | None:
         chosen = [{variable: dict(keyed) for variable, keyed in own.items()} for own in fixed]
@@ -44,7 +51,7 @@ def extensive_constructive(form: StandardForm, blocks: Sequence[str],
                 continue
             lead = max(node.members, key=lambda i: demand[i])
             made = greedy_plan(data[lead], chosen[lead] or None)
-            if made.failed or _late(deadline):
+            if made.failed or stop():
                 return None
             decided = stage_keys(data[lead], node.first_period, node.end_period)
             for i in node.members:
@@ -58,7 +65,7 @@ def extensive_constructive(form: StandardForm, blocks: Sequence[str],
         plans = {}
         for i, block in enumerate(blocks):
             made = greedy_plan(data[i], chosen[i] or None)
-            if made.failed or _late(deadline):
+            if made.failed or stop():
                 return None
             plans[block] = made
         integers = np.flatnonzero(form.arrays.integer)
@@ -72,6 +79,3 @@ def extensive_constructive(form: StandardForm, blocks: Sequence[str],
 
     return constructive
 
-
-def _late(deadline: float | None) -> bool:
-    return deadline is not None and time.perf_counter() >= deadline
