@@ -7,6 +7,7 @@ peak_to_average 1, 1 token/s per card, discount 0, one-year periods, free power 
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -165,7 +166,14 @@ def test_a_signal_to_a_sweep_writes_what_is_done_and_leaves_no_process(tmp_path,
          "demand_scale=0.8,0.9,1.0,1.1", "--time-limit", "60", "--workers", workers, "-o",
          str(out)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)})
-    time.sleep(6)            # into the first solves, on any machine (no timing is asserted)
+    # into the first solves, on any machine (no timing is asserted); meanwhile note every
+    # process below the sweep (its workers and their solver children), so that what is left
+    # afterwards is checked by pid, not by a name another test's solves may share
+    descendants: set[int] = set()
+    end = time.time() + 6
+    while time.time() < end:
+        descendants |= _descendants(process.pid)
+        time.sleep(0.2)
     process.send_signal(signal.SIGTERM)
     try:
         _, stderr = process.communicate(timeout=120)
@@ -181,8 +189,11 @@ def test_a_signal_to_a_sweep_writes_what_is_done_and_leaves_no_process(tmp_path,
     rows = (out / "sweep.csv").read_text().splitlines()
     assert len(rows) == 5 and "interrupted" in stderr
     time.sleep(1)
-    left = subprocess.run(["pgrep", "-f", f"child_main|{tmp_path}"], capture_output=True,
-                          text=True).stdout.split()
+    assert descendants, "the sweep started no worker or solver process"
+    left = [p for p in descendants if _alive(p)]
+    left += [p for p in map(int, subprocess.run(["pgrep", "-f", str(tmp_path)],
+                                                capture_output=True, text=True).stdout.split())
+             if _alive(p)]
     assert not left, left
 
 
@@ -268,6 +279,21 @@ def test_workers_end_when_the_command_is_killed(tmp_path):
     left = [p for p in workers if os.path.exists(f"/proc/{p}")
             and b"Z" not in open(f"/proc/{p}/stat", "rb").read().rsplit(b")", 1)[1][:3]]
     assert not left, left
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            return b"Z" not in handle.read().rsplit(b")", 1)[1][:3]
+    except OSError:
+        return False
+
+
+def _descendants(ancestor: int) -> set[int]:
+    """The pids below ``ancestor`` now (asked while it lives)."""
+    pids = [int(name) for name in os.listdir("/proc") if name.isdigit()]
+    return {pid for pid in pids if pid != ancestor and _descends_from(pid, ancestor)}
 
 
 def _descends_from(pid: int, ancestor: int) -> bool:

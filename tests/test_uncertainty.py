@@ -244,7 +244,7 @@ def random_scenario_instance(seed: int) -> dict:
     return data
 
 
-@pytest.mark.parametrize("seed", fast_first(list(range(20)), 2))
+@pytest.mark.parametrize("seed", fast_first(list(range(20)), 1))
 def test_ph_agrees_with_the_extensive_form(tmp_path, seed):
     data = random_scenario_instance(seed)
     (tmp_path / "ef").mkdir()
