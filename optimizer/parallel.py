@@ -147,6 +147,21 @@ def stop_pool(pool: ProcessPoolExecutor) -> None:
             process.terminate()
 
 
+WORKER_DIED = "its worker process died (killed, or out of memory)"
+"""How a job whose worker process died is described (:func:`failure_text`)."""
+
+
+def failure_text(error: BaseException) -> str:
+    """Why a job failed, in a line: a worker process that died is named as such (killed, or
+    out of memory; the jobs running beside it in its pool fail with it), other errors by
+    type and message."""
+    from concurrent.futures.process import BrokenProcessPool
+    if isinstance(error, BrokenProcessPool):
+        return WORKER_DIED
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
 class Runner:
     """Runs independent jobs ``fn(job)`` and hands their results back as they finish.
 
@@ -156,6 +171,10 @@ class Runner:
         scheduler: the Dask scheduler's address (``tcp://host:8786``); none: a LocalCluster of
             ``workers`` processes.
         cancel: an event; once set, jobs not yet finished are given up (their processes end).
+
+    ``failures`` lists (job, why) for every job whose run raised or whose worker process died
+    (a pool whose worker died is replaced at the next run); jobs given up at a deadline or on
+    a cancel are not failures.
     """
 
     def __init__(self, workers: int = 1, backend: str = "local",
@@ -165,6 +184,7 @@ class Runner:
         self.workers, self.backend, self.scheduler = max(1, workers), backend, scheduler
         self.cancel = cancel
         self._pool: Any = None
+        self.failures: list[tuple[Any, str]] = []
         self._client: Any = None
         self._cluster: Any = None
 
@@ -204,15 +224,48 @@ class Runner:
             self._pool = worker_pool(self.workers, len(jobs))
         futures = {self._pool.submit(fn, job): job for job in jobs}
         for future in completed_by(self._pool, futures, deadline, self.cancel):
-            if future.cancelled() or future.exception() is not None:
+            if future.cancelled():
+                continue
+            if future.exception() is not None:
+                if not stopped():
+                    self.failures.append((futures[future], failure_text(future.exception())))
                 continue
             yield futures[future], future.result()
             if skip is not None:
                 for other, job in futures.items():
                     if not other.done() and skip(job):
                         other.cancel()
-        if getattr(self._pool, "_shutdown_thread", False):
+        if getattr(self._pool, "_broken", False):
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None          # a worker died: the next run starts a new pool
+        elif getattr(self._pool, "_shutdown_thread", False):
             self._pool = None          # ended at a deadline: the next run starts a new pool
+
+    def run_alone(self, fn: Callable[[Any], Any], jobs: list[Any],
+                  deadline: float | None = None) -> Iterator[tuple[Any, Any]]:
+        """As :meth:`run`, but each job in a worker process of its own, one after the other:
+        after a worker died, which of the jobs beside it killed it is unknown, and none may
+        take another down again. Local backend only (elsewhere: :meth:`run`)."""
+        if self.backend != "local":
+            yield from self.run(fn, jobs, deadline)
+            return
+        for job in jobs:
+            if self.cancel is not None and self.cancel.is_set():
+                return
+            if deadline is not None and time.time() >= deadline:
+                return
+            pool = worker_pool(1, 1)
+            try:
+                future = pool.submit(fn, job)
+                for ended in completed_by(pool, [future], deadline, self.cancel):
+                    if ended.cancelled():
+                        continue
+                    if ended.exception() is not None:
+                        self.failures.append((job, failure_text(ended.exception())))
+                        continue
+                    yield job, ended.result()
+            finally:
+                stop_pool(pool)
 
     def _connect(self) -> Any:
         try:
@@ -243,6 +296,8 @@ class Runner:
         timeout = None if deadline is None else max(deadline + GRACE_SECONDS - time.time(), 0)
         try:
             for future in as_completed(futures, timeout=timeout):
+                if future.status == "error":
+                    self.failures.append((owner[future.key], failure_text(future.exception())))
                 if future.status != "finished":
                     continue
                 yield owner[future.key], future.result()

@@ -577,8 +577,10 @@ def _print_stochastic(console: Console, plan: Any, currency: str) -> None:
         without = st.get("bundles_without_plan")
         console.print(f"scenario decomposition: {st['solves']} solves on {st['workers']} "
                       f"worker(s) in {summary.get('solve_seconds_total', 0):.2f} s; {proven}; "
-                      + (f"bundles without a plan in their time: {'; '.join(without)}; "
-                         if without else "") + f"first stages tried: {tried}")
+                      + (f"bundles without a plan: {'; '.join(without)}; "
+                         if without else "")
+                      + (f"failed solves: {'; '.join(st['failed_solves'])}; "
+                         if st.get("failed_solves") else "") + f"first stages tried: {tried}")
         return
     model = summary.get("model", {})
     console.print(f"extensive form: {model.get('rows', 0):,} rows, {model.get('columns', 0):,} "

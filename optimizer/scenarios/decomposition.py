@@ -58,7 +58,7 @@ from optimizer.scenarios.assemble import (
 )
 from optimizer.scenarios.evaluation import (
     ScenarioSolve, evaluation_jobs, expected_npv, future_job, job_fields, run_all,
-    run_scenario_solve,
+    run_scenario_solve, runner_outcomes,
 )
 from optimizer.scenarios.scenario_set import (
     Future, future_overrides, demand_ratio, future_instance, futures, mean_future, scenario_instances,
@@ -140,8 +140,8 @@ def _evaluate(jobs: list[ScenarioSolve], probability: Mapping[str, float],
         own = [job for job in jobs if job.key[1] == current]
         pending = own
         while pending and current not in dropped:
-            for job, out in runner.run(run_scenario_solve, pending, deadline,
-                                       skip=lambda job: job.key[1] in dropped):
+            for job, out in runner_outcomes(runner, run_scenario_solve, pending, deadline,
+                                            skip=lambda job: job.key[1] in dropped):
                 done[out["key"]] = out
                 value = expected(out["key"][1])
                 if value is not None and (best_so_far is None or value < best_so_far):
@@ -222,7 +222,7 @@ def _polish(jobs: list[ScenarioSolve], done: dict[tuple, dict],
             seconds = min(POLISH_FACTOR * (job.time_limit or left), left)
             batch.append(dataclasses.replace(job, time_limit=seconds))
         improved = False
-        for job, out in runner.run(run_scenario_solve, batch, deadline):
+        for job, out in runner_outcomes(runner, run_scenario_solve, batch, deadline):
             before = done[job.key]
             by_key[job.key] = job
             if not out["status"].has_plan:
@@ -440,7 +440,8 @@ def _decompose(instance: Instance, began: float, deadline: float | None, workers
         return explain_infeasible(instance, options, began, summary)
     # a bundle without a plan in its time still gives its proven bound (its relaxation's);
     # without one the whole has no proven bound, but the candidates still give a plan
-    unsolved = [", ".join(members) for b, members in enumerate(bundles)
+    unsolved = [_without_plan(", ".join(members), solved["bundle", b])
+                for b, members in enumerate(bundles)
                 if not solved["bundle", b]["status"].has_plan]
     bound_of = [_proven_bound(solved["bundle", b]) for b in range(len(bundles))]
     unbounded = [", ".join(bundles[b]) for b, bound in enumerate(bound_of) if bound is None]
@@ -477,11 +478,14 @@ def _decompose(instance: Instance, began: float, deadline: float | None, workers
     if mean_ok:
         candidates.append(("mean-demand plan", solved["mean",]["first_stage"]))
     if not candidates:
+        failures = _failures(solved)
         return _no_plan(instance, began, [], False,
-                        "no plan found in the time limit for bundle " + "; ".join(unsolved)
+                        "no plan for bundle " + "; ".join(unsolved)
                         + ", nor for the mean-demand or the highest-demand future alone "
-                          "(give the run more time, or use smaller bundles)",
-                        Status.NO_SOLUTION)
+                        + ("(give the run more time, or use smaller bundles)" if not failures
+                           else "(a worker process that died for memory needs fewer "
+                                "workers or smaller bundles)"),
+                        Status.NO_SOLUTION, {"failed_solves": failures} if failures else None)
     dearest_first = list(reversed(ordered))
     # each solve's share is that of the first candidate's evaluation in FIRST_EVALUATION_SHARE
     # of the time left (the others, and solves run again, use the rest, up to the deadline):
@@ -515,11 +519,14 @@ def _decompose(instance: Instance, began: float, deadline: float | None, workers
                      "dropped: cannot beat the best, or the best is within the gap"})
     usable = [row for row in rows if row["expected_npv"] is not None]
     if not usable:
+        failures = _failures({**solved, **evaluated})
         return _no_plan(instance, began, [], False,
                         "no candidate first stage was evaluated with a plan in every scenario "
                         + ("before the run was interrupted" if options.cancelled else
                            "in the time limit (the extensive form may still find one)"),
-                        Status.NO_SOLUTION, {"candidates": rows, "lower_bound": lower_bound})
+                        Status.NO_SOLUTION, {"candidates": rows, "lower_bound": lower_bound,
+                                             **({"failed_solves": failures} if failures
+                                                else {})})
     best = min(usable, key=lambda row: row["expected_npv"])
     upper_bound = best["expected_npv"]
     gap = None if lower_bound is None else \
@@ -534,6 +541,9 @@ def _decompose(instance: Instance, began: float, deadline: float | None, workers
         "solves": len(solved) + len(evaluated), "workers": workers}
     if unsolved:
         figures["bundles_without_plan"] = unsolved
+    failures = _failures({**solved, **evaluated})
+    if failures:
+        figures["failed_solves"] = failures
     if unbounded:
         figures["bound_note"] = ("no proven bound: bundle " + "; ".join(unbounded) + " had "
                                  "none in its time (give the run more time, or use smaller "
@@ -565,6 +575,18 @@ def _decompose(instance: Instance, began: float, deadline: float | None, workers
     plans = {name: evaluated["eval", best["candidate"], name]["plan"] for name in scenarios}
     return _assemble(instance, scenarios, alone, plans, commit, began, figures,
                      Status.OPTIMAL if gap is not None and gap <= mip_gap else Status.FEASIBLE)
+
+
+def _without_plan(members: str, outcome: Mapping[str, Any]) -> str:
+    """A bundle without a plan, and why: its time ran out, or its solve failed."""
+    why = outcome.get("failed")
+    return f"{members} ({'its solve failed: ' + why if why else 'out of time'})"
+
+
+def _failures(outcomes: Mapping[tuple, Mapping[str, Any]]) -> list[str]:
+    """The solves that failed (a worker that died, an error), each as 'what: why'."""
+    return [f"{' '.join(str(part) for part in key)}: {out['failed']}"
+            for key, out in outcomes.items() if out is not None and out.get("failed")]
 
 
 def _proven_bound(outcome: Mapping[str, Any]) -> float | None:

@@ -12,13 +12,13 @@ from __future__ import annotations
 import copy
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from optimizer.instance.loader import Instance, instance_from_raw
 from optimizer.options import SolveOptions
 from optimizer.output.results import Decisions
 from optimizer.errors import Interrupted
-from optimizer.parallel import Runner, worker_stop_flag
+from optimizer.parallel import WORKER_DIED, Runner, worker_stop_flag
 from optimizer.scenarios.tree import committed_periods
 from optimizer.scenarios.scenario_set import Future, futures
 from optimizer.status import Status
@@ -129,13 +129,35 @@ def run_all(jobs: list[ScenarioSolve], runner: Runner | int = 1,
             return run_all(jobs, own, on_result)
     done = {}
     deadline = min((job.deadline for job in jobs if job.deadline is not None), default=None)
-    for _, out in runner.run(run_scenario_solve, jobs, deadline):
+    for _, out in runner_outcomes(runner, run_scenario_solve, jobs, deadline):
         done[out["key"]] = out
+    # a worker that died took the solves beside it: each of those runs again alone (the one
+    # that killed it fails again, and only it)
+    died = [job for job in jobs if done.get(job.key, {}).get("failed") == WORKER_DIED]
+    if died and runner.workers > 1:
+        for _, out in runner_outcomes(runner, run_scenario_solve, died, deadline, alone=True):
+            done[out["key"]] = out
+    for out in done.values():
         if on_result:
             on_result(out)
     for job in jobs:       # stopped at the deadline: no plan in time
         done.setdefault(job.key, _timed_out(job))
     return done
+
+
+def runner_outcomes(runner: Runner, solve: Callable[[ScenarioSolve], dict[str, Any]],
+                    jobs: list[ScenarioSolve], deadline: float | None,
+                    skip: Callable[[ScenarioSolve], bool] | None = None,
+                    alone: bool = False) -> Iterator[tuple[ScenarioSolve, dict[str, Any]]]:
+    """(job, outcome) of ``solve`` (:func:`run_scenario_solve`) on ``runner`` as each ends;
+    a job that failed (its worker died, or it raised) comes last with status no_solution and
+    ``failed`` saying why, so that it is not mistaken for a solve out of time. ``alone``:
+    each job in a worker process of its own (:meth:`Runner.run_alone`)."""
+    before = len(runner.failures)
+    yield from (runner.run_alone(solve, jobs, deadline) if alone else
+                runner.run(solve, jobs, deadline, skip=skip))
+    for job, why in runner.failures[before:]:
+        yield job, {**_timed_out(job), "failed": why}
 
 
 def _timed_out(job: ScenarioSolve) -> dict[str, Any]:
