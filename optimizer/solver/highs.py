@@ -61,15 +61,17 @@ class ModelArrays:
         return {"rows": int(len(self.row_lower)), "columns": int(len(self.cost)),
                 "integers": int(self.integer.sum()), "nonzeros": int(self.matrix.nnz)}
 
-    def for_child(self, lower: np.ndarray, upper: np.ndarray) -> dict[str, Any]:
-        """The model with column bounds ``lower``/``upper`` as the plain arrays a child
-        process reads (:func:`optimizer.solver.isolated.run_isolated`)."""
+    def for_child(self, lower: np.ndarray, upper: np.ndarray,
+                  integer: np.ndarray | None = None) -> dict[str, Any]:
+        """The model with column bounds ``lower``/``upper`` (and integrality ``integer``,
+        default the model's) as the plain arrays a child process reads
+        (:func:`optimizer.solver.isolated.run_isolated`)."""
         return {"num_col": len(self.cost), "num_row": len(self.row_lower),
                 "col_cost": self.cost, "col_lower": lower, "col_upper": upper,
                 "row_lower": self.row_lower, "row_upper": self.row_upper,
                 "offset": self.offset, "start": self.matrix.indptr,
                 "index": self.matrix.indices, "value": self.matrix.data,
-                "integer": self.integer}
+                "integer": self.integer if integer is None else integer}
 
 
 MODEL_FILE_SUFFIXES = (".mps", ".lp")
@@ -182,7 +184,8 @@ class HighsModel:
 
     Attributes set by the solve strategy (:mod:`optimizer.solver.strategy`):
         first_plan_values: a plan made from the relaxation (column values), if any.
-        relaxation_bound: the LP relaxation's proven bound (model units), if solved.
+        relaxation_bound: the best proven bound a relaxation gave (model units): the LP
+            relaxation's, raised by a MIP with the purchases relaxed when one ran.
         relaxation_values, relaxation_seconds: its solution and solve time.
         column_group, placements_active: placements of the columns and those that proved the
             relaxation (large models, :mod:`optimizer.solver.pricing`).
@@ -316,27 +319,40 @@ class HighsModel:
         self.highs.clearSolver()
 
     def isolated_mip(self, options: SolverOptions, start: np.ndarray | None,
-                     lower: np.ndarray, upper: np.ndarray, time_limit: float | None = None
-                     ) -> IsolatedOutcome:
+                     lower: np.ndarray, upper: np.ndarray, time_limit: float | None = None,
+                     integer: np.ndarray | None = None) -> IsolatedOutcome:
         """Branch and bound on this model with column bounds ``lower``/``upper`` in a child
         process, until the gap, the watch's deadline (or ``time_limit`` from now, the earlier),
-        a cancel, or the watch's target."""
+        a cancel, or the watch's target.
+
+        Args:
+            integer: which columns are integer in this run (default: the model's). With fewer
+                than the model's the run is a relaxation: its plans are not the model's (they
+                are not recorded as progress) but its proven bound is (it raises the watch's).
+        """
         ends = self.watch.deadline
         if time_limit is not None:
             ends = time.perf_counter() + time_limit if ends is None else min(
                 ends, time.perf_counter() + time_limit)
-        arrays = self.arrays.for_child(lower, upper)
+        arrays = self.arrays.for_child(lower, upper, integer)
         highs_options = self.highs_options(options)
         if ends is not None:
             highs_options["time_limit"] = max(ends - time.perf_counter(), 0.0)
 
         def should_stop() -> bool:
             return self.watch.expired() or (ends is not None and time.perf_counter() >= ends)
+        relaxed = integer is not None and not np.array_equal(integer, self.integer)
         full = bool(np.array_equal(lower, self.lower) and np.array_equal(upper, self.upper))
+
+        def on_plan(objective: float, dual: float) -> None:
+            if relaxed:                 # a plan of the relaxation: its bound only
+                self.watch.raise_floor(dual if full else None)
+            else:
+                self.watch.record(objective, dual if full else None)
         with self.watch.running():
             outcome = run_isolated(arrays, highs_options, start, should_stop,
-                                   self.watch.target, on_plan=lambda objective, dual:
-                                   self.watch.record(objective, dual if full else None))
+                                   self.watch.target, on_plan=on_plan,
+                                   on_bound=self.watch.raise_floor if relaxed and full else None)
         self.watch.reached = outcome.reason == "target reached"
         return outcome
 

@@ -142,7 +142,8 @@ def run_isolated(arrays: Mapping[str, Any], options: Mapping[str, Any],
                  start: np.ndarray | tuple[np.ndarray, np.ndarray] | None,
                  should_stop: Callable[[], bool],
                  target: float | None = None,
-                 on_plan: Callable[[float, float], None] | None = None) -> IsolatedOutcome:
+                 on_plan: Callable[[float, float], None] | None = None,
+                 on_bound: Callable[[float], None] | None = None) -> IsolatedOutcome:
     """Branch and bound on ``arrays`` in a child process until it ends, ``should_stop()``
     says so (a deadline, a cancel), or a plan reaches ``target``.
 
@@ -151,6 +152,7 @@ def run_isolated(arrays: Mapping[str, Any], options: Mapping[str, Any],
         start: full column values offered as the MIP start, or (columns, values) of a
             partial one that HiGHS completes.
         on_plan: called with (objective, the child's dual bound) for every improving plan.
+        on_bound: called with the child's dual bound each time it reports a risen one.
     """
     child = subprocess.Popen([sys.executable, "-c", _CHILD_CODE.format(root=_PACKAGE_ROOT,
                                                                       parent=os.getpid())],
@@ -167,8 +169,10 @@ def run_isolated(arrays: Mapping[str, Any], options: Mapping[str, Any],
             best = (objective, values)
             if on_plan is not None:
                 on_plan(objective, dual)
-        if np.isfinite(dual):
-            bound = dual if bound is None else max(bound, dual)
+        if np.isfinite(dual) and (bound is None or dual > bound):
+            bound = dual
+            if on_bound is not None:
+                on_bound(dual)
 
     try:
         try:

@@ -48,6 +48,26 @@ class StopWatch:
         if self.listener is not None:
             self.listener(*event)
 
+    def raise_floor(self, bound: float | None) -> None:
+        """A proven bound (model units) found outside a run of the model itself (a
+        relaxation's): it becomes the floor of every event, and when it is higher than the
+        last event's bound the best plan is recorded again with it (progress shows the gap
+        closing from below)."""
+        if bound is None or bound != bound or abs(bound) == float("inf"):
+            return
+        if self.floor is not None and bound <= self.floor:
+            return
+        self.floor = bound
+        if not self.events:
+            return
+        last_time, objective, last_bound = self.events[-1]
+        if last_bound is not None and bound <= last_bound:
+            return
+        event = (time.perf_counter(), objective, min(bound, objective))
+        self.events.append(event)
+        if self.listener is not None:
+            self.listener(*event)
+
     def attach(self, highs: Any) -> None:
         """Watch every run of ``highs`` (a ``highspy.Highs``)."""
         highs.cbSimplexInterrupt += self._check
