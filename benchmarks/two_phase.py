@@ -16,8 +16,9 @@ counts are out of its way.
 
     python benchmarks/two_phase.py --size medium --variant both --seeds 1 2 3 --limit 60
 
-Each phase gets ``--limit`` seconds (the whole is not held to one limit: this is a
-measurement of the idea, not yet the solve's strategy). ``--update-best-known`` writes a
+Each phase gets ``--limit`` seconds (the whole is not held to one limit: this measures what
+each phase reaches by itself). The solve's own strategy runs the same phases inside one time
+limit (``optimizer.solver.strategy._two_phase``), measured by ``benchmarks/run.py``. ``--update-best-known`` writes a
 better plan into ``benchmarks/best_known.json`` (by "two-phase").
 """
 from __future__ import annotations

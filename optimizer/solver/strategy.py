@@ -6,7 +6,8 @@ finds no better; it is not handed to HiGHS as a start, which HiGHS 1.16 stays on
 by pricing placements -> rounded first plan -> branch and bound over the placements the
 relaxation or the first plan use (stopped once within the gap of the relaxation's proven
 bound) -> under a deadline, branch and bound over growing neighbourhoods of the best plan;
-without one, the full model from it (which proves the gap).
+without one, the full model from it (which proves the gap). Models in between (a child
+process, not large) with purchases and other integers: two phases (:func:`_two_phase`).
 
 The strategy knows columns by position only; what a column means comes from the caller in
 :class:`PlanHooks` (which columns are purchases, how to round, which placement each is in).
@@ -127,12 +128,7 @@ def relaxation_start(model: HighsModel, hooks: PlanHooks | None = None,
             if not model.lp_optimal():
                 break
             if len(stage):
-                relaxed = model.lp_values()[stage]
-                if rounding is None:
-                    rounded = np.minimum(np.ceil(relaxed - 1e-6), model.upper[stage])
-                else:
-                    rounded = np.minimum(np.asarray(rounding(stage, relaxed), dtype=float),
-                                         model.upper[stage])
+                rounded = _whole(model, stage, model.lp_values()[stage], rounding)
                 model.set_bounds(stage, rounded, rounded)
             model.run_lp()
         if model.lp_optimal():
@@ -148,6 +144,50 @@ def relaxation_start(model: HighsModel, hooks: PlanHooks | None = None,
         model.offer_start(start)
         model.watch.record(model.objective_of(start))
     return found, time.perf_counter() - began
+
+def _whole(model: HighsModel, stage: np.ndarray, relaxed: np.ndarray,
+           rounding: Rounding | None) -> np.ndarray:
+    """Whole values of the columns ``stage`` near ``relaxed`` (default: rounded up), within
+    their upper bounds."""
+    if rounding is None:
+        return np.minimum(np.ceil(relaxed - 1e-6), model.upper[stage])
+    return np.minimum(np.asarray(rounding(stage, relaxed), dtype=float), model.upper[stage])
+
+
+def _rounded_plan(model: HighsModel, values: np.ndarray, hooks: PlanHooks
+                  ) -> np.ndarray | None:
+    """A plan of the model made from a plan ``values`` of its relaxation with the purchases
+    continuous (phase 1 of :func:`_two_phase`): the purchases made whole
+    (``hooks.round_purchases``), the other integers kept where they are, the continuous rest
+    solved as an LP; when the whole purchases no longer fit those integers (a cooling step
+    sized for a fraction of a card), the other integers are relaxed, rounded
+    (``hooks.round_rest``) and fixed in turn. None when neither gives a plan. Seconds at the
+    medium size: one or three LPs."""
+    columns = np.flatnonzero(model.integer).astype(np.int32)
+    purchases = hooks.purchases.astype(np.int32)
+    others = np.setdiff1d(columns, purchases).astype(np.int32)
+    model.relax_integers(columns)
+    try:
+        model.set_bounds(purchases, *(2 * (_whole(model, purchases, values[purchases],
+                                                  hooks.round_purchases),)))
+        kept = np.clip(np.round(values[others]), model.lower[others], model.upper[others])
+        model.set_bounds(others, kept, kept)
+        if not model.run_lp():
+            model.restore_bounds(others)
+            if not model.run_lp():
+                return None
+            rounded = _whole(model, others, model.lp_values()[others], hooks.round_rest)
+            model.set_bounds(others, rounded, rounded)
+            if not model.run_lp():
+                return None
+        plan = model.lp_values()
+        plan[columns] = np.round(plan[columns])
+        return plan
+    finally:
+        model.restore_bounds(columns)
+        model.restore_integers(columns)
+        model.clear_solver()
+
 
 FIRST_PLAN_MIN_INTEGERS = 200
 """Models with at least this many integers get the rounded-relaxation first plan."""
@@ -225,7 +265,7 @@ def solve_arrays(model: HighsModel, options: SolverOptions,
             model.withdraw_start()
         result = None
         if start is None and _two_phase_applies(model, hooks):
-            result = _two_phase(model, options, hooks.purchases)
+            result = _two_phase(model, options, hooks)
         if result is None:
             result = model.run()
         if own_start and result.status is not Status.INFEASIBLE and (
@@ -261,7 +301,7 @@ def _two_phase_applies(model: HighsModel, hooks: PlanHooks | None) -> bool:
     return bool(others.any())
 
 
-def _two_phase(model: HighsModel, options: SolverOptions, purchases: np.ndarray
+def _two_phase(model: HighsModel, options: SolverOptions, hooks: PlanHooks
                ) -> SolverResult | None:
     """A proven bound from the model with its purchases relaxed, then a plan with the other
     integers fixed where that relaxation put them, then the full model for the time left.
@@ -284,7 +324,7 @@ def _two_phase(model: HighsModel, options: SolverOptions, purchases: np.ndarray
     """
     began = time.perf_counter()
     relaxed = model.integer.copy()
-    relaxed[purchases] = False
+    relaxed[hooks.purchases] = False
     model.watch.target = None
     left = model.watch.left()
     phase1 = model.isolated_mip(
@@ -304,7 +344,15 @@ def _two_phase(model: HighsModel, options: SolverOptions, purchases: np.ndarray
         plans.append((model.first_plan_values, _first_plan_name(model)))
     how1 = (f"purchases relaxed for {phase1_seconds:.0f} s "
             f"({'stopped' if phase1.stopped else phase1.status})")
-    if not model.watch.expired():
+    cost = model.cost()
+    rounded = None if model.watch.expired() else _rounded_plan(model, phase1.values, hooks)
+    if rounded is not None:
+        plans.append((rounded, f"two phases: {how1}, its plan made whole"))
+        model.watch.record(model.objective_of(rounded))
+    best = min((model.objective_of(plan[0]) for plan in plans), default=None)
+    if not model.watch.expired() and (best is None or _target(
+            model.relaxation_bound, options.mip_gap) is None or best > _target(
+            model.relaxation_bound, options.mip_gap)):       # not within the gap yet
         fixed = np.flatnonzero(relaxed)
         lower, upper = model.lower.copy(), model.upper.copy()
         values = np.clip(np.round(phase1.values[fixed]), model.lower[fixed], model.upper[fixed])
@@ -314,7 +362,6 @@ def _two_phase(model: HighsModel, options: SolverOptions, purchases: np.ndarray
         if phase2.values is not None:
             plans.append((phase2.values, f"two phases: {how1}, then builds, openings and "
                                          f"rentals fixed there"))
-    cost = model.cost()
     seconds = time.perf_counter() - began
     if not plans:
         return None
