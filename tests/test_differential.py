@@ -1006,10 +1006,9 @@ def test_the_two_phase_strategy_agrees_with_an_independent_formulation(tmp_path,
     this gap the strategy's answer is only right if its bound and its plan both are (a phase 1
     bound above the optimum would be reported as the bound and fail the plan checker, a phase
     2 plan above it would leave a gap the full model must close)."""
-    import optimizer.solver.highs as highs
     import optimizer.solver.strategy as strategy
     from optimizer import solve
-    monkeypatch.setattr(highs, "ISOLATE_MIN_COLUMNS", 0)       # every MIP in a child process
+    monkeypatch.setattr(strategy, "TWO_PHASE_MIN_COLUMNS", 0)   # the phases at every size
     ran = []
     two_phase = strategy._two_phase
 

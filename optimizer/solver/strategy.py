@@ -6,8 +6,9 @@ finds no better; it is not handed to HiGHS as a start, which HiGHS 1.16 stays on
 by pricing placements -> rounded first plan -> branch and bound over the placements the
 relaxation or the first plan use (stopped once within the gap of the relaxation's proven
 bound) -> under a deadline, branch and bound over growing neighbourhoods of the best plan;
-without one, the full model from it (which proves the gap). Models in between (a child
-process, not large) with purchases and other integers: two phases (:func:`_two_phase`).
+without one, the full model from it (which proves the gap). Other models from
+``TWO_PHASE_MIN_COLUMNS`` columns with purchases and other integers (medium sizes, scenario
+bundles): two phases (:func:`_two_phase`).
 
 The strategy knows columns by position only; what a column means comes from the caller in
 :class:`PlanHooks` (which columns are purchases, how to round, which placement each is in).
@@ -212,9 +213,10 @@ def solve_arrays(model: HighsModel, options: SolverOptions,
             model.offer_start(model.first_plan_values)
         start_found = model.first_plan_values is not None
         model.set_options(options)
+    phased = start is None and not priced and _two_phase_applies(model, hooks)
     if priced and model.relaxation_values is not None:
         result = _restricted_then_full(model, hooks.column_group, hooks.coordinates, options)
-    elif start_found and model.large:
+    elif start_found and model.large and not phased:
         # a first plan: improve it with the full model while it is not within the gap
         result = _improve(model, options, model.first_plan_values, _first_plan_name(model),
                           0.0, FULL_ROOT_LP_FACTOR_UNPRICED)
@@ -229,7 +231,7 @@ def solve_arrays(model: HighsModel, options: SolverOptions,
             # search (the plan so far, and the answer if it is better), not handed to it
             model.withdraw_start()
         result = None
-        if start is None and _two_phase_applies(model, hooks):
+        if phased:
             result = _two_phase(model, options, hooks)
         if result is None:
             result = model.run()
@@ -257,11 +259,18 @@ TWO_PHASE_PHASE1_GAP = 0.5
 """Phase 1 stops within this share of the solve's gap (so that phase 2 has room)."""
 
 
+TWO_PHASE_MIN_COLUMNS = 2_000
+"""From this many columns a MIP with purchases and other integers is solved in two phases
+(each a child process: :meth:`HighsModel.isolated_mip` with its own integrality)."""
+
+
 def _two_phase_applies(model: HighsModel, hooks: PlanHooks | None) -> bool:
-    """Whether a model is solved in two phases: MIPs run in a child process (the phases are
-    child runs with their own integrality), not a large one (placements are priced there),
-    with purchase counts and other integers (build steps, openings, rentals) both."""
-    if hooks is None or not model.isolate or model.large or not len(hooks.purchases):
+    """Whether a model is solved in two phases (:func:`_two_phase`): from
+    ``TWO_PHASE_MIN_COLUMNS`` columns, with purchase counts and other integers (build steps,
+    openings, rentals) both. (Large models whose placements are priced are not: their
+    strategy is :func:`_restricted_then_full`.)"""
+    if hooks is None or not len(hooks.purchases) or \
+            model.stats["columns"] < TWO_PHASE_MIN_COLUMNS:
         return False
     others = model.integer.copy()
     others[hooks.purchases] = False
