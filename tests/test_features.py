@@ -6,6 +6,7 @@ otherwise.
 """
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from conftest import (
@@ -163,6 +164,35 @@ def test_time_limited_run_ends_feasible_with_an_honest_gap(medium_instance):
     assert plan.mip_gap == pytest.approx((plan.objective - plan.best_bound) / plan.objective,
                                          rel=1e-6, abs=1e-9)
     assert plan.mip_gap > 1e-6
+    demand = plan.tables["demand"]
+    assert (demand["unmet_tokens_per_day"] <= 1e-6 * demand["demand_tokens_per_day"]).all()
+
+
+def test_a_cancel_during_the_first_phase_keeps_the_plan_so_far(medium_instance, monkeypatch):
+    """A cancel while phase 1 (purchases relaxed) runs in its child process: the child is
+    stopped, no phase 2 starts, and the plan is the first plan with a proven bound (phase 1's
+    bound so far or the LP's, never phase 1's relaxed plan, which is no plan of the model)."""
+    import threading
+    import optimizer.solver.highs as highs
+    from optimizer import load_instance, solve
+    from optimizer.solver.isolated import IsolatedOutcome
+    cancel = threading.Event()
+    runs: list[bool] = []
+    isolated_mip = highs.HighsModel.isolated_mip
+
+    def cancelled_in_phase_1(self, *args, integer=None, **kwargs) -> IsolatedOutcome:
+        relaxed = integer is not None and not np.array_equal(integer, self.integer)
+        runs.append(relaxed)
+        if relaxed:
+            threading.Timer(1.0, cancel.set).start()
+        return isolated_mip(self, *args, integer=integer, **kwargs)
+    monkeypatch.setattr(highs.HighsModel, "isolated_mip", cancelled_in_phase_1)
+    plan = solve(load_instance(medium_instance), mip_gap=1e-6, explain=False, cancel=cancel)
+    assert runs[0] is True                      # phase 1 ran, and nothing ran after it
+    assert runs == [True]
+    assert plan.status.value == "feasible"
+    assert "first plan" in plan.summary["solver"]["model_status"]
+    assert plan.best_bound is not None and plan.best_bound <= plan.objective
     demand = plan.tables["demand"]
     assert (demand["unmet_tokens_per_day"] <= 1e-6 * demand["demand_tokens_per_day"]).all()
 

@@ -313,14 +313,18 @@ def _two_phase(model: HighsModel, options: SolverOptions, hooks: PlanHooks
         model.relaxation_bound = phase1.bound
         model.watch.raise_floor(phase1.bound)
     phase1_seconds = time.perf_counter() - began
-    if phase1.values is None:
-        return None
+    if phase1.values is None and not (model.watch.expired()
+                                      and model.first_plan_values is not None):
+        return None           # the full model for the time left (or no plan after a cancel)
     plans: list[tuple[np.ndarray, str]] = []
     if model.first_plan_values is not None:
         plans.append((model.first_plan_values, _first_plan_name(model)))
     how1 = (f"purchases relaxed for {phase1_seconds:.0f} s "
             f"({'stopped' if phase1.stopped else phase1.status})")
     cost = model.cost()
+    if phase1.values is None:             # stopped (a cancel, the deadline) before a plan
+        return model.plan_result(model.first_plan_values, options,
+                                 time.perf_counter() - began, _first_plan_name(model))
     whole = np.abs(phase1.values - np.round(phase1.values)) <= 1e-6
     fractional = np.zeros_like(relaxed)
     fractional[hooks.purchases] = ~whole[hooks.purchases]
