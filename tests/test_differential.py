@@ -786,7 +786,7 @@ def _loadable(tmp_path, data):
         return None
 
 
-@pytest.mark.parametrize("seed", fast_first(range(INSTANCES), 220))
+@pytest.mark.parametrize("seed", fast_first(range(INSTANCES), 180))
 def test_product_agrees_with_an_independent_formulation(tmp_path, seed):
     from optimizer import solve
     data = random_instance(seed)
@@ -994,10 +994,10 @@ def test_a_replan_agrees_with_an_independent_roll_forward(tmp_path, seed):
 
 
 TWO_PHASE_SEEDS = 80
-"""Random instances solved through the two-phase strategy (the first 10 by default)."""
+"""Random instances solved through the two-phase strategy (the first 5 by default)."""
 
 
-@pytest.mark.parametrize("seed", fast_first(range(TWO_PHASE_SEEDS), 10))
+@pytest.mark.parametrize("seed", fast_first(range(TWO_PHASE_SEEDS), 5))
 def test_the_two_phase_strategy_agrees_with_an_independent_formulation(tmp_path, monkeypatch,
                                                                          seed):
     """The medium-size strategy (purchases relaxed for a proven bound, then the other integers

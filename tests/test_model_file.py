@@ -66,7 +66,8 @@ def test_scip_reads_the_file_and_agrees(tmp_path):
 def test_a_scenario_plan_writes_its_extensive_form(tmp_path):
     path = tmp_path / "ef.mps"
     instance = load_instance(REPO / "instances" / "zhengzhou-30k-scenarios.yaml")
-    plan = solve(instance, write_model=str(path), mip_gap=1e-6, value_of_information=False)
+    plan = solve(instance, write_model=str(path), mip_gap=1e-6, value_of_information=False,
+                 explain=False)
     written = plan.summary["model_file"]
     # one copy of the model per scenario, so more rows than the deterministic model
     single = solve(instance, scenarios=False, explain=False, time_limit=60)
