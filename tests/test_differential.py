@@ -786,8 +786,10 @@ def _loadable(tmp_path, data):
         return None
 
 
-@pytest.mark.parametrize("seed", fast_first(range(INSTANCES), 180))
-def test_product_agrees_with_an_independent_formulation(tmp_path, seed):
+def _agrees(tmp_path, seed: int):
+    """Random instance ``seed`` solved by the product and by the independent formulation:
+    the same optimum (relative 1e-6), or no plan from either. Returns (plan, the independent
+    optimum) for further checks; (plan, None) without a plan."""
     from optimizer import solve
     data = random_instance(seed)
     instance = _loadable(tmp_path, data)
@@ -798,9 +800,15 @@ def test_product_agrees_with_an_independent_formulation(tmp_path, seed):
                  value_of_information=False)
     if expected is None:
         assert not plan.status.has_plan, (expected_status, plan.objective)
-        return
+        return plan, None
     assert plan.status.has_plan, (expected_status, expected, plan.summary["status"])
     assert plan.objective == pytest.approx(expected, rel=1e-6, abs=1e-6)
+    return plan, expected
+
+
+@pytest.mark.parametrize("seed", fast_first(range(INSTANCES), 180))
+def test_product_agrees_with_an_independent_formulation(tmp_path, seed):
+    _agrees(tmp_path, seed)
 
 
 def test_most_random_draws_are_valid_and_most_have_a_plan(tmp_path):
@@ -1007,7 +1015,6 @@ def test_the_two_phase_strategy_agrees_with_an_independent_formulation(tmp_path,
     bound above the optimum would be reported as the bound and fail the plan checker, a phase
     2 plan above it would leave a gap the full model must close)."""
     import optimizer.solver.strategy as strategy
-    from optimizer import solve
     monkeypatch.setattr(strategy, "TWO_PHASE_MIN_COLUMNS", 0)   # the phases at every size
     ran = []
     two_phase = strategy._two_phase
@@ -1017,18 +1024,9 @@ def test_the_two_phase_strategy_agrees_with_an_independent_formulation(tmp_path,
         ran.append(result)
         return result
     monkeypatch.setattr(strategy, "_two_phase", watched)
-    data = random_instance(seed)
-    instance = _loadable(tmp_path, data)
-    if instance is None:
-        pytest.skip("the random draw is not a valid instance")
-    expected_status, expected = independent_optimum(data)
-    plan = solve(instance, mip_gap=1e-9, explain=False, raise_on_infeasible=False,
-                 value_of_information=False)
+    plan, expected = _agrees(tmp_path, seed)
     if expected is None:
-        assert not plan.status.has_plan, (expected_status, plan.objective)
         return
-    assert plan.status.has_plan, (expected_status, expected, plan.summary["status"])
-    assert plan.objective == pytest.approx(expected, rel=1e-6, abs=1e-6)
     assert plan.summary["best_bound"] <= expected * (1 + 1e-6) + 1e-6
     how = (plan.summary.get("solver") or {}).get("model_status") or ""
     if ran and ran[0] is not None:          # the phases gave the plan, or the first plan did

@@ -345,9 +345,7 @@ class HighsModel:
         full = bool(np.array_equal(lower, self.lower) and np.array_equal(upper, self.upper))
 
         def on_plan(objective: float, dual: float) -> None:
-            if relaxed:                 # a plan of the relaxation: its bound only
-                self.watch.raise_floor(dual if full else None)
-            else:
+            if not relaxed:             # a relaxation's plan is no plan (its bound: on_bound)
                 self.watch.record(objective, dual if full else None)
         with self.watch.running():
             outcome = run_isolated(arrays, highs_options, start, should_stop,

@@ -313,8 +313,7 @@ def _two_phase(model: HighsModel, options: SolverOptions, hooks: PlanHooks
         return None             # the full model finds (and explains) that for itself
     if phase1.bound is not None and math.isfinite(phase1.bound) and (
             model.relaxation_bound is None or phase1.bound > model.relaxation_bound):
-        model.relaxation_bound = phase1.bound
-        model.watch.raise_floor(phase1.bound)
+        model.relaxation_bound = phase1.bound    # (the watch heard it from the child)
     phase1_seconds = time.perf_counter() - began
     if phase1.values is None and not (model.watch.expired()
                                       and model.first_plan_values is not None):
@@ -324,7 +323,6 @@ def _two_phase(model: HighsModel, options: SolverOptions, hooks: PlanHooks
         plans.append((model.first_plan_values, _first_plan_name(model)))
     how1 = (f"purchases relaxed for {phase1_seconds:.0f} s "
             f"({'stopped' if phase1.stopped else phase1.status})")
-    cost = model.cost()
     if phase1.values is None:             # stopped (a cancel, the deadline) before a plan
         return model.plan_result(model.first_plan_values, options,
                                  time.perf_counter() - began, _first_plan_name(model))
@@ -352,7 +350,7 @@ def _two_phase(model: HighsModel, options: SolverOptions, hooks: PlanHooks
     seconds = time.perf_counter() - began
     if not plans:
         return None
-    values, how = min(plans, key=lambda plan: float(cost @ plan[0]))
+    values, how = min(plans, key=lambda plan: model.objective_of(plan[0]))
     result = model.plan_result(values, options, seconds, how)
     if result.status is Status.OPTIMAL or model.watch.expired():
         return result

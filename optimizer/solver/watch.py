@@ -43,7 +43,9 @@ class StopWatch:
             return
         bounds = [b for b in (bound, self.floor) if b is not None and b == b
                   and abs(b) != float("inf")]
-        event = (time.perf_counter(), objective, max(bounds) if bounds else None)
+        self._emit((time.perf_counter(), objective, max(bounds) if bounds else None))
+
+    def _emit(self, event: tuple[float, float, float | None]) -> None:
         self.events.append(event)
         if self.listener is not None:
             self.listener(*event)
@@ -60,13 +62,9 @@ class StopWatch:
         self.floor = bound
         if not self.events:
             return
-        last_time, objective, last_bound = self.events[-1]
-        if last_bound is not None and bound <= last_bound:
-            return
-        event = (time.perf_counter(), objective, min(bound, objective))
-        self.events.append(event)
-        if self.listener is not None:
-            self.listener(*event)
+        _, objective, last_bound = self.events[-1]
+        if last_bound is None or bound > last_bound:
+            self._emit((time.perf_counter(), objective, min(bound, objective)))
 
     def attach(self, highs: Any) -> None:
         """Watch every run of ``highs`` (a ``highspy.Highs``)."""
