@@ -138,6 +138,21 @@ def test_pareto_runs_from_the_cheapest_to_the_cleanest_plan(tmp_path):
     assert "Cost against carbon" in (tmp_path / "frontier" / "report.html").read_text()
 
 
+def test_pareto_in_one_process_gives_the_same_frontier(tmp_path):
+    # The instance of the test above, through the library with one worker: the two ends (the
+    # cheapest plan, the least emissions) then run one after the other in this process, and
+    # the frontier is the same: 87.6 t / 5380, 43.8 t / 6256, 0 t / 7132.
+    from optimizer.studies.pareto import frontier_is_monotone, run_pareto
+    sites = {"dirty": site(electricity=50.0, grid_carbon_kg_per_mwh=1000.0),
+             "clean": site(electricity=70.0)}
+    path = write_instance(tmp_path, instance({"A": _card()}, sites=sites))
+    frame = run_pareto(path, 3, workers=1)
+    assert list(frame["emissions_total_t"]) == pytest.approx([87.6, 43.8, 0.0], abs=1e-6)
+    assert list(frame["npv_total"]) == pytest.approx([5380, 6256, 7132], rel=REL)
+    assert list(frame["status"]) == ["optimal"] * 3
+    assert frontier_is_monotone(frame)
+
+
 def test_the_national_instance_reproduces_the_seed_count(tmp_path):
     # seed 002: 50 trillion tokens a day at 2.5e12 FLOPs a token is 1.447e21 FLOPS; at 320
     # TFLOPS and 80 % utilisation a card gives 2.56e14: 5,651,403.4 cards, i.e. 706,426 servers
