@@ -107,6 +107,7 @@ def test_restricted_branch_and_bound_is_a_plan_of_the_full_model(tmp_path, monke
     monkeypatch.setattr(importlib.import_module("optimizer.solver.highs"), "LARGE_MODEL_COLUMNS", 0)
     plan = solve(data.instance, time_limit=60, mip_gap=1e-3, explain=False)
     assert plan.summary["solver"]["model_status"].startswith(("branch and bound over",
+                                                               "two phases: over",
                                                                "first plan"))
     assert plan.status.has_plan
     # optimum z* lies in [exact.best_bound, exact.objective]. The reported bound is the LP
@@ -131,6 +132,40 @@ def test_restricted_run_plan_satisfies_every_row(tmp_path):
     assert objective >= compiled.relaxation_bound - 1e-6
     # no worse than the first plan it started from
     assert objective <= compiled.objective_of(compiled.first_plan_values) + 1e-6
+
+
+def test_two_phases_over_kept_placements_give_a_plan_of_the_full_model(tmp_path, monkeypatch):
+    # The large models' restricted rounds in two phases: phase 1 relaxes the purchases of the
+    # model restricted to the kept placements - a relaxation of that restriction, not of the
+    # model, so its bound must not become the model's (the LP's stays); phase 2's plan must
+    # satisfy every row of the full model and use only the kept placements.
+    from optimizer.solver import strategy
+    monkeypatch.setattr(strategy, "RESTRICTED_TWO_PHASE", True)
+    path = tmp_path / "g.yaml"
+    path.write_text(yaml.safe_dump(generate_instance(4, 6, 5, 3, seed=1, procurement=True,
+                                                     energy=True)))
+    data = build_problem_data(load_instance(path))
+    form, compiled = compiled_model(data)
+    hooks = plan_hooks(form, data, large=True)
+    group, keys = placement_groups(form.column_keys(), PLACEMENT_POSITIONS)
+    hooks.seed = seed_placements(data, keys)
+    relaxation_start(compiled, hooks)
+    others = compiled.integer.copy()
+    others[hooks.purchases] = False
+    assert others.any() and len(hooks.purchases)       # both kinds of integers: two phases
+    bound, floor = compiled.relaxation_bound, compiled.watch.floor
+    keep = used_placements(group, compiled.relaxation_values)
+    outcome = strategy._restricted_plan(compiled, keep, group,
+                                        SolverOptions(time_limit=30, mip_gap=1e-4), 30,
+                                        hooks.purchases)
+    assert outcome is not None
+    values, how = outcome
+    assert how.startswith("two phases: over"), how
+    assert_feasible_for_model(compiled, values)
+    placed = group >= 0
+    assert np.all(values[placed & ~keep[np.maximum(group, 0)]] == 0)
+    assert compiled.objective_of(values) >= bound - 1e-6 * abs(bound)
+    assert compiled.relaxation_bound == bound and compiled.watch.floor == floor
 
 
 def test_priced_duals_match_the_full_lp(tmp_path):

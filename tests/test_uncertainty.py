@@ -210,8 +210,15 @@ def test_ph_finds_the_risk_averse_plan_and_proves_a_true_bound(tmp_path):
 
 def test_ph_plans_a_tree(tmp_path):
     # the tree above: 4125 (root orders 10); the Lagrangian bound lies at or below it
-    plan = solve_data(tmp_path, tree_instance(), stochastic_method="ph", workers=2)
+    events = []
+    plan = solve_data(tmp_path, tree_instance(), stochastic_method="ph", workers=2,
+                      progress=events.append)
     assert plan.objective == pytest.approx(4125, rel=1e-6)
+    # progress says what runs before any plan: PH, then the evaluation of its first stage
+    stages = [event["stage"] for event in events if event.get("stage", "plan") != "plan"]
+    assert stages[0] == "Progressive Hedging (mpi-sppy) on 2 rank(s)"
+    assert stages[1].startswith("evaluating ") and stages[1].endswith(" in every future")
+    assert all(event["objective"] is None for event in events if event.get("stage") in stages)
     assert ordered_now(plan) == 10
     assert plan.best_bound <= 4125 + 1e-6
     nodes = plan.tables["nodes"]

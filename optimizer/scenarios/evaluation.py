@@ -119,14 +119,13 @@ def run_scenario_solve(job: ScenarioSolve) -> dict[str, Any]:
             "plan": None if stochastic else plan, "kpis": plan.summary.get("kpis", {})}
 
 
-def run_all(jobs: list[ScenarioSolve], runner: Runner | int = 1,
-            on_result: Callable[[dict[str, Any]], None] | None = None
+def run_all(jobs: list[ScenarioSolve], runner: Runner | int = 1
             ) -> dict[tuple, dict[str, Any]]:
     """Run independent solves on ``runner`` (or that many local worker processes); jobs
     still running at their deadline end with it (and report nothing)."""
     if isinstance(runner, int):
         with Runner(runner) as own:
-            return run_all(jobs, own, on_result)
+            return run_all(jobs, own)
     done = {}
     deadline = min((job.deadline for job in jobs if job.deadline is not None), default=None)
     for _, out in runner_outcomes(runner, run_scenario_solve, jobs, deadline):
@@ -137,9 +136,6 @@ def run_all(jobs: list[ScenarioSolve], runner: Runner | int = 1,
     if died and runner.workers > 1:
         for _, out in runner_outcomes(runner, run_scenario_solve, died, deadline, alone=True):
             done[out["key"]] = out
-    for out in done.values():
-        if on_result:
-            on_result(out)
     for job in jobs:       # stopped at the deadline: no plan in time
         done.setdefault(job.key, _timed_out(job))
     return done

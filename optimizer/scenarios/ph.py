@@ -524,6 +524,7 @@ def solve_ph(instance: Instance, options: SolveOptions | None = None) -> Plan:
                 threads=1 if ranks > 1 else options.threads,
                 extra_constraints=tuple(options.extra_constraints))
     ph_deadline = None if remaining is None else time.time() + remaining * (1 - EVALUATION_SHARE)
+    _stage(options, began, f"Progressive Hedging (mpi-sppy) on {ranks} rank(s)")
     outcome = run_ph(job, ranks, ph_deadline, options.cancel)
     if "stopped" in outcome:
         each = "" if job.time_limit is None else (
@@ -538,6 +539,7 @@ def solve_ph(instance: Instance, options: SolveOptions | None = None) -> Plan:
         if tried and (options.cancelled or (deadline is not None and time.time() >= deadline)):
             break
         tried += 1
+        _stage(options, began, f"evaluating {label} in every future")
         given = options.but(fix_first_stage=(commit, decisions), started_at=began,
                             raise_on_infeasible=False)
         if is_tree(instance.spec):
@@ -585,6 +587,13 @@ def solve_ph(instance: Instance, options: SolveOptions | None = None) -> Plan:
                                               f"{outcome.get('iterations')} iterations on "
                                               f"{ranks} rank(s)"}
     return plan
+
+
+def _stage(options: SolveOptions, began: float, what: str) -> None:
+    """Tell the run's ``progress`` what is being solved (no plan yet, so no objective)."""
+    if options.progress is not None:
+        options.progress({"seconds": time.perf_counter() - began, "objective": None,
+                          "bound": None, "stage": what})
 
 
 def _no_plan(instance: Instance, began: float, reason: str) -> Plan:

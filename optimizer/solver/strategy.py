@@ -215,7 +215,8 @@ def solve_arrays(model: HighsModel, options: SolverOptions,
         model.set_options(options)
     phased = start is None and not priced and _two_phase_applies(model, hooks)
     if priced and model.relaxation_values is not None:
-        result = _restricted_then_full(model, hooks.column_group, hooks.coordinates, options)
+        result = _restricted_then_full(model, hooks.column_group, hooks.coordinates, options,
+                                       hooks.purchases)
     elif start_found and model.large and not phased:
         # a first plan: improve it with the full model while it is not within the gap
         result = _improve(model, options, model.first_plan_values, _first_plan_name(model),
@@ -326,45 +327,51 @@ def _two_phase(model: HighsModel, options: SolverOptions, hooks: PlanHooks
     if phase1.values is None:             # stopped (a cancel, the deadline) before a plan
         return model.plan_result(model.first_plan_values, options,
                                  time.perf_counter() - began, _first_plan_name(model))
-    whole = np.abs(phase1.values - np.round(phase1.values)) <= 1e-6
-    fractional = np.zeros_like(relaxed)
-    fractional[hooks.purchases] = ~whole[hooks.purchases]
-    steps = ((relaxed | (model.integer & ~fractional),
-              f"two phases: {how1}, then its whole purchases, builds, openings and rentals "
-              f"fixed, {int(fractional.sum())} fractional purchases searched"),
-             (relaxed, f"two phases: {how1}, then builds, openings and rentals fixed"))
-    for fixed, how in steps:
-        best = min((model.objective_of(plan[0]) for plan in plans), default=None)
-        target = _target(model.relaxation_bound, options.mip_gap)
-        if model.watch.expired() or (best is not None and target is not None
-                                     and best <= target):
-            break                               # out of time, or within the gap already
-        columns = np.flatnonzero(fixed)
-        lower, upper = model.lower.copy(), model.upper.copy()
-        lower[columns] = upper[columns] = np.clip(np.round(phase1.values[columns]),
-                                                  model.lower[columns], model.upper[columns])
-        model.watch.target = target
-        outcome = model.isolated_mip(options, None, lower, upper)
-        if outcome.values is not None:
-            plans.append((outcome.values, how))
+    plans += _phase_two(model, options, relaxed, phase1.values, how1, plans)
     seconds = time.perf_counter() - began
     if not plans:
         return None
     values, how = min(plans, key=lambda plan: model.objective_of(plan[0]))
-    result = model.plan_result(values, options, seconds, how)
-    if result.status is Status.OPTIMAL or model.watch.expired():
-        return result
-    model.watch.target = _target(model.relaxation_bound, options.mip_gap)
-    full = model.run()
-    full.solve_seconds += seconds
-    if full.status.has_plan and full.objective < result.objective:
-        values, how = model.last_values, f"{how}; improved by the full model ({full.highs_status})"
-    else:
-        how = f"{how}; the full model found no better plan ({full.highs_status})"
-    bounds = [b for b in (full.best_bound, model.relaxation_bound)
-              if b is not None and math.isfinite(b)]
-    return model.plan_result(values, options, full.solve_seconds, how,
-                             bound=max(bounds) if bounds else None)
+    return _improve(model, options, values, how, seconds, FULL_ROOT_LP_FACTOR_UNPRICED)
+
+
+def _phase_two(model: HighsModel, options: SolverOptions, relaxed: np.ndarray,
+               phase1_values: np.ndarray, how1: str, plans: list[tuple[np.ndarray, str]],
+               bounds: tuple[np.ndarray, np.ndarray] | None = None,
+               ends: float | None = None) -> list[tuple[np.ndarray, str]]:
+    """Plans of the model from phase 1's plan (``phase1_values``, the purchases ``relaxed``),
+    each a restriction solved in a child process: (a) phase 1's whole purchases and its other
+    integers fixed, only its fractional purchases searched; (b) while not within the gap of
+    the best proven bound, its other integers fixed, every purchase searched. ``plans`` are
+    the plans so far (a step is skipped once one of them is within the gap); ``bounds`` the
+    columns' bounds to start from (default the model's); ``ends`` when to stop
+    (``time.perf_counter()``; default: the watch's deadline)."""
+    base_lower, base_upper = bounds if bounds is not None else (model.lower, model.upper)
+    whole = np.abs(phase1_values - np.round(phase1_values)) <= 1e-6
+    fractional = np.zeros_like(relaxed)
+    purchases = ~relaxed & model.integer
+    fractional[purchases] = ~whole[purchases]
+    steps = ((relaxed | (model.integer & ~fractional),
+              f"two phases: {how1}, then its whole purchases, builds, openings and rentals "
+              f"fixed, {int(fractional.sum())} fractional purchases searched"),
+             (relaxed, f"two phases: {how1}, then builds, openings and rentals fixed"))
+    found: list[tuple[np.ndarray, str]] = []
+    for fixed, how in steps:
+        best = min((model.objective_of(plan[0]) for plan in plans + found), default=None)
+        target = _target(model.relaxation_bound, options.mip_gap)
+        left = None if ends is None else ends - time.perf_counter()
+        if model.watch.expired() or (left is not None and left <= 0) or (
+                best is not None and target is not None and best <= target):
+            break                               # out of time, or within the gap already
+        columns = np.flatnonzero(fixed)
+        lower, upper = base_lower.copy(), base_upper.copy()
+        lower[columns] = upper[columns] = np.clip(np.round(phase1_values[columns]),
+                                                  base_lower[columns], base_upper[columns])
+        model.watch.target = target
+        outcome = model.isolated_mip(options, None, lower, upper, left)
+        if outcome.values is not None:
+            found.append((outcome.values, how))
+    return found
 
 
 def _first_plan_name(model: HighsModel) -> str:
@@ -389,9 +396,55 @@ def _target(bound: float | None, gap: float) -> float | None:
     return bound / max(1.0 - gap, 1e-12)
 
 
+RESTRICTED_TWO_PHASE = False
+"""Large models: each branch and bound over a set of placements runs in two phases too."""
+RESTRICTED_PHASE1_SHARE = 0.6
+"""Share of a restricted round's time for its phase 1 (purchases relaxed)."""
+
+
+def _restricted_plan(compiled: HighsModel, keep: np.ndarray, column_group: np.ndarray,
+                     options: SolverOptions, time_limit: float | None,
+                     purchases: np.ndarray | None) -> tuple[np.ndarray, str] | None:
+    """A plan using only the placements in ``keep`` (the rest fixed at 0): branch and bound
+    (:func:`~optimizer.solver.pricing.restricted_run`), or, with ``RESTRICTED_TWO_PHASE``
+    and purchases beside other integers, two phases as :func:`_two_phase` over the
+    restricted model: phase 1 with the purchases relaxed (its bound is a restriction's and
+    is never used), then :func:`_phase_two` from its plan. Returns (values, how) or None."""
+    size = f"{int(keep.sum())} of {len(keep)} placements"
+    others = compiled.integer.copy()
+    if purchases is not None:
+        others[purchases] = False
+    if not (RESTRICTED_TWO_PHASE and purchases is not None and len(purchases)
+            and others.any()):
+        outcome = restricted_run(compiled, keep, column_group, options, time_limit)
+        return None if outcome is None else (outcome[0], f"branch and bound over {size}")
+    ends = None if time_limit is None else time.perf_counter() + time_limit
+    out = np.flatnonzero((column_group >= 0) & ~keep[np.maximum(column_group, 0)])
+    lower, upper = compiled.lower.copy(), compiled.upper.copy()
+    lower[out] = upper[out] = 0.0
+    target, compiled.watch.target = compiled.watch.target, None
+    phase1 = compiled.isolated_mip(
+        replace(options, mip_gap=options.mip_gap * TWO_PHASE_PHASE1_GAP), None, lower, upper,
+        None if time_limit is None else time_limit * RESTRICTED_PHASE1_SHARE, integer=others)
+    compiled.watch.target = target
+    if phase1.values is None:
+        if compiled.watch.expired():
+            return None
+        outcome = restricted_run(compiled, keep, column_group, options,
+                                 None if ends is None else ends - time.perf_counter())
+        return None if outcome is None else (outcome[0], f"branch and bound over {size}")
+    how1 = f"over {size}, purchases relaxed ({'stopped' if phase1.stopped else phase1.status})"
+    found = _phase_two(compiled, options, others, phase1.values, how1, [], (lower, upper),
+                       ends)
+    compiled.watch.target = target
+    if not found:
+        return None
+    return min(found, key=lambda plan: compiled.objective_of(plan[0]))
+
+
 def _restricted_then_full(compiled: HighsModel, column_group: np.ndarray,
-                          coordinates: np.ndarray | None, options: SolverOptions
-                          ) -> SolverResult:
+                          coordinates: np.ndarray | None, options: SolverOptions,
+                          purchases: np.ndarray | None = None) -> SolverResult:
     """Branch and bound over the placements the relaxation or the first plan use, stopped once
     within the gap of the relaxation's bound. Then, without a deadline, the full model from
     the better of that and the first plan (which proves the gap); under a deadline (where the
@@ -425,11 +478,10 @@ def _restricted_then_full(compiled: HighsModel, column_group: np.ndarray,
             share = left * FIRST_ROUND_SHARE if round_number == 0 and rounds > 1 else \
                 left / (rounds - round_number)
         # no start is handed over (see solve_arrays): the best plan so far stays in `plans`
-        outcome = restricted_run(compiled, hood, column_group, options, share)
+        outcome = _restricted_plan(compiled, hood, column_group, options, share, purchases)
         tried.append(hood)
         if outcome is not None:
-            plans.append((outcome[0], f"branch and bound over {int(hood.sum())} of "
-                                      f"{len(hood)} placements"))
+            plans.append(outcome)
         if compiled.watch.reached or round_number + 1 >= rounds or not plans:
             break
         best = min(plans, key=lambda plan: float(cost @ plan[0]))[0]
