@@ -139,9 +139,9 @@ def test_pareto_runs_from_the_cheapest_to_the_cleanest_plan(tmp_path):
 
 
 def test_pareto_in_one_process_gives_the_same_frontier(tmp_path):
-    # The instance of the test above, through the library with one worker: the two ends (the
-    # cheapest plan, the least emissions) then run one after the other in this process, and
-    # the frontier is the same: 87.6 t / 5380, 43.8 t / 6256, 0 t / 7132.
+    # The instance of the test above, through the library with one worker: every point then
+    # runs in this process (no worker pool), and the frontier is the same: 87.6 t / 5380,
+    # 43.8 t / 6256, 0 t / 7132.
     from optimizer.studies.pareto import frontier_is_monotone, run_pareto
     sites = {"dirty": site(electricity=50.0, grid_carbon_kg_per_mwh=1000.0),
              "clean": site(electricity=70.0)}

@@ -99,7 +99,11 @@ def test_priced_relaxation_proves_the_full_lp(tmp_path, size, seed):
 
 
 @pytest.mark.slow
-def test_restricted_branch_and_bound_is_a_plan_of_the_full_model(tmp_path, monkeypatch):
+@pytest.mark.parametrize("two_phases", [False, True])
+def test_restricted_branch_and_bound_is_a_plan_of_the_full_model(tmp_path, monkeypatch,
+                                                                   two_phases):
+    from optimizer.solver import strategy
+    monkeypatch.setattr(strategy, "RESTRICTED_TWO_PHASE", two_phases)
     data = _data(tmp_path, (5, 10, 4, 3), seed=3)
     # the optimum of the full MIP, by HiGHS on the whole model
     exact = solve(data.instance, mip_gap=1e-3, explain=False)
@@ -155,6 +159,7 @@ def test_two_phases_over_kept_placements_give_a_plan_of_the_full_model(tmp_path,
     assert others.any() and len(hooks.purchases)       # both kinds of integers: two phases
     bound, floor = compiled.relaxation_bound, compiled.watch.floor
     keep = used_placements(group, compiled.relaxation_values)
+    assert not keep.all()           # a real restriction (its relaxation is not the model's)
     outcome = strategy._restricted_plan(compiled, keep, group,
                                         SolverOptions(time_limit=30, mip_gap=1e-4), 30,
                                         hooks.purchases)

@@ -590,7 +590,8 @@ def solve_ph(instance: Instance, options: SolveOptions | None = None) -> Plan:
 
 
 def _stage(options: SolveOptions, began: float, what: str) -> None:
-    """Tell the run's ``progress`` what is being solved (no plan yet, so no objective)."""
+    """Tell the run's ``progress`` what is being solved (a stage, not a plan: no objective
+    or bound; the plans come from the evaluations' own events)."""
     if options.progress is not None:
         options.progress({"seconds": time.perf_counter() - began, "objective": None,
                           "bound": None, "stage": what})

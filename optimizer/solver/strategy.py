@@ -292,7 +292,9 @@ def _two_phase(model: HighsModel, options: SolverOptions, hooks: PlanHooks
     whole model, whose bound stays near the LP's (the integrality it misses is the builds',
     openings' and rentals', which its search closes only once the unit counts are out of its
     way). Then, while the best plan is not within the gap and time is left, the full model
-    from its own root (its plan may be better; its bound and phase 1's, the higher counts).
+    from its own root (:func:`_improve`: its plan may be better; its bound and phase 1's, the
+    higher, counts; a model too small to run in a child process gets it only when its root
+    LP is expected to fit the time left).
 
     Returns:
         The result (the best of phase 2's plan, the full model's and the first plan, with the
@@ -335,12 +337,13 @@ def _two_phase(model: HighsModel, options: SolverOptions, hooks: PlanHooks
     return _improve(model, options, values, how, seconds, FULL_ROOT_LP_FACTOR_UNPRICED)
 
 
-def _phase_two(model: HighsModel, options: SolverOptions, relaxed: np.ndarray,
+def _phase_two(model: HighsModel, options: SolverOptions, phase1_integer: np.ndarray,
                phase1_values: np.ndarray, how1: str, plans: list[tuple[np.ndarray, str]],
                bounds: tuple[np.ndarray, np.ndarray] | None = None,
                ends: float | None = None) -> list[tuple[np.ndarray, str]]:
-    """Plans of the model from phase 1's plan (``phase1_values``, the purchases ``relaxed``),
-    each a restriction solved in a child process: (a) phase 1's whole purchases and its other
+    """Plans of the model from phase 1's plan (``phase1_values``; ``phase1_integer``: the
+    columns integer in phase 1, every integer but the purchases), each a restriction solved
+    in a child process: (a) phase 1's whole purchases and its other
     integers fixed, only its fractional purchases searched; (b) while not within the gap of
     the best proven bound, its other integers fixed, every purchase searched. ``plans`` are
     the plans so far (a step is skipped once one of them is within the gap); ``bounds`` the
@@ -348,13 +351,13 @@ def _phase_two(model: HighsModel, options: SolverOptions, relaxed: np.ndarray,
     (``time.perf_counter()``; default: the watch's deadline)."""
     base_lower, base_upper = bounds if bounds is not None else (model.lower, model.upper)
     whole = np.abs(phase1_values - np.round(phase1_values)) <= 1e-6
-    fractional = np.zeros_like(relaxed)
-    purchases = ~relaxed & model.integer
+    fractional = np.zeros_like(phase1_integer)
+    purchases = model.integer & ~phase1_integer
     fractional[purchases] = ~whole[purchases]
-    steps = ((relaxed | (model.integer & ~fractional),
+    steps = ((phase1_integer | (model.integer & ~fractional),
               f"two phases: {how1}, then its whole purchases, builds, openings and rentals "
               f"fixed, {int(fractional.sum())} fractional purchases searched"),
-             (relaxed, f"two phases: {how1}, then builds, openings and rentals fixed"))
+             (phase1_integer, f"two phases: {how1}, then builds, openings and rentals fixed"))
     found: list[tuple[np.ndarray, str]] = []
     for fixed, how in steps:
         best = min((model.objective_of(plan[0]) for plan in plans + found), default=None)
@@ -422,11 +425,14 @@ def _restricted_plan(compiled: HighsModel, keep: np.ndarray, column_group: np.nd
     out = np.flatnonzero((column_group >= 0) & ~keep[np.maximum(column_group, 0)])
     lower, upper = compiled.lower.copy(), compiled.upper.copy()
     lower[out] = upper[out] = 0.0
-    target, compiled.watch.target = compiled.watch.target, None
-    phase1 = compiled.isolated_mip(
-        replace(options, mip_gap=options.mip_gap * TWO_PHASE_PHASE1_GAP), None, lower, upper,
-        None if time_limit is None else time_limit * RESTRICTED_PHASE1_SHARE, integer=others)
-    compiled.watch.target = target
+    target, compiled.watch.target = compiled.watch.target, None   # phase 1 makes no plans
+    try:
+        phase1 = compiled.isolated_mip(
+            replace(options, mip_gap=options.mip_gap * TWO_PHASE_PHASE1_GAP), None, lower,
+            upper, None if time_limit is None else time_limit * RESTRICTED_PHASE1_SHARE,
+            integer=others)
+    finally:
+        compiled.watch.target = target
     if phase1.values is None:
         if compiled.watch.expired():
             return None
@@ -436,7 +442,6 @@ def _restricted_plan(compiled: HighsModel, keep: np.ndarray, column_group: np.nd
     how1 = f"over {size}, purchases relaxed ({'stopped' if phase1.stopped else phase1.status})"
     found = _phase_two(compiled, options, others, phase1.values, how1, [], (lower, upper),
                        ends)
-    compiled.watch.target = target
     if not found:
         return None
     return min(found, key=lambda plan: compiled.objective_of(plan[0]))
