@@ -199,11 +199,17 @@ def solve_arrays(model: HighsModel, options: SolverOptions,
     elif first_plan or (first_plan is None
                         and model.stats["integers"] >= FIRST_PLAN_MIN_INTEGERS):
         began = time.perf_counter()
-        constructive_start(model, hooks, lp_solver="ipm" if model.large else "choose")
+        # interior point for the priced relaxation of a large model (its restricted LP: at
+        # xl simplex did not end in 130 s, interior point did); HiGHS's choice (dual simplex)
+        # otherwise: a bundle of four medium futures' LP (31k columns) took 2.3-2.7 s by
+        # simplex and 7.9 s by interior point, 30 futures' extensive form (233k columns)
+        # 127 s and 205 s; with interior point bundles ran out of time before their bound
+        lp_solver = "ipm" if priced else "choose"
+        constructive_start(model, hooks, lp_solver=lp_solver)
         start_seconds += time.perf_counter() - began
         start_found, seconds = relaxation_start(
             model, hooks if priced else _without_placements(hooks),
-            lp_solver="ipm" if model.large else "choose")
+            lp_solver=lp_solver)
         start_seconds += seconds
         model.rounded_values = model.first_plan_values     # the relaxation's own plan
         if model.constructive_values is not None and (
