@@ -201,6 +201,15 @@ def priced_relaxation(model: HighsModel, column_group: np.ndarray, seed: np.ndar
     return np.array([], dtype=np.int32), bound, np.ones(len(active), dtype=bool)
 
 
+def restricted_bounds(model: HighsModel, keep: np.ndarray, column_group: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """The model's column bounds with every column of a placement not in ``keep`` fixed at 0."""
+    out = np.flatnonzero((column_group >= 0) & ~keep[np.maximum(column_group, 0)])
+    lower, upper = model.lower.copy(), model.upper.copy()
+    lower[out] = upper[out] = 0.0
+    return lower, upper
+
+
 def restricted_run(model: HighsModel, keep: np.ndarray, column_group: np.ndarray,
                    options: SolverOptions, time_limit: float | None,
                    start: np.ndarray | None = None) -> tuple[np.ndarray, float] | None:
@@ -217,9 +226,7 @@ def restricted_run(model: HighsModel, keep: np.ndarray, column_group: np.ndarray
     Returns:
         The plan's column values (full length) and objective, or None without a plan.
     """
-    out = np.flatnonzero((column_group >= 0) & ~keep[np.maximum(column_group, 0)])
-    lower, upper = model.lower.copy(), model.upper.copy()
-    lower[out] = upper[out] = 0.0
+    lower, upper = restricted_bounds(model, keep, column_group)
     outcome = model.isolated_mip(options, start, lower, upper, time_limit)
     if outcome.values is None:
         return None

@@ -24,7 +24,9 @@ from typing import Callable
 import numpy as np
 
 from optimizer.solver.highs import HighsModel
-from optimizer.solver.pricing import priced_relaxation, restricted_run, used_placements
+from optimizer.solver.pricing import (
+    priced_relaxation, restricted_bounds, restricted_run, used_placements,
+)
 from optimizer.status import SolverOptions, SolverResult, Status
 
 Rounding = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -432,9 +434,7 @@ def _restricted_plan(compiled: HighsModel, keep: np.ndarray, column_group: np.nd
         outcome = restricted_run(compiled, keep, column_group, options, time_limit)
         return None if outcome is None else (outcome[0], f"branch and bound over {size}")
     ends = None if time_limit is None else time.perf_counter() + time_limit
-    out = np.flatnonzero((column_group >= 0) & ~keep[np.maximum(column_group, 0)])
-    lower, upper = compiled.lower.copy(), compiled.upper.copy()
-    lower[out] = upper[out] = 0.0
+    lower, upper = restricted_bounds(compiled, keep, column_group)
     target, compiled.watch.target = compiled.watch.target, None   # phase 1 makes no plans
     try:
         phase1 = compiled.isolated_mip(
