@@ -16,6 +16,8 @@ Wait and see: low 10 early = 1000, high 20 early = 2000 -> WS = 1500; EVPI = SP 
 """
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from conftest import accelerator, instance, site, solve_data
@@ -465,3 +467,61 @@ def test_a_tree_has_a_constructive_first_plan():
     compiled, plan = _extensive_constructive(tree_instance())
     assert plan is not None
     assert_feasible_for_model(compiled, plan)
+
+
+def test_candidate_standing_drops_as_the_rule_over_everything_does():
+    # The decomposition's bookkeeping (_Standing) re-examines only the candidate an outcome
+    # belongs to, and every candidate only when the best complete E[NPV] falls. Written
+    # here independently, the rule it must agree with after every outcome: candidate c is
+    # out if some future of c is infeasible; else, unless protected or complete, when some
+    # complete candidate still in the race has E[NPV] `best` and (sum over bundles of c's
+    # NPVs where the bundle is all evaluated, else the bundle's floor) > best, or
+    # best <= enough. Random outcome sequences, 12 futures in 4 bundles, 6 candidates.
+    import random
+    from optimizer.scenarios.decomposition import _Standing
+    from optimizer.status import Status
+    names = [f"s{i:02d}" for i in range(12)]
+    probability = {n: 1 / 12 for n in names}
+    bundles = [names[i:i + 3] for i in range(0, 12, 3)]
+    floor = [sum(probability[n] for n in b) * 90.0 for b in bundles]
+    for seed in range(200):
+        rng = random.Random(seed)
+        protected, enough = {5}, (95.0 if seed % 3 == 0 else -math.inf)
+        done: dict[tuple, dict] = {}
+        candidates = list(range(6))
+        standing = _Standing(done, probability, bundles, floor, protected, enough, candidates)
+        expected_dropped: set[int] = set()
+        order = [(c, n) for c in candidates for n in names]
+        rng.shuffle(order)
+        for c, n in order:
+            status = rng.choices([Status.OPTIMAL, Status.FEASIBLE, Status.INFEASIBLE],
+                                 [0.6, 0.38, 0.02])[0]
+            done["eval", c, n] = {"status": status,
+                                  "objective": rng.uniform(80, 130) if status.has_plan else None}
+            standing.heard(c)
+
+            def value(x):
+                outs = [done.get(("eval", x, m)) for m in names]
+                if any(o is None or not o["status"].has_plan for o in outs):
+                    return None
+                return sum(probability[m] * o["objective"] for m, o in zip(names, outs))
+            for x in candidates:
+                if x in expected_dropped:
+                    continue
+                outs = {m: done.get(("eval", x, m)) for m in names}
+                if any(o is not None and o["status"] is Status.INFEASIBLE for o in outs.values()):
+                    expected_dropped.add(x)
+                    continue
+                if x in protected or value(x) is not None:
+                    continue
+                best = min((v for y in candidates if y not in expected_dropped
+                            and (v := value(y)) is not None), default=None)
+                estimate = sum(sum(probability[m] * outs[m]["objective"] for m in b)
+                               if all(outs[m] is not None and outs[m]["status"].has_plan
+                                      for m in b) else f for b, f in zip(bundles, floor))
+                if best is not None and (estimate > best * (1 + 1e-9) or best <= enough):
+                    expected_dropped.add(x)
+            assert standing.dropped == expected_dropped, (seed, c, n)
+            for x in candidates:
+                assert standing.expected(x) == pytest.approx(value(x)) if value(x) else \
+                    standing.expected(x) is None
