@@ -49,7 +49,12 @@ print(json.dumps({{"status": s["status"], "model": s.get("model", {{}}),
                    "mip_gap": s["mip_gap"], "total_seconds": time.perf_counter() - began,
                    "first_plan_seconds": first_plan[0] if first_plan else None,
                    "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                   "child_peak_mb": children}}))
+                   "child_peak_mb": children, "reason": st.get("reason"),
+                   "bound_note": st.get("bound_note"),
+                   "bundles_without_plan": len(st.get("bundles_without_plan", [])),
+                   "candidates": [{{k: c.get(k) for k in ("source", "outcome",
+                                   "futures_with_plan", "futures_out_of_time")}}
+                                  for c in st.get("candidates", [])][:8]}}))
 """
 
 
@@ -98,7 +103,8 @@ def main() -> None:
                 row["time_limit"] = limit
                 rows.append(row)
                 print(f"{count} scenarios, {method}: {row['status']} "
-                      f"{row['total_seconds']:.0f} s", file=sys.stderr)
+                      f"{row['total_seconds']:.0f} s"
+                      + (f" ({row['reason']})" if row.get("reason") else ""), file=sys.stderr)
     print("| method | scenarios | limit s | rows | columns | integers | solves | first plan s | total s | "
           "status | E[NPV] | gap | peak MB (self + children) |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
