@@ -138,11 +138,17 @@ def test_restricted_run_plan_satisfies_every_row(tmp_path):
     assert objective <= compiled.objective_of(compiled.first_plan_values) + 1e-6
 
 
-def test_two_phases_over_kept_placements_give_a_plan_of_the_full_model(tmp_path, monkeypatch):
+@pytest.mark.parametrize("phase_one_plans", [True, False])
+def test_two_phases_over_kept_placements_give_a_plan_of_the_full_model(tmp_path, monkeypatch,
+                                                                        phase_one_plans):
     # The large models' restricted rounds in two phases: phase 1 relaxes the purchases of the
     # model restricted to the kept placements - a relaxation of that restriction, not of the
     # model, so its bound must not become the model's (the LP's stays); phase 2's plan must
-    # satisfy every row of the full model and use only the kept placements.
+    # satisfy every row of the full model and use only the kept placements. When phase 1
+    # ends without a plan (here: its plan withheld, as when its time runs out first), the
+    # round falls back to one branch and bound over the kept placements, with the same
+    # guarantees.
+    import dataclasses
     from optimizer.solver import strategy
     monkeypatch.setattr(strategy, "RESTRICTED_TWO_PHASE", True)
     path = tmp_path / "g.yaml"
@@ -160,12 +166,26 @@ def test_two_phases_over_kept_placements_give_a_plan_of_the_full_model(tmp_path,
     bound, floor = compiled.relaxation_bound, compiled.watch.floor
     keep = used_placements(group, compiled.relaxation_values)
     assert not keep.all()           # a real restriction (its relaxation is not the model's)
+    phase_ones = []
+    if not phase_one_plans:
+        real = compiled.isolated_mip
+
+        def without_phase_one_plan(*args, integer=None, **kwargs):
+            outcome = real(*args, integer=integer, **kwargs)
+            if integer is not None and not np.array_equal(integer, compiled.integer):
+                phase_ones.append(outcome.status)
+                return dataclasses.replace(outcome, values=None, objective=None)
+            return outcome
+        monkeypatch.setattr(compiled, "isolated_mip", without_phase_one_plan)
     outcome = strategy._restricted_plan(compiled, keep, group,
                                         SolverOptions(time_limit=30, mip_gap=1e-4), 30,
                                         hooks.purchases)
     assert outcome is not None
     values, how = outcome
-    assert how.startswith("two phases: over"), how
+    if phase_one_plans:
+        assert how.startswith("two phases: over"), how
+    else:
+        assert len(phase_ones) == 1 and how.startswith("branch and bound over"), how
     assert_feasible_for_model(compiled, values)
     placed = group >= 0
     assert np.all(values[placed & ~keep[np.maximum(group, 0)]] == 0)
