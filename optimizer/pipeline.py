@@ -282,11 +282,21 @@ def plan_hooks(form: StandardForm, data: ProblemData, large: bool,
     hooks = PlanHooks(purchases=form.columns_of(PURCHASES), round_purchases=purchases,
                       round_rest=rest, constructive=constructive)
     if large:
+        hooks.column_period = column_periods(keys)
         group, placements = placement_groups(keys, PLACEMENT_POSITIONS)
         hooks.column_group = group
         hooks.seed = seed_placements(data, placements)
         hooks.coordinates = placement_coordinates(data, placements)
     return hooks
+
+
+def column_periods(keys: list[tuple[str, Any]]) -> np.ndarray:
+    """The period number of every column (the last element of its index, -1 where that is
+    not a period number: a cooling mode's (site, mode))."""
+    def period(index: Any) -> int:
+        last = index[-1] if isinstance(index, tuple) and index else index
+        return last if isinstance(last, int) and not isinstance(last, bool) else -1
+    return np.array([period(index) for _, index in keys], dtype=np.int32)
 
 
 def decisions_of(model: pyo.ConcreteModel, data: ProblemData) -> Decisions:

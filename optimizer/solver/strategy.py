@@ -47,6 +47,8 @@ class PlanHooks:
         coordinates: (accelerator number, site number) of every placement (neighbourhoods).
         constructive: a constructive plan's integer columns and values (no LP needed), made
             first so that a plan exists within seconds (:mod:`optimizer.solver.greedy`).
+        column_period: the period number of every column (-1: none, e.g. a cooling mode),
+            for relax-and-fix over time windows (:func:`_relax_and_fix`).
     """
 
     purchases: np.ndarray
@@ -56,6 +58,7 @@ class PlanHooks:
     seed: np.ndarray | None = None
     coordinates: np.ndarray | None = None
     constructive: Callable[[], tuple[np.ndarray, np.ndarray] | None] | None = None
+    column_period: np.ndarray | None = None
 
 
 def constructive_start(model: HighsModel, hooks: PlanHooks | None,
@@ -224,7 +227,7 @@ def solve_arrays(model: HighsModel, options: SolverOptions,
     phased = start is None and not priced and _two_phase_applies(model, hooks)
     if priced and model.relaxation_values is not None:
         result = _restricted_then_full(model, hooks.column_group, hooks.coordinates, options,
-                                       hooks.purchases)
+                                       hooks.purchases, hooks.column_period)
     elif start_found and model.large and not phased:
         # a first plan: improve it with the full model while it is not within the gap
         result = _improve(model, options, model.first_plan_values, _first_plan_name(model),
@@ -419,12 +422,15 @@ RESTRICTED_PHASE1_SHARE = 0.6
 
 def _restricted_plan(compiled: HighsModel, keep: np.ndarray, column_group: np.ndarray,
                      options: SolverOptions, time_limit: float | None,
-                     purchases: np.ndarray | None) -> tuple[np.ndarray, str] | None:
+                     purchases: np.ndarray | None, period: np.ndarray | None = None
+                     ) -> tuple[np.ndarray, str] | None:
     """A plan using only the placements in ``keep`` (the rest fixed at 0): branch and bound
     (:func:`~optimizer.solver.pricing.restricted_run`), or, with ``RESTRICTED_TWO_PHASE``
     and purchases beside other integers, two phases as :func:`_two_phase` over the
     restricted model: phase 1 with the purchases relaxed (its bound is a restriction's and
-    is never used), then :func:`_phase_two` from its plan. Returns (values, how) or None."""
+    is never used; by relax-and-fix over time windows when ``period`` is given and
+    ``RESTRICTED_RELAX_AND_FIX``), then :func:`_phase_two` from its plan. Returns (values,
+    how) or None."""
     size = f"{int(keep.sum())} of {len(keep)} placements"
     others = compiled.integer.copy()
     if purchases is not None:
@@ -434,32 +440,98 @@ def _restricted_plan(compiled: HighsModel, keep: np.ndarray, column_group: np.nd
         outcome = restricted_run(compiled, keep, column_group, options, time_limit)
         return None if outcome is None else (outcome[0], f"branch and bound over {size}")
     ends = None if time_limit is None else time.perf_counter() + time_limit
+    phase1_ends = None if time_limit is None else \
+        time.perf_counter() + time_limit * RESTRICTED_PHASE1_SHARE
     lower, upper = restricted_bounds(compiled, keep, column_group)
+    phase1_options = replace(options, mip_gap=options.mip_gap * TWO_PHASE_PHASE1_GAP)
     target, compiled.watch.target = compiled.watch.target, None   # phase 1 makes no plans
+    phase1_values, how1 = None, ""
     try:
-        phase1 = compiled.isolated_mip(
-            replace(options, mip_gap=options.mip_gap * TWO_PHASE_PHASE1_GAP), None, lower,
-            upper, None if time_limit is None else time_limit * RESTRICTED_PHASE1_SHARE,
-            integer=others)
+        if RESTRICTED_RELAX_AND_FIX and period is not None:
+            phase1_values, windows = _relax_and_fix(compiled, phase1_options, others, period,
+                                                    lower, upper, phase1_ends)
+            if phase1_values is not None:
+                how1 = f"over {size}, purchases relaxed, relax-and-fix over {windows} " \
+                       "time windows"
+        if phase1_values is None and not compiled.watch.expired():
+            phase1 = compiled.isolated_mip(
+                phase1_options, None, lower, upper,
+                None if phase1_ends is None else max(phase1_ends - time.perf_counter(), 0.0),
+                integer=others)
+            phase1_values = phase1.values
+            how1 = f"over {size}, purchases relaxed " \
+                   f"({'stopped' if phase1.stopped else phase1.status})"
     finally:
         compiled.watch.target = target
-    if phase1.values is None:
+    if phase1_values is None:
         if compiled.watch.expired():
             return None
         outcome = restricted_run(compiled, keep, column_group, options,
                                  None if ends is None else ends - time.perf_counter())
         return None if outcome is None else (outcome[0], f"branch and bound over {size}")
-    how1 = f"over {size}, purchases relaxed ({'stopped' if phase1.stopped else phase1.status})"
-    found = _phase_two(compiled, options, others, phase1.values, how1, [], (lower, upper),
+    found = _phase_two(compiled, options, others, phase1_values, how1, [], (lower, upper),
                        ends)
     if not found:
         return None
     return min(found, key=lambda plan: compiled.objective_of(plan[0]))
 
 
+RESTRICTED_RELAX_AND_FIX = True
+"""Large models: a restricted round's phase 1 by relax-and-fix over time windows
+(:func:`_relax_and_fix`) instead of one branch and bound."""
+RELAX_AND_FIX_WINDOWS = 4
+"""Time windows of relax-and-fix (the periods split into this many runs of periods)."""
+
+
+def _relax_and_fix(model: HighsModel, options: SolverOptions, integer: np.ndarray,
+                   period: np.ndarray, lower: np.ndarray, upper: np.ndarray,
+                   ends: float | None, windows: int = RELAX_AND_FIX_WINDOWS
+                   ) -> tuple[np.ndarray | None, int]:
+    """Whole values of the columns ``integer`` by relax-and-fix over time windows: the
+    periods of those columns are split into ``windows`` runs of consecutive periods; window
+    by window, branch and bound (a child process) with that window's integers integer, the
+    earlier windows' fixed at their values and the later windows' relaxed. Columns with no
+    period (-1, e.g. a cooling mode) are integer in every window. Each run is a relaxation
+    of the model within ``lower``/``upper`` (the later windows' integrality is dropped) or a
+    restriction of it (the earlier windows' fixed), so it gives neither a proven bound nor a
+    plan of the model; its last run's values are whole in every column of ``integer``.
+
+    Args:
+        period: the period number of every column (-1: none).
+        ends: when to stop (``time.perf_counter()``; None: the watch's deadline); the time
+            left is shared equally among the windows left.
+    Returns:
+        The last run's column values (None when a run ended without a plan, or fewer than
+        two periods carry integers), and the number of windows.
+    """
+    periods = np.unique(period[integer & (period >= 0)])
+    if len(periods) < 2 or windows < 2:
+        return None, 0
+    chunks = np.array_split(periods, min(windows, len(periods)))
+    lower, upper = lower.copy(), upper.copy()
+    values = None
+    for number, chunk in enumerate(chunks):
+        left = None if ends is None else ends - time.perf_counter()
+        if model.watch.expired() or (left is not None and left <= 0):
+            return None, len(chunks)
+        later = np.concatenate(chunks[number + 1:]) if number + 1 < len(chunks) else \
+            np.array([], dtype=periods.dtype)
+        window_integer = integer & ~np.isin(period, later)
+        outcome = model.isolated_mip(options, None, lower, upper,
+                                     None if left is None else left / (len(chunks) - number),
+                                     integer=window_integer)
+        if outcome.values is None:
+            return None, len(chunks)
+        values = outcome.values
+        fix = np.flatnonzero(integer & np.isin(period, chunk))
+        lower[fix] = upper[fix] = np.clip(np.round(values[fix]), lower[fix], upper[fix])
+    return values, len(chunks)
+
+
 def _restricted_then_full(compiled: HighsModel, column_group: np.ndarray,
                           coordinates: np.ndarray | None, options: SolverOptions,
-                          purchases: np.ndarray | None = None) -> SolverResult:
+                          purchases: np.ndarray | None = None,
+                          period: np.ndarray | None = None) -> SolverResult:
     """Branch and bound over the placements the relaxation or the first plan use, stopped once
     within the gap of the relaxation's bound. Then, without a deadline, the full model from
     the better of that and the first plan (which proves the gap); under a deadline (where the
@@ -493,7 +565,8 @@ def _restricted_then_full(compiled: HighsModel, column_group: np.ndarray,
             share = left * FIRST_ROUND_SHARE if round_number == 0 and rounds > 1 else \
                 left / (rounds - round_number)
         # no start is handed over (see solve_arrays): the best plan so far stays in `plans`
-        outcome = _restricted_plan(compiled, hood, column_group, options, share, purchases)
+        outcome = _restricted_plan(compiled, hood, column_group, options, share, purchases,
+                                   period)
         tried.append(hood)
         if outcome is not None:
             plans.append(outcome)
