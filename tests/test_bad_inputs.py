@@ -120,6 +120,35 @@ CASES: list[tuple[str, Any, str]] = [
     ("unknown-by", mutate(_set("policies", {"min_share": [{"tags": ["x"], "share": 0.5,
                                                            "by": "watts"}]})),
      "policies.min_share.0.by"),
+    # the scenarios block's rules (uncertainty.md, "Fields")
+    ("probabilities-off-by-1e-7", mutate(_set("scenarios", {
+        "low": {"probability": 0.3}, "high": {"probability": 0.7 + 1e-7}})), "scenarios"),
+    ("cvar-alpha-one", mutate(_set("scenarios", {
+        "base": {"probability": 1.0}, "risk": {"cvar_alpha": 1.0}})), "scenarios.risk.cvar_alpha"),
+    ("cvar-alpha-negative", mutate(_set("scenarios", {
+        "base": {"probability": 1.0}, "risk": {"cvar_alpha": -0.1}})),
+     "scenarios.risk.cvar_alpha"),
+    ("cvar-weight-above-one", mutate(_set("scenarios", {
+        "base": {"probability": 1.0}, "risk": {"cvar_weight": 1.2}})),
+     "scenarios.risk.cvar_weight"),
+    ("sample-count-zero", mutate(_set("scenarios", {"sample": {"count": 0}})),
+     "scenarios.sample.count"),
+    ("sigma-negative", mutate(_set("scenarios", {"sample": {
+        "count": 3, "demand_growth": {"sigma": -0.1}}})), "scenarios.sample.demand_growth.sigma"),
+    ("correlation-above-one", mutate(_set("scenarios", {"sample": {
+        "count": 3, "demand_growth": {"correlation": 1.5}}})),
+     "scenarios.sample.demand_growth.correlation"),
+    ("named-and-sampled", mutate(_set("scenarios", {
+        "base": {"probability": 1.0}, "sample": {"count": 3}})), "exclusive"),
+    ("tree-and-commit-periods", mutate(_set("scenarios", {
+        "commit_periods": 1, "sample": {"count": 2},
+        "tree": {"stages": ["2026", "2027"], "branching": [2]}})), "exclusive"),
+    ("unknown-stage", mutate(_set("scenarios", {
+        "sample": {"count": 2}, "tree": {"stages": ["2026", "2031"], "branching": [2]}})),
+     "scenarios.tree.stages.1"),
+    ("stages-out-of-order", mutate(_set("scenarios", {
+        "sample": {"count": 2}, "tree": {"stages": ["2027", "2026"], "branching": [2]}})),
+     "scenarios.tree.stages"),
 ]
 
 

@@ -14,7 +14,8 @@ from optimizer.instance.magnitudes import check_magnitudes
 from optimizer.errors import InstanceError
 from optimizer.instance.schema import InstanceSpec
 
-PROBABILITY_TOLERANCE = 1e-6
+PROBABILITY_TOLERANCE = 1e-9
+"""How far the scenarios' probabilities may sum from 1 (uncertainty.md: within 1e-9)."""
 
 KNOWN_COOLING_MODES = frozenset({"air", "liquid", "immersion"})
 """Cooling modes an accelerator's ``cooling`` catalog may name even when no site of the

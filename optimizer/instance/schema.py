@@ -282,6 +282,14 @@ RESERVED_SCENARIO_KEYS = ("commit_periods", "risk", "sample", "tree")
 """Keys of the scenarios block that are never scenario names."""
 
 
+def _gathered(data: dict[str, Any]) -> bool:
+    """Whether a scenarios mapping is already in the model's shape (named scenarios under
+    ``members``), not as in a file, where a scenario may itself be named "members"."""
+    members = data.get("members")
+    return (isinstance(members, dict) and "probability" not in members
+            and all(key in RESERVED_SCENARIO_KEYS or key == "members" for key in data))
+
+
 class Scenarios(Frozen):
     """The scenarios block: named scenarios beside the reserved keys ``commit_periods``,
     ``risk``, ``sample`` and ``tree`` (uncertainty.md).
@@ -299,7 +307,7 @@ class Scenarios(Frozen):
     @model_validator(mode="before")
     @classmethod
     def _gather(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "members" not in data:
+        if isinstance(data, dict) and not _gathered(data):
             gathered: dict[str, Any] = {key: data[key] for key in RESERVED_SCENARIO_KEYS
                                         if key in data}
             gathered["members"] = {k: v for k, v in data.items()
