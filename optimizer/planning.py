@@ -68,7 +68,7 @@ def solve(instance: Any, options: SolveOptions | None = None, **fields: Any) -> 
         if block.tree is not None and options.stochastic_method == "decomposed":
             raise UsageError("scenarios.tree: --stochastic decomposed plans two stages; solve a "
                              "tree by the extensive form or --stochastic ph")
-        if block.sample is not None and block.tree is None and options.out_of_sample \
+        if block.sample is not None and options.out_of_sample \
                 and options.fix_first_stage is None:
             return solve_sampled(instance, options)
         return _solve_scenarios(instance, options)

@@ -190,6 +190,37 @@ def test_a_sampled_plan_is_evaluated_out_of_sample(tmp_path):
     assert out["ci95_high"] == pytest.approx(values.mean() + half, rel=1e-6)
 
 
+def test_a_sampled_tree_is_evaluated_out_of_sample_with_its_root_fixed(tmp_path):
+    # The tree newsvendor of tree_instance with sampled demand: 20 cards' worth in 2027 and
+    # 2028 times the growth factors, a binary tree (stages 2026, 2027, 2028), 4 leaves. Out of
+    # sample: 4 independent paths of seed 8 (the root is 2026: shocks from 2027 on), the
+    # root's order x fixed. In a path, 2027 costs 100 x + 150 ceil(d27 - x)+ (rent the rest);
+    # 2028 is ordered in 2027 with the path known: 100 ceil(d28) (cards of one year, bought
+    # at 100 rather than rented at 150).
+    from optimizer.instance.schema import DemandGrowth
+    from optimizer.scenarios.sampling import growth_factors
+    data = tree_instance()
+    data["demand"]["chat"] = {p: 20 * 86400.0 for p in ("2026", "2027", "2028")}
+    data["demand"]["chat"]["2026"] = 0.0
+    data["scenarios"] = {"sample": {"count": 4, "seed": 7, "demand_growth": {
+        "sigma": 0.3, "drift": 0.0, "correlation": 0.8}},
+        "tree": {"stages": ["2026", "2027", "2028"], "branching": [2, 2]}}
+    plan = solve_data(tmp_path, data)
+    assert plan.status.value == "optimal"
+    x = ordered_now(plan)
+    growth = DemandGrowth(sigma=0.3, drift=0.0, correlation=0.8)
+    factors = growth_factors(4, 8, ["chat"], 3, 1, growth, 1.0)[:, 0, :]
+    d27, d28 = 20 * factors[:, 1], 20 * factors[:, 2]
+    values = 100 * x + 150 * np.ceil(np.maximum(d27 - x, 0) - 1e-9) \
+        + 100 * np.ceil(d28 - 1e-9)
+    out = plan.summary["kpis"]["out_of_sample"]
+    assert (out["count"], out["seed"]) == (4, 8)
+    assert "root" in out["recourse"]
+    assert out["mean"] == pytest.approx(values.mean(), rel=1e-6)
+    half = 1.959963984540054 * values.std(ddof=1) / 2.0
+    assert out["ci95_high"] == pytest.approx(values.mean() + half, rel=1e-6)
+
+
 def test_scenarios_and_evaluate_count_on_the_command_line(tmp_path):
     import json
     path = write_instance(tmp_path, sampled())

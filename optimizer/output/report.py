@@ -254,6 +254,8 @@ def render_scenario_report(summary: dict[str, Any], tables: dict[str, pd.DataFra
                 f"{out['seed']}): mean NPV {out['mean']:,.0f} {currency}, 95 % confidence "
                 f"interval {out['ci95_low']:,.0f} to {out['ci95_high']:,.0f}"
                 if "mean" in out else f"out of sample: {out.get('note', 'not computed')}")
+        if out.get("recourse"):
+            text += f" ({out['recourse']})"
         body.append(f"<p class=note>{html.escape(text)}</p>")
     nodes = tables.get("nodes", pd.DataFrame())
     if len(nodes):

@@ -1,6 +1,8 @@
 """The out-of-sample estimate of a sampled plan (uncertainty.md, "Sampling"): its first stage
 fixed, every future of a second, independent draw (seed + 1, the same count unless told
-otherwise) solved for its recourse; the mean NPV with a 95 % confidence interval
+otherwise) solved for its recourse (in a tree: the root's decisions fixed, independent
+paths drawn as the tree's leaves are, every later decision made with that path known, an
+optimistic estimate of a policy that re-plans at each node); the mean NPV with a 95 % confidence interval
 (mean +- 1.96 s / sqrt(n), s the sample standard deviation), and the risk figures of the
 draw."""
 from __future__ import annotations
@@ -16,6 +18,7 @@ from optimizer.parallel import Runner
 from optimizer.scenarios.assemble import DEFAULT_CVAR_ALPHA, tail_figures
 from optimizer.scenarios.evaluation import evaluation_jobs, job_fields, run_all
 from optimizer.scenarios.scenario_set import sampled_futures
+from optimizer.scenarios.tree import is_tree, leaf_count
 from optimizer.status import Status
 
 Z_95 = 1.959963984540054
@@ -41,8 +44,9 @@ def out_of_sample(instance: Instance, first_stage: Decisions, options: SolveOpti
     stage (then ``without_plan`` names how many)."""
     sample = instance.spec.scenarios.sample
     seed = sample.seed + 1
-    count = options.evaluate_count or sample.count
-    draw = {f.name: f for f in sampled_futures(instance, seed=seed, count=count)}
+    tree = is_tree(instance.spec)
+    count = options.evaluate_count or (leaf_count(instance.spec) if tree else sample.count)
+    draw = {f.name: f for f in sampled_futures(instance, seed=seed, count=count, paths=True)}
     share = None
     if deadline is not None:
         share = max(deadline - time.time(), 0.0)
@@ -52,7 +56,10 @@ def out_of_sample(instance: Instance, first_stage: Decisions, options: SolveOpti
     with Runner(workers, backend=options.backend, scheduler=options.scheduler) as runner:
         done = run_all(jobs, runner)
     outcomes = {name: done["eval", 0, name] for name in draw}
-    head = {"count": count, "seed": seed}
+    head: dict[str, Any] = {"count": count, "seed": seed}
+    if tree:
+        head["recourse"] = ("the root's decisions fixed; every later one made with the path "
+                            "known (optimistic for the tree's nodes)")
     strands = sum(1 for o in outcomes.values() if o["status"] is Status.INFEASIBLE)
     if strands:
         return {**head, "without_plan": strands, "note": f"{strands} of {count} futures of the "

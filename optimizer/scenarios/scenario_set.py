@@ -62,11 +62,14 @@ def futures(instance: Instance) -> list[Future]:
 
 
 def sampled_futures(instance: Instance, seed: int | None = None,
-                    count: int | None = None) -> list[Future]:
+                    count: int | None = None, paths: bool = False) -> list[Future]:
     """The futures of ``scenarios.sample`` (:mod:`optimizer.scenarios.sampling`): the file's
     demand (after the instance's own what-ifs) times each future's growth factors, each of
     probability 1/count; ``seed`` and ``count`` replace the block's (an out-of-sample draw).
-    In a tree the count is the tree's leaves."""
+    In a tree the count is the tree's leaves, unless ``paths``: then ``count`` independent
+    paths from the root's end on, each distributed as a leaf of the tree is (every period's
+    shock standard normal, independent of the others), which is how a tree's plan is
+    evaluated out of sample."""
     from optimizer.scenarios.sampling import (
         future_names, growth_factors, tree_growth_factors,
     )
@@ -76,13 +79,14 @@ def sampled_futures(instance: Instance, seed: int | None = None,
     seed = sample.seed if seed is None else seed
     periods = list(spec.horizon.periods)
     workloads = list(spec.demand)
-    if is_tree(spec):
+    if is_tree(spec) and not paths:
         count = leaf_count(spec)
         factors = tree_growth_factors(seed, workloads, len(periods), stage_starts(spec),
                                       spec.scenarios.tree.branching, sample.demand_growth,
                                       spec.horizon.period_years)
     else:
-        count = sample.count if count is None else count
+        count = (sample.count if not is_tree(spec) else leaf_count(spec)) if count is None \
+            else count
         factors = growth_factors(count, seed, workloads, len(periods), committed_periods(spec),
                                  sample.demand_growth, spec.horizon.period_years)
     base = copy.deepcopy(dict(instance.raw))
