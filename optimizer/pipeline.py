@@ -381,8 +381,8 @@ def _no_plan(status: Status, summary: dict[str, Any], explanation: list[Relaxati
     summary["explanation"] = [r.as_dict() for r in explanation]
     if alternatives:
         summary["alternatives"] = [[r.as_dict() for r in way] for way in alternatives]
-    plan = Plan(status=status, objective=None, best_bound=None, mip_gap=None, summary=summary,
-                explanation=explanation)
+    plan = Plan(status=status, objective=None, best_bound=summary.get("best_bound"),
+                mip_gap=None, summary=summary, explanation=explanation)
     if status is Status.INFEASIBLE and raise_on_infeasible:
         headline = ("no plan exists; what would have to give:" if explanation
                     else "no plan exists (no single relaxation found to explain it)")

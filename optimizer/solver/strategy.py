@@ -258,6 +258,13 @@ def solve_arrays(model: HighsModel, options: SolverOptions,
                                        how, bound=result.best_bound)
     result.start_seconds = start_seconds
     result.start_found = start_found
+    if (result.best_bound is None and not result.status.has_plan
+            and result.status is not Status.INFEASIBLE and model.relaxation_bound is not None
+            and math.isfinite(model.relaxation_bound)):
+        # stopped before any plan (the deadline, a cancel): the bound proven so far is still
+        # reported (the benchmark's xxl, seed 3, busy: its priced relaxation ended at 278 s
+        # of 300 and its bound was lost with the interrupted branch and bound)
+        result.best_bound = model.relaxation_bound
     return result
 
 
