@@ -82,6 +82,7 @@ class _State:
         self.capex = defaultdict(float)              # t -> capex (currency)
         self.fleet = defaultdict(float)              # (k, t) -> cards of k alive
         self.serving = defaultdict(float)            # (w, t) -> peak tokens/s covered (units)
+        self.last_key: KSCT | None = None            # the purchase _place made last
         self.opened: dict[str, int] = {}
         self.mode: dict[str, str] = {}               # exclusive-cooling site -> its mode
         for (s, c), mw in data.existing_it_mw.items():
@@ -258,7 +259,7 @@ def greedy_plan(data: ProblemData,
                                    f"({deficit * data.token_unit:,.0f} tokens/s short)")
                     return plan
                 deficit -= placed
-        failed = _repair_shares(data, state, plan, t, cheapest.get(t, []), buys)
+        failed = _repair_shares(data, state, plan, t, cheapest.get(t, []), buys, serve)
         if failed:
             plan.failed = failed
             return plan
@@ -392,6 +393,7 @@ def _place(data: ProblemData, state: _State, plan: GreedyPlan, ranked: list, w: 
                > data.budget[tt] + TOLERANCE for tt, money in spend.items()):
             continue
         # commit
+        state.last_key = key
         plan.units[key] = plan.units.get(key, 0) + units
         for tt in alive:
             state.cards[s, tt] += units * u
@@ -420,12 +422,14 @@ size's seed 35 (vendor caps alone) were not repaired in 6."""
 
 
 def _repair_shares(data: ProblemData, state: _State, plan: GreedyPlan, t: int, ranked: list,
-                   buys: set, rounds: int = SHARE_REPAIR_ROUNDS) -> str:
+                   buys: set, serve: set, rounds: int = SHARE_REPAIR_ROUNDS) -> str:
     """Buy the cards that bring every share rule of period t back within its bounds: tagged
     cards for a minimum share, other vendors' cards for a vendor cap; each preferring cards
     that break no other rule of period t (a minimum share's tagged cards of vendors below
     their cap; a vendor cap's other cards of vendors below theirs, tagged for every minimum
-    share), so that the repairs do not pull against each other. Returns why it could not (empty when it could)."""
+    share), so that the repairs do not pull against each other. The cards bought serve the
+    later periods' demand they can (:func:`_cover`), so that those periods do not buy it
+    again. Returns why it could not (empty when it could)."""
     in_force_min = [rule for rule in data.min_share if t >= rule.start and rule.share < 1]
     in_force_caps = [rule for rule in data.vendor_share if t >= rule.start and rule.share > 0]
 
@@ -436,6 +440,9 @@ def _repair_shares(data: ProblemData, state: _State, plan: GreedyPlan, t: int, r
                 placed = _place(data, state, plan, ranked, None, t, wanted, buys,
                                 allowed=tier)
                 if placed > 0:
+                    k, s, _, _ = state.last_key
+                    for tt in _alive(data, state.last_key):
+                        _cover(data, state, serve, k, s, tt, placed)
                     return placed
         return 0.0
 
