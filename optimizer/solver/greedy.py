@@ -434,7 +434,7 @@ def _repair_shares(data: ProblemData, state: _State, plan: GreedyPlan, t: int, r
     in_force_caps = [rule for rule in data.vendor_share if t >= rule.start and rule.share > 0]
 
     def place(wanted: float, *tiers: set[str]) -> float:
-        """Cards of the first tier of accelerators that takes them (the last: all allowed)."""
+        """Cards of the first of ``tiers`` (sets of accelerators) that has room for them."""
         for tier in tiers:
             if tier:
                 placed = _place(data, state, plan, ranked, None, t, wanted, buys,
