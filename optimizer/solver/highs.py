@@ -218,6 +218,7 @@ class HighsModel:
         self.column_group: np.ndarray | None = None
         self.placements_active: np.ndarray | None = None
         self.pricing_rounds = 0
+        self.pricing_log: list[tuple[float, float, int]] = []
         self.last_values: np.ndarray | None = None
         self.transfer_seconds = time.perf_counter() - began
 
